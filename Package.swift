@@ -1,0 +1,57 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+/// Settings every Swift target shares. `Lifetimes` lets `Frame` hand out
+/// `Span`-family views tied to its own lifetime; clients need no flag.
+let swiftSettings: [SwiftSetting] = [
+    .enableExperimentalFeature("Lifetimes"),
+]
+
+let package = Package(
+    name: "swift-xdp",
+    platforms: [.macOS(.v26)],
+    products: [
+        .library(name: "XDP", targets: ["XDP"]),
+        .library(name: "XDPControl", targets: ["XDPControl"]),
+        .executable(name: "xdpbench", targets: ["xdpbench"]),
+    ],
+    targets: [
+        // C shim: kernel and libxdp/libbpf headers plus the few helpers that
+        // need _GNU_SOURCE. Nothing else.
+        .target(
+            name: "CXDP",
+            linkerSettings: [.linkedLibrary("xdp"), .linkedLibrary("bpf")]
+        ),
+        // The queue API: UMEM, frame pool, the four rings, sockets, frames.
+        .target(
+            name: "XDP",
+            dependencies: ["CXDP"],
+            swiftSettings: swiftSettings
+        ),
+        // Programs, interfaces, namespaces: everything around the fast path.
+        .target(
+            name: "XDPControl",
+            dependencies: ["XDP", "CXDP"],
+            swiftSettings: swiftSettings,
+            plugins: ["EmbedBPF"]
+        ),
+        .executableTarget(
+            name: "xdpbench",
+            dependencies: ["XDP", "XDPControl"],
+            swiftSettings: swiftSettings
+        ),
+        // Compiles bpf/*.bpf.c with clang -target bpf and embeds the object
+        // into XDPControl, so no binary depends on the working directory.
+        .plugin(name: "EmbedBPF", capability: .buildTool()),
+        .testTarget(
+            name: "XDPTests",
+            dependencies: ["XDP"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "XDPIntegrationTests",
+            dependencies: ["XDP", "XDPControl"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,89 @@
+#define _GNU_SOURCE
+#include "cxdp.h"
+#include <pthread.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include <xdp/libxdp.h>
+#include <sys/ioctl.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
+
+static bool cxdp_quiet = false;
+static __thread char cxdp_last_message[512];
+
+static int cxdp_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args) {
+    if (level == LIBBPF_DEBUG) return 0;
+    va_list copy;
+    va_copy(copy, args);
+    vsnprintf(cxdp_last_message, sizeof cxdp_last_message, fmt, copy);
+    va_end(copy);
+    size_t n = strlen(cxdp_last_message);
+    while (n > 0 && cxdp_last_message[n - 1] == '\n') cxdp_last_message[--n] = 0;
+    if (cxdp_quiet) return 0;
+    return vfprintf(stderr, fmt, args);
+}
+
+static int cxdp_libxdp_print(enum libxdp_print_level level, const char *fmt, va_list args) {
+    if (level == LIBXDP_DEBUG) return 0;
+    return cxdp_libbpf_print(level == LIBXDP_WARN ? LIBBPF_WARN : LIBBPF_INFO, fmt, args);
+}
+
+void cxdp_set_library_logging(bool quiet) {
+    cxdp_quiet = quiet;
+    libbpf_set_print(cxdp_libbpf_print);
+    libxdp_set_print(cxdp_libxdp_print);
+}
+
+const char *cxdp_last_library_message(void) { return cxdp_last_message; }
+
+int cxdp_pin_current_thread(int cpu) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+}
+
+int cxdp_current_cpu(void) { return sched_getcpu(); }
+
+int cxdp_allowed_cpus(int *cpus, int capacity) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) != 0) return -errno;
+    int count = 0;
+    for (int cpu = 0; cpu < CPU_SETSIZE && count < capacity; cpu++)
+        if (CPU_ISSET(cpu, &set)) cpus[count++] = cpu;
+    return count;
+}
+
+int cxdp_enter_network_namespace(int fd) {
+    return setns(fd, CLONE_NEWNET) == 0 ? 0 : -errno;
+}
+
+int cxdp_thread_id(void) { return (int)syscall(SYS_gettid); }
+
+int cxdp_interface_queue_count(const char *ifname) {
+    struct ethtool_channels channels = { .cmd = ETHTOOL_GCHANNELS };
+    struct ifreq request;
+    memset(&request, 0, sizeof request);
+    strncpy(request.ifr_name, ifname, IFNAMSIZ - 1);
+    request.ifr_data = (void *)&channels;
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    int rc = ioctl(fd, SIOCETHTOOL, &request);
+    int saved = errno;
+    close(fd);
+    if (rc != 0) return -saved;
+    unsigned rx = channels.rx_count + channels.combined_count;
+    unsigned tx = channels.tx_count + channels.combined_count;
+    return (int)(rx > tx ? rx : tx);
+}
+
+uint64_t cxdp_memlock_limit(void) {
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_MEMLOCK, &limit) != 0) return 0;
+    return limit.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)limit.rlim_cur;
+}

@@ -1,0 +1,82 @@
+// CXDP: the C shim under swift-xdp. Kernel UAPI and libxdp/libbpf headers,
+// and the handful of helpers Swift cannot call directly (macros, variadic
+// calls, _GNU_SOURCE functions). Nothing on the per-packet path lives here.
+#ifndef CXDP_H
+#define CXDP_H
+
+#include <stdint.h>
+#include <stdbool.h>
+#include <errno.h>
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <poll.h>
+#include <net/if.h>
+#include <linux/if_link.h>
+#include <linux/if_xdp.h>
+#include <linux/bpf.h>
+#include <xdp/xsk.h>
+#include <bpf/libbpf.h>
+#include <bpf/bpf.h>
+
+#ifndef AF_XDP
+#define AF_XDP 44
+#endif
+#ifndef SOL_XDP
+#define SOL_XDP 283
+#endif
+#ifndef SO_PREFER_BUSY_POLL
+#define SO_PREFER_BUSY_POLL 69
+#endif
+#ifndef SO_BUSY_POLL_BUDGET
+#define SO_BUSY_POLL_BUDGET 70
+#endif
+#ifndef MAP_HUGE_SHIFT
+#define MAP_HUGE_SHIFT 26
+#endif
+
+/// The eight ring headers of one AF_XDP socket, kept at a stable address for
+/// libxdp (it keeps pointers to them and munmaps through them on delete).
+struct cxdp_ring_set {
+    struct xsk_ring_cons rx;
+    struct xsk_ring_prod tx;
+    struct xsk_ring_prod fill;
+    struct xsk_ring_cons completion;
+};
+
+/// Constants that are macros with casts or expressions Swift cannot import.
+static const uint32_t cxdp_ring_need_wakeup = XDP_RING_NEED_WAKEUP;
+static const uint32_t cxdp_packet_headroom = 256; /* XDP_PACKET_HEADROOM */
+static const uint32_t cxdp_libxdp_inhibit_prog_load = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD;
+
+/// Routes libbpf/libxdp log lines: warnings to stderr unless quiet, debug never.
+void cxdp_set_library_logging(bool quiet);
+
+/// The last libbpf/libxdp warning line seen (for error hints), or "".
+const char *cxdp_last_library_message(void);
+
+/// pthread_setaffinity_np for the calling thread (needs _GNU_SOURCE).
+int cxdp_pin_current_thread(int cpu);
+
+/// sched_getcpu (needs _GNU_SOURCE).
+int cxdp_current_cpu(void);
+
+/// Number of CPUs in the calling thread's affinity mask, and the CPU at a rank.
+int cxdp_allowed_cpus(int *cpus, int capacity);
+
+/// setns(fd, CLONE_NEWNET) for the calling thread.
+int cxdp_enter_network_namespace(int fd);
+
+/// Queue count of an interface from ETHTOOL_GCHANNELS (max of rx+combined and
+/// tx+combined currently configured), or -errno (-EOPNOTSUPP when the driver
+/// does not report channels).
+int cxdp_interface_queue_count(const char *ifname);
+
+/// The soft RLIMIT_MEMLOCK in bytes (UINT64_MAX when unlimited).
+uint64_t cxdp_memlock_limit(void);
+
+/// The calling thread id (gettid).
+int cxdp_thread_id(void);
+
+#endif

@@ -1,0 +1,218 @@
+import CXDP
+import Glibc
+
+/// An AF_XDP socket bound to one (interface, queue), with its four rings.
+///
+/// The rings are stored properties so a loop can use several at once
+/// (`socket.rx.receive()` then `socket.fill.push(frame)`): ``rx`` and ``tx``
+/// are the socket's own, ``fill`` and ``completion`` belong to its
+/// (interface, queue) on the UMEM. Closing (dropping the value) unbinds the
+/// socket; the UMEM's memory stays until the UMEM and all its sockets are gone.
+public struct Socket: ~Copyable, @unchecked Sendable {
+    /// Received packets.
+    public var rx: RXRing
+    /// Packets to send.
+    public var tx: TXRing
+    /// Frames for the kernel to receive into.
+    public var fill: FillRing
+    /// Frames the kernel has sent.
+    public var completion: CompletionRing
+
+    /// The socket's file descriptor (for poll, XSKMAP registration).
+    public let fileDescriptor: Int32
+    /// The interface name.
+    public let interface: String
+    /// The interface index.
+    public let interfaceIndex: UInt32
+    /// The queue id.
+    public let queue: UInt32
+    /// Whether the kernel bound this socket in zero-copy mode (XDP_OPTIONS).
+    public let isZeroCopy: Bool
+    /// Whether the rings' need-wakeup flags are in use.
+    public let usesNeedWakeup: Bool
+    /// Whether busy polling is configured.
+    public let usesBusyPoll: Bool
+    /// Bind attempts that failed with EBUSY before this one succeeded.
+    public let busyRetriesUsed: Int
+
+    @usableFromInline let handle: OpaquePointer
+    let ringHeaders: UnsafeMutablePointer<cxdp_ring_set>
+    let storage: UMEMStorage
+    let boundKey: UInt64
+
+    /// Creates a socket on `umem` and binds it to `queue` of `interface`.
+    ///
+    /// The first socket on a UMEM uses the UMEM's own fill and completion
+    /// rings; a socket on another (interface, queue) gets its own pair
+    /// (XDP_SHARED_UMEM) and inherits the first socket's copy/zero-copy and
+    /// need-wakeup modes, as the kernel defines.
+    ///
+    /// - Parameters:
+    ///   - umem: The packet memory.
+    ///   - interface: The interface name, in the calling thread's network namespace.
+    ///   - queue: The queue id.
+    ///   - configuration: Ring sizes and modes.
+    /// - Throws: ``XDPError``: interface not found, queue out of range, busy
+    ///   (after retries), zero-copy unsupported, no permission.
+    public init(umem: borrowing UMEM, interface: String, queue: UInt32,
+                configuration: SocketConfiguration = .init()) throws(XDPError) {
+        try configuration.validate()
+        let index = if_nametoindex(interface)
+        guard index != 0 else {
+            throw XDPError(.interfaceNotFound, operation: "open AF_XDP socket", errno: ENODEV,
+                           hint: "interface \(interface) not found: check the name and that this process is in its network namespace (ip netns exec NS, or --netns NS)")
+        }
+        let queues = cxdp_interface_queue_count(interface)
+        if queues > 0, queue >= UInt32(queues) {
+            throw XDPError(.queueOutOfRange, operation: "bind AF_XDP socket to \(interface) queue \(queue)",
+                           hint: "queue \(queue) out of range: \(interface) has \(queues) queue\(queues == 1 ? "" : "s") (ethtool -L to add channels)")
+        }
+        let key = UInt64(index) << 32 | UInt64(queue)
+        let storage = umem.storage
+        let inserted = storage.boundQueues.withLock { $0.insert(key).inserted }
+        guard inserted else {
+            throw XDPError(.busy, operation: "bind AF_XDP socket to \(interface) queue \(queue)", errno: EBUSY,
+                           hint: "this UMEM already has a socket on \(interface) queue \(queue); one socket per (interface, queue) and UMEM")
+        }
+
+        var socketConfig = xsk_socket_config()
+        socketConfig.rx_size = UInt32(configuration.rxRingSize)
+        socketConfig.tx_size = UInt32(configuration.txRingSize)
+        socketConfig.libxdp_flags = cxdp_libxdp_inhibit_prog_load
+        var bindFlags: UInt16 = 0
+        switch configuration.zeroCopy {
+        case .required: bindFlags |= UInt16(XDP_ZEROCOPY)
+        case .off: bindFlags |= UInt16(XDP_COPY)
+        case .preferred: break
+        }
+        if configuration.needWakeup { bindFlags |= UInt16(XDP_USE_NEED_WAKEUP) }
+        socketConfig.bind_flags = bindFlags
+
+        let headers = UnsafeMutablePointer<cxdp_ring_set>.allocate(capacity: 1)
+        headers.initialize(to: cxdp_ring_set())
+        var created: OpaquePointer?
+        var retries = 0
+        while true {
+            let rc = xsk_socket__create_shared(&created, interface, queue, storage.handle,
+                                               &headers.pointee.rx, &headers.pointee.tx,
+                                               &headers.pointee.fill, &headers.pointee.completion, &socketConfig)
+            if rc == 0 { break }
+            let error = -rc
+            if error == EBUSY, retries < configuration.busyRetries {
+                retries += 1
+                usleep(UInt32(min(50_000 * retries, 250_000)))
+                continue
+            }
+            headers.deallocate()
+            storage.boundQueues.withLock { _ = $0.remove(key) }
+            throw Socket.bindError(error, interface: interface, queue: queue, retries: retries, configuration: configuration)
+        }
+        guard let created else { fatalError("libxdp returned success without a socket") }
+        let fd = xsk_socket__fd(created)
+
+        // From here on the socket exists; a failure must delete it.
+        var busyPollError: XDPError?
+        if let busyPoll = configuration.busyPoll {
+            do {
+                try SystemCall.setOption(fd, level: SOL_SOCKET, name: SO_PREFER_BUSY_POLL, value: 1, operation: "enable SO_PREFER_BUSY_POLL on \(interface) queue \(queue)")
+                try SystemCall.setOption(fd, level: SOL_SOCKET, name: SO_BUSY_POLL, value: Int32(busyPoll.timeoutMicroseconds), operation: "set SO_BUSY_POLL on \(interface) queue \(queue)")
+                try SystemCall.setOption(fd, level: SOL_SOCKET, name: SO_BUSY_POLL_BUDGET, value: Int32(busyPoll.budget), operation: "set SO_BUSY_POLL_BUDGET on \(interface) queue \(queue)", hint: "needs CAP_NET_ADMIN")
+            } catch {
+                busyPollError = error
+            }
+        }
+        let options = try? SystemCall.getOption(fd, level: SOL_XDP, name: XDP_OPTIONS, as: xdp_options.self, operation: "read XDP_OPTIONS")
+        if let busyPollError {
+            xsk_socket__delete(created)
+            headers.deallocate()
+            storage.boundQueues.withLock { _ = $0.remove(key) }
+            throw busyPollError
+        }
+
+        let frameSize = storage.frameSize
+        rx = RXRing(headers.pointee.rx, base: storage.area, frameSize: frameSize)
+        tx = TXRing(headers.pointee.tx)
+        fill = FillRing(headers.pointee.fill)
+        completion = CompletionRing(headers.pointee.completion, base: storage.area, frameSize: frameSize)
+        fileDescriptor = fd
+        self.interface = interface
+        interfaceIndex = index
+        self.queue = queue
+        isZeroCopy = (options?.flags ?? 0) & UInt32(XDP_OPTIONS_ZEROCOPY) != 0
+        usesNeedWakeup = configuration.needWakeup
+        usesBusyPoll = configuration.busyPoll != nil
+        busyRetriesUsed = retries
+        handle = created
+        ringHeaders = headers
+        self.storage = storage
+        boundKey = key
+    }
+
+    deinit {
+        xsk_socket__delete(handle)
+        ringHeaders.deallocate()
+        storage.boundQueues.withLock { _ = $0.remove(boundKey) }
+    }
+
+    static func bindError(_ error: Int32, interface: String, queue: UInt32, retries: Int,
+                          configuration: SocketConfiguration) -> XDPError {
+        let operation = "bind AF_XDP socket to \(interface) queue \(queue)"
+        switch error {
+        case EBUSY:
+            return XDPError(.busy, operation: operation, errno: EBUSY,
+                            hint: "socket still bound, retried \(retries) times: another AF_XDP socket holds this queue (or one closed moments ago; try again)")
+        case EOPNOTSUPP where configuration.zeroCopy == .required, EPROTONOSUPPORT where configuration.zeroCopy == .required:
+            return XDPError(.unsupported, operation: operation, errno: error,
+                            hint: "zero-copy required but \(interface) does not support it: use --zero-copy preferred or off")
+        case EPERM, EACCES:
+            return XDPError.fromErrno(error, operation: operation, hint: "EPERM: needs CAP_NET_ADMIN and CAP_BPF (run as root)")
+        default:
+            return XDPError.fromErrno(error, operation: operation)
+        }
+    }
+
+    /// Tells the kernel to start sending what the TX ring holds, when it asks
+    /// for it (always, without need-wakeup). Transient refusals (EAGAIN,
+    /// EBUSY, ENOBUFS, ENETDOWN) are not errors: the next kick retries.
+    /// - Returns: Whether a syscall was made.
+    @inlinable
+    @discardableResult
+    public func kickTransmit() -> Bool {
+        guard !usesNeedWakeup || tx.needsWakeup else { return false }
+        _ = sendto(fileDescriptor, nil, 0, Int32(MSG_DONTWAIT), nil, 0)
+        return true
+    }
+
+    /// Lets the kernel notice new fill-ring frames (or runs a busy-poll round),
+    /// when it asks for it.
+    /// - Returns: Whether a syscall was made.
+    @inlinable
+    @discardableResult
+    public func wakeReceive() -> Bool {
+        guard usesBusyPoll || (usesNeedWakeup && fill.needsWakeup) else { return false }
+        _ = recvfrom(fileDescriptor, nil, 0, Int32(MSG_DONTWAIT), nil, nil)
+        return true
+    }
+
+    /// Waits until the RX ring has packets (or the TX ring has room), up to a timeout.
+    /// - Parameters:
+    ///   - forTransmit: Also wake when the socket can send (POLLOUT).
+    ///   - timeoutMilliseconds: How long to wait; 0 returns at once.
+    /// - Returns: Whether the socket is ready.
+    @discardableResult
+    public func poll(forTransmit: Bool = false, timeoutMilliseconds: Int32) -> Bool {
+        var descriptor = pollfd(fd: fileDescriptor, events: Int16(POLLIN) | (forTransmit ? Int16(POLLOUT) : 0), revents: 0)
+        let result = Glibc.poll(&descriptor, 1, timeoutMilliseconds)
+        return result > 0
+    }
+
+    /// The kernel's counters for this socket.
+    /// - Throws: ``XDPError`` if getsockopt fails.
+    public func statistics() throws(XDPError) -> SocketStatistics {
+        let raw = try SystemCall.getOption(fileDescriptor, level: SOL_XDP, name: XDP_STATISTICS, as: xdp_statistics.self,
+                                           operation: "read XDP_STATISTICS of \(interface) queue \(queue)")
+        return SocketStatistics(rxDropped: raw.rx_dropped, rxInvalidDescriptors: raw.rx_invalid_descs,
+                                txInvalidDescriptors: raw.tx_invalid_descs, rxRingFull: raw.rx_ring_full,
+                                rxFillRingEmpty: raw.rx_fill_ring_empty_descs, txRingEmpty: raw.tx_ring_empty_descs)
+    }
+}

@@ -1,0 +1,69 @@
+/// Whether a socket moves packets by zero-copy (the NIC DMAs into the UMEM)
+/// or by copy (the kernel copies between its buffers and the UMEM).
+public enum ZeroCopyMode: String, Sendable, CaseIterable {
+    /// Zero-copy or fail (XDP_ZEROCOPY).
+    case required
+    /// Zero-copy when the driver can, else copy (the kernel decides).
+    case preferred
+    /// Copy mode always (XDP_COPY).
+    case off
+}
+
+/// Busy polling: the application's own calls run the queue's NAPI work
+/// (SO_PREFER_BUSY_POLL, SO_BUSY_POLL, SO_BUSY_POLL_BUDGET).
+public struct BusyPollConfiguration: Sendable, Equatable {
+    /// How long one busy-poll call may spin, in microseconds.
+    public var timeoutMicroseconds: Int
+    /// Packets one busy-poll call may process.
+    public var budget: Int
+
+    /// Creates a busy-poll configuration.
+    public init(timeoutMicroseconds: Int = 20, budget: Int = 64) {
+        self.timeoutMicroseconds = timeoutMicroseconds
+        self.budget = budget
+    }
+}
+
+/// How a ``Socket`` is bound.
+public struct SocketConfiguration: Sendable, Equatable {
+    /// Entries in the RX ring (a power of two).
+    public var rxRingSize: Int
+    /// Entries in the TX ring (a power of two).
+    public var txRingSize: Int
+    /// Zero-copy policy.
+    public var zeroCopy: ZeroCopyMode
+    /// Ask the kernel to flag when it needs a syscall (XDP_USE_NEED_WAKEUP),
+    /// so the application makes syscalls only then.
+    public var needWakeup: Bool
+    /// Busy polling, or `nil` for interrupt-driven NAPI.
+    public var busyPoll: BusyPollConfiguration?
+    /// Bind attempts when the queue is still held by a socket closed moments ago.
+    public var busyRetries: Int
+
+    /// Creates a configuration; the defaults are right for most uses.
+    public init(rxRingSize: Int = 2048, txRingSize: Int = 2048, zeroCopy: ZeroCopyMode = .preferred,
+                needWakeup: Bool = true, busyPoll: BusyPollConfiguration? = nil, busyRetries: Int = 10) {
+        self.rxRingSize = rxRingSize
+        self.txRingSize = txRingSize
+        self.zeroCopy = zeroCopy
+        self.needWakeup = needWakeup
+        self.busyPoll = busyPoll
+        self.busyRetries = busyRetries
+    }
+
+    /// Checks the values the kernel would reject.
+    /// - Throws: ``XDPError`` of kind `.invalidConfiguration`.
+    public func validate() throws(XDPError) {
+        for (name, size) in [("RX ring size", rxRingSize), ("TX ring size", txRingSize)] {
+            guard size > 0, size & (size - 1) == 0 else {
+                throw XDPError(.invalidConfiguration, operation: "socket configuration", hint: "\(name) \(size) must be a power of two")
+            }
+        }
+        if let busyPoll, busyPoll.timeoutMicroseconds <= 0 || busyPoll.budget <= 0 {
+            throw XDPError(.invalidConfiguration, operation: "socket configuration", hint: "busy-poll timeout and budget must be positive")
+        }
+        guard busyRetries >= 0 else {
+            throw XDPError(.invalidConfiguration, operation: "socket configuration", hint: "busy retries must not be negative")
+        }
+    }
+}

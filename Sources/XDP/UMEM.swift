@@ -1,0 +1,96 @@
+import CXDP
+import Glibc
+import Synchronization
+
+/// The packet memory shared with the kernel: one mmap'd region of equal
+/// frames, registered as an AF_XDP UMEM, plus the ``FramePool`` of its free
+/// frames.
+///
+/// A UMEM can serve several sockets, on several interfaces and queues
+/// (``Socket/init(umem:interface:queue:configuration:)``): that is how a
+/// forwarder moves a packet from one port to another without copying it.
+/// The region stays mapped until the UMEM and every socket made on it are gone.
+public struct UMEM: ~Copyable, @unchecked Sendable {
+    @usableFromInline let storage: UMEMStorage
+    /// The free frames. Take frames to transmit from it, return frames to it.
+    public var pool: FramePool
+    /// The layout this UMEM was made with.
+    public let configuration: UMEMConfiguration
+
+    /// Maps and registers a UMEM.
+    /// - Parameter configuration: The layout.
+    /// - Throws: ``XDPError``: invalid layout, no huge pages, memlock too low, no permission.
+    public init(configuration: UMEMConfiguration = .init()) throws(XDPError) {
+        try configuration.validate()
+        storage = try UMEMStorage(configuration: configuration)
+        pool = FramePool(base: storage.area, frameCount: configuration.frameCount, frameSize: configuration.frameSize,
+                         dataOffset: configuration.headroom + UMEMConfiguration.kernelHeadroom)
+        self.configuration = configuration
+    }
+
+    /// The start of the mapped region (for diagnostics; frames give safe views).
+    public var baseAddress: UnsafeMutableRawPointer { storage.area }
+}
+
+/// Owns the mapping and the libxdp UMEM handle; shared (by reference) with
+/// every socket made on the UMEM so the region outlives them all. Touched
+/// only at setup and teardown, never on the packet path.
+@usableFromInline
+final class UMEMStorage: @unchecked Sendable {
+    let area: UnsafeMutableRawPointer
+    let byteCount: Int
+    let frameSize: Int
+    let handle: OpaquePointer
+    /// Ring headers libxdp fills at UMEM creation; it copies them into the
+    /// first socket's fill/completion rings.
+    let initialRings: UnsafeMutablePointer<cxdp_ring_set>
+    /// (ifindex, queue) pairs with a socket on this UMEM: one fill and one
+    /// completion ring each, so at most one socket each.
+    let boundQueues = Mutex<Set<UInt64>>([])
+
+    init(configuration: UMEMConfiguration) throws(XDPError) {
+        byteCount = configuration.byteCount
+        frameSize = configuration.frameSize
+        var flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE
+        if configuration.hugePages { flags |= MAP_HUGETLB | (21 << MAP_HUGE_SHIFT) }
+        let mapped = mmap(nil, byteCount, PROT_READ | PROT_WRITE, flags, -1, 0)
+        guard let mapped, mapped != MAP_FAILED else {
+            let error = Glibc.errno
+            throw XDPError.fromErrno(error, operation: "map \(byteCount) bytes for the UMEM",
+                                     hint: configuration.hugePages
+                                        ? "no free 2 MiB huge pages: reserve them (echo \((byteCount + (2 << 20) - 1) >> 21) > /proc/sys/vm/nr_hugepages) or drop the huge-page option"
+                                        : "")
+        }
+        area = mapped
+        initialRings = .allocate(capacity: 1)
+        initialRings.initialize(to: cxdp_ring_set())
+        var umemConfig = xsk_umem_config(
+            fill_size: UInt32(configuration.fillRingSize), comp_size: UInt32(configuration.completionRingSize),
+            frame_size: UInt32(configuration.frameSize), frame_headroom: UInt32(configuration.headroom), flags: 0)
+        var umem: OpaquePointer?
+        let rc = xsk_umem__create(&umem, mapped, UInt64(byteCount), &initialRings.pointee.fill,
+                                  &initialRings.pointee.completion, &umemConfig)
+        guard rc == 0, let umem else {
+            munmap(mapped, byteCount)
+            initialRings.deallocate()
+            let error = -rc
+            let hint: String
+            switch error {
+            case ENOMEM, ENOBUFS, EPERM:
+                let limit = cxdp_memlock_limit()
+                hint = "registering \(byteCount) bytes needs CAP_IPC_LOCK or a memlock limit above it (now \(limit == .max ? "unlimited" : "\(limit) bytes")): run as root, raise `ulimit -l`, or use fewer frames"
+            default:
+                hint = ""
+            }
+            throw XDPError.fromErrno(error, operation: "register the UMEM (\(configuration.frameCount) frames of \(configuration.frameSize) bytes)", hint: hint)
+        }
+        handle = umem
+    }
+
+    deinit {
+        // Every socket holds a reference, so none is left: delete cannot be EBUSY.
+        _ = xsk_umem__delete(handle)
+        munmap(area, byteCount)
+        initialRings.deallocate()
+    }
+}

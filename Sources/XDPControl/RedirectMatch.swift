@@ -1,0 +1,68 @@
+/// Which packets the redirect program hands to AF_XDP sockets; the rest go
+/// to the kernel stack (XDP_PASS). A `nil` field matches anything.
+///
+/// Mirrors `struct match_config` in `bpf/xdp_redirect.bpf.c`.
+public struct RedirectMatch: Sendable, Equatable {
+    /// Ethertype after at most one VLAN tag, e.g. 0x0800 for IPv4.
+    public var ethertype: UInt16?
+    /// IP protocol / IPv6 next header, e.g. 17 for UDP.
+    public var ipProtocol: UInt8?
+    /// Destination port range (UDP or TCP).
+    public var destinationPorts: ClosedRange<UInt16>?
+    /// A matching packet on a queue with no socket goes to the kernel
+    /// (`true`) or is dropped and counted (`false`).
+    public var passWithoutSocket: Bool
+
+    /// Every packet goes to the queue's socket.
+    public static let everything = RedirectMatch()
+
+    /// Creates a match.
+    public init(ethertype: UInt16? = nil, ipProtocol: UInt8? = nil, destinationPorts: ClosedRange<UInt16>? = nil,
+                passWithoutSocket: Bool = false) {
+        self.ethertype = ethertype
+        self.ipProtocol = ipProtocol
+        self.destinationPorts = destinationPorts
+        self.passWithoutSocket = passWithoutSocket
+    }
+
+    /// UDP to the given destination ports, over IPv4 and IPv6.
+    public static func udp(ports: ClosedRange<UInt16>) -> RedirectMatch {
+        RedirectMatch(ipProtocol: 17, destinationPorts: ports, passWithoutSocket: true)
+    }
+
+    /// The 12-byte map value the BPF program reads.
+    var mapValue: [UInt8] {
+        let enabled: UInt32 = (ethertype != nil || ipProtocol != nil || destinationPorts != nil) ? 1 : 0
+        var bytes: [UInt8] = []
+        func append<T: FixedWidthInteger>(_ value: T) {
+            withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+        }
+        append(enabled)
+        append(ethertype ?? 0)
+        append(ipProtocol ?? 0)
+        append(UInt8(passWithoutSocket ? 1 : 0))
+        append(destinationPorts?.lowerBound ?? 0)
+        append(destinationPorts?.upperBound ?? 0)
+        return bytes
+    }
+}
+
+/// What the redirect program did, summed over CPUs.
+public struct RedirectCounters: Sendable, Equatable, Codable {
+    /// Packets handed to a socket.
+    public var redirected: UInt64
+    /// Packets that did not match, passed to the kernel.
+    public var passed: UInt64
+    /// Matching packets dropped because their queue had no socket.
+    public var droppedNoSocket: UInt64
+    /// Matching packets passed to the kernel because their queue had no socket.
+    public var passedNoSocket: UInt64
+
+    /// Creates a value.
+    public init(redirected: UInt64 = 0, passed: UInt64 = 0, droppedNoSocket: UInt64 = 0, passedNoSocket: UInt64 = 0) {
+        self.redirected = redirected
+        self.passed = passed
+        self.droppedNoSocket = droppedNoSocket
+        self.passedNoSocket = passedNoSocket
+    }
+}

@@ -1,0 +1,224 @@
+import CXDP
+import Glibc
+import XDP
+
+/// The redirect program (`bpf/xdp_redirect.bpf.c`) loaded and attached to one
+/// interface: its XSKMAP sends each RX queue to the socket registered for it.
+///
+/// Attaching never replaces a program someone else put on the interface
+/// unless asked to; dropping the value detaches the program, and only if it
+/// is still ours. One value per interface (the XSKMAP is keyed by queue id).
+public struct XDPProgram: ~Copyable {
+    /// The interface the program is attached to.
+    public let interface: String
+    /// Its index.
+    public let interfaceIndex: UInt32
+    /// The mode the kernel accepted (never `.auto`).
+    public let mode: AttachMode
+    /// Why `.auto` fell back to generic mode, when it did.
+    public let fallbackReason: String?
+    /// The kernel's id of the loaded program.
+    public let programID: UInt32
+
+    let object: OpaquePointer
+    let programFD: Int32
+    let socketMapFD: Int32
+    let matchMapFD: Int32
+    let countersMapFD: Int32
+
+    /// Loads the embedded redirect program and attaches it to `interface`.
+    /// - Parameters:
+    ///   - interface: The interface, in the calling thread's network namespace.
+    ///   - mode: `.native`, `.generic`, or `.auto` (native, else generic).
+    ///   - match: What goes to the sockets; everything else to the kernel.
+    ///   - replaceExisting: Replace a program already attached by someone else.
+    /// - Throws: ``XDPError``: interface not found, a foreign program present,
+    ///   mode unsupported, no permission, the object rejected by the verifier.
+    public init(interface: String, mode: AttachMode = .auto, match: RedirectMatch = .everything,
+                replaceExisting: Bool = false) throws(XDPError) {
+        cxdp_set_library_logging(true)
+        let index = if_nametoindex(interface)
+        guard index != 0 else {
+            throw XDPError(.interfaceNotFound, operation: "attach XDP program", errno: ENODEV,
+                           hint: "interface \(interface) not found: check the name and that this process is in its network namespace")
+        }
+        let (object, programFD) = try XDPProgram.load(.xdpRedirect)
+        var mapFDs: [Int32] = []
+        for name in ["xsks", "match_config", "counters"] {
+            let fd = bpf_object__find_map_fd_by_name(object, name)
+            guard fd >= 0 else {
+                bpf_object__close(object)
+                throw XDPError(.program, operation: "find map \(name) in the redirect program", errno: -fd)
+            }
+            mapFDs.append(fd)
+        }
+        var info = bpf_prog_info()
+        var length = UInt32(MemoryLayout<bpf_prog_info>.size)
+        let id = bpf_obj_get_info_by_fd(programFD, &info, &length) == 0 ? info.id : 0
+        let attached: (AttachMode, String?)
+        do throws(XDPError) {
+            try XDPProgram.writeMatch(match, mapFD: mapFDs[1])
+            attached = try XDPProgram.attach(programFD: programFD, interface: interface, index: index,
+                                             mode: mode, replaceExisting: replaceExisting)
+        } catch {
+            bpf_object__close(object)
+            throw error
+        }
+        self.object = object
+        self.programFD = programFD
+        socketMapFD = mapFDs[0]
+        matchMapFD = mapFDs[1]
+        countersMapFD = mapFDs[2]
+        self.interface = interface
+        interfaceIndex = index
+        programID = id
+        (self.mode, fallbackReason) = attached
+    }
+
+    deinit {
+        _ = XDPProgram.detach(programFD: programFD, index: interfaceIndex, mode: mode)
+        bpf_object__close(object)
+    }
+
+    /// Sends `socket`'s queue to it from now on.
+    /// - Throws: ``XDPError`` if the map update fails.
+    public func register(_ socket: borrowing Socket) throws(XDPError) {
+        guard socket.interfaceIndex == interfaceIndex else {
+            throw XDPError(.invalidConfiguration, operation: "register socket of \(socket.interface) with the program of \(interface)",
+                           hint: "a socket is registered with the program on its own interface")
+        }
+        var queue = socket.queue
+        var fd = socket.fileDescriptor
+        let rc = bpf_map_update_elem(socketMapFD, &queue, &fd, UInt64(BPF_ANY))
+        if rc != 0 {
+            throw XDPError.fromErrno(-rc, operation: "register \(interface) queue \(queue) in the XSKMAP")
+        }
+    }
+
+    /// Stops sending `queue` to a socket (its packets then follow the
+    /// no-socket policy of the match).
+    public func unregister(queue: UInt32) {
+        var queue = queue
+        _ = bpf_map_delete_elem(socketMapFD, &queue)
+    }
+
+    /// Changes what goes to the sockets, atomically for the next packet.
+    /// - Throws: ``XDPError`` if the map update fails.
+    public func setMatch(_ match: RedirectMatch) throws(XDPError) {
+        try XDPProgram.writeMatch(match, mapFD: matchMapFD)
+    }
+
+    /// The program's counters, summed over CPUs.
+    /// - Throws: ``XDPError`` if the map cannot be read.
+    public func counters() throws(XDPError) -> RedirectCounters {
+        let cpus = Int(libbpf_num_possible_cpus())
+        var values = [UInt64](repeating: 0, count: max(cpus, 1))
+        var sums = [UInt64](repeating: 0, count: 4)
+        for key in 0..<4 {
+            var k = UInt32(key)
+            let rc = values.withUnsafeMutableBytes { bpf_map_lookup_elem(countersMapFD, &k, $0.baseAddress) }
+            if rc != 0 { throw XDPError.fromErrno(-rc, operation: "read the redirect program's counters") }
+            sums[key] = values.reduce(0, &+)
+        }
+        return RedirectCounters(redirected: sums[0], passed: sums[1], droppedNoSocket: sums[2], passedNoSocket: sums[3])
+    }
+
+    /// The id of the program attached to `interface` now, in any mode, or nil.
+    public static func attachedProgramID(interface: String) -> UInt32? {
+        let index = if_nametoindex(interface)
+        guard index != 0 else { return nil }
+        var query = bpf_xdp_query_opts()
+        query.sz = MemoryLayout<bpf_xdp_query_opts>.size
+        guard bpf_xdp_query(Int32(index), 0, &query) == 0, query.prog_id != 0 else { return nil }
+        return query.prog_id
+    }
+
+    // MARK: - Loading and attaching
+
+    static func load(_ embedded: BPFObject) throws(XDPError) -> (OpaquePointer, Int32) {
+        let opened: OpaquePointer? = embedded.bytes.withUnsafeBytes { bytes in
+            var options = bpf_object_open_opts()
+            options.sz = MemoryLayout<bpf_object_open_opts>.size
+            return bpf_object__open_mem(bytes.baseAddress, bytes.count, &options)
+        }
+        guard let object = opened, libbpf_get_error(UnsafeRawPointer(object)) == 0 else {
+            throw XDPError(.program, operation: "open the embedded BPF object \(embedded.name)", errno: Glibc.errno,
+                           hint: String(cString: cxdp_last_library_message()))
+        }
+        let rc = bpf_object__load(object)
+        if rc != 0 {
+            let message = String(cString: cxdp_last_library_message())
+            bpf_object__close(object)
+            let error = -rc
+            if error == EPERM || error == EACCES {
+                throw XDPError(.permissionDenied, operation: "load BPF program \(embedded.name)", errno: error,
+                               hint: "EPERM: needs CAP_BPF and CAP_NET_ADMIN (run as root); \(message)")
+            }
+            throw XDPError(.program, operation: "load BPF program \(embedded.name)", errno: error, hint: message)
+        }
+        guard let program = bpf_object__find_program_by_name(object, "xdp_redirect_queues") else {
+            bpf_object__close(object)
+            throw XDPError(.program, operation: "find program xdp_redirect_queues in \(embedded.name)")
+        }
+        return (object, bpf_program__fd(program))
+    }
+
+    static func writeMatch(_ match: RedirectMatch, mapFD: Int32) throws(XDPError) {
+        var key: UInt32 = 0
+        let rc = match.mapValue.withUnsafeBytes { bpf_map_update_elem(mapFD, &key, $0.baseAddress, UInt64(BPF_ANY)) }
+        if rc != 0 { throw XDPError.fromErrno(-rc, operation: "configure the redirect match") }
+    }
+
+    static func attach(programFD: Int32, interface: String, index: UInt32, mode: AttachMode,
+                       replaceExisting: Bool) throws(XDPError) -> (AttachMode, String?) {
+        if !replaceExisting, let existing = attachedProgramID(interface: interface) {
+            throw XDPError(.busy, operation: "attach XDP program to \(interface)", errno: EBUSY,
+                           hint: "\(interface) already has XDP program id \(existing) attached: detach it (ip link set dev \(interface) xdp off) or ask to replace it")
+        }
+        func tryAttach(_ mode: AttachMode) -> Int32 {
+            var flags = mode.flags
+            if !replaceExisting { flags |= UInt32(XDP_FLAGS_UPDATE_IF_NOEXIST) }
+            return -bpf_xdp_attach(Int32(index), programFD, flags, nil)
+        }
+        switch mode {
+        case .native, .generic:
+            let error = tryAttach(mode)
+            if error != 0 { throw attachError(error, interface: interface, mode: mode) }
+            return (mode, nil)
+        case .auto:
+            let nativeError = tryAttach(.native)
+            if nativeError == 0 { return (.native, nil) }
+            guard nativeError == EOPNOTSUPP || nativeError == EINVAL || nativeError == ENOTSUP else {
+                throw attachError(nativeError, interface: interface, mode: .native)
+            }
+            let genericError = tryAttach(.generic)
+            if genericError != 0 { throw attachError(genericError, interface: interface, mode: .generic) }
+            let reason = "\(interface): native XDP not supported by the driver (\(XDPError.fromErrno(nativeError, operation: "").description.dropFirst(2))); running in generic (skb) mode, which is slower"
+            return (.generic, reason)
+        }
+    }
+
+    static func attachError(_ error: Int32, interface: String, mode: AttachMode) -> XDPError {
+        let operation = "attach XDP program to \(interface) in \(mode) mode"
+        switch error {
+        case EBUSY, EEXIST:
+            return XDPError(.busy, operation: operation, errno: error,
+                            hint: "another XDP program is attached (possibly in the other mode): ip link set dev \(interface) xdp off, or ask to replace it")
+        case EOPNOTSUPP, ENOTSUP:
+            return XDPError(.unsupported, operation: operation, errno: error,
+                            hint: "the driver of \(interface) has no native XDP: use generic (skb) mode")
+        case EPERM, EACCES:
+            return XDPError(.permissionDenied, operation: operation, errno: error, hint: "EPERM: needs CAP_NET_ADMIN and CAP_BPF (run as root)")
+        default:
+            return XDPError.fromErrno(error, operation: operation, hint: String(cString: cxdp_last_library_message()))
+        }
+    }
+
+    /// Detaches our program, only if it is still the one attached.
+    static func detach(programFD: Int32, index: UInt32, mode: AttachMode) -> Int32 {
+        var options = bpf_xdp_attach_opts()
+        options.sz = MemoryLayout<bpf_xdp_attach_opts>.size
+        options.old_prog_fd = programFD
+        return bpf_xdp_detach(Int32(index), mode.flags, &options)
+    }
+}

@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+// swift-xdp redirect program: hand each RX queue's packets to the AF_XDP
+// socket registered for that queue in `xsks`, or to the kernel stack.
+//
+// A packet goes to userspace when the match in `match_config` says so (all
+// packets when the match is disabled). Everything else gets XDP_PASS. Per-CPU
+// counters record each decision; userspace sums them.
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#define MAX_QUEUES 256
+
+struct {
+    __uint(type, BPF_MAP_TYPE_XSKMAP);
+    __uint(max_entries, MAX_QUEUES);
+    __type(key, __u32);
+    __type(value, __u32);
+} xsks SEC(".maps");
+
+// What goes to userspace. Zero in a field means "any". Layout mirrored by
+// RedirectMatch in Swift (XDPControl/RedirectMatch.swift).
+struct match_config {
+    __u32 enabled;            // 0: every packet is a candidate for redirect
+    __u16 ethertype;          // host order, e.g. 0x0800; looked up under one VLAN tag
+    __u8 ip_protocol;         // e.g. 17 (UDP), 6 (TCP)
+    __u8 pass_without_socket; // 1: a match on a queue with no socket goes to the kernel
+    __u16 port_min;           // destination port range (UDP/TCP), host order
+    __u16 port_max;
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct match_config);
+} match_config SEC(".maps");
+
+enum counter {
+    COUNTER_REDIRECTED = 0,     // handed to the queue's socket
+    COUNTER_PASSED = 1,         // no match: to the kernel stack
+    COUNTER_DROPPED_NO_SOCKET = 2, // matched, but the queue has no socket
+    COUNTER_PASSED_NO_SOCKET = 3,  // matched, no socket, pass_without_socket set
+    COUNTER_COUNT = 4,
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, COUNTER_COUNT);
+    __type(key, __u32);
+    __type(value, __u64);
+} counters SEC(".maps");
+
+static __always_inline void count(__u32 which) {
+    __u64 *value = bpf_map_lookup_elem(&counters, &which);
+    if (value)
+        *value += 1;
+}
+
+struct vlan_header {
+    __be16 tci;
+    __be16 encapsulated_proto;
+};
+
+// Decides whether a packet matches the configured selector. Every read is
+// bounds-checked against data_end; a packet too short for a field the match
+// needs does not match (it goes to the kernel, which will judge it).
+static __always_inline int matches(struct xdp_md *ctx, const struct match_config *m) {
+    void *data = (void *)(long)ctx->data;
+    void *data_end = (void *)(long)ctx->data_end;
+    struct ethhdr *eth = data;
+    if ((void *)(eth + 1) > data_end)
+        return 0;
+    __u16 proto = bpf_ntohs(eth->h_proto);
+    void *cursor = eth + 1;
+    if (proto == ETH_P_8021Q || proto == ETH_P_8021AD) {
+        struct vlan_header *vlan = cursor;
+        if ((void *)(vlan + 1) > data_end)
+            return 0;
+        proto = bpf_ntohs(vlan->encapsulated_proto);
+        cursor = vlan + 1;
+    }
+    if (m->ethertype && proto != m->ethertype)
+        return 0;
+    if (!m->ip_protocol && !m->port_min && !m->port_max)
+        return 1;
+
+    __u8 l4 = 0;
+    if (proto == ETH_P_IP) {
+        struct iphdr *ip = cursor;
+        if ((void *)(ip + 1) > data_end || ip->ihl < 5)
+            return 0;
+        l4 = ip->protocol;
+        // Only the first fragment carries ports.
+        if (ip->frag_off & bpf_htons(0x1FFF))
+            return (m->port_min || m->port_max) ? 0 : l4 == m->ip_protocol;
+        cursor = (void *)ip + ip->ihl * 4;
+    } else if (proto == ETH_P_IPV6) {
+        struct ipv6hdr *ip6 = cursor;
+        if ((void *)(ip6 + 1) > data_end)
+            return 0;
+        l4 = ip6->nexthdr;
+        cursor = ip6 + 1;
+    } else {
+        return 0;
+    }
+    if (m->ip_protocol && l4 != m->ip_protocol)
+        return 0;
+    if (!m->port_min && !m->port_max)
+        return 1;
+    if (l4 != IPPROTO_UDP && l4 != IPPROTO_TCP)
+        return 0;
+    // UDP and TCP both start with source port, destination port.
+    __be16 *ports = cursor;
+    if ((void *)(ports + 2) > data_end)
+        return 0;
+    __u16 port = bpf_ntohs(ports[1]);
+    return port >= m->port_min && port <= m->port_max;
+}
+
+SEC("xdp")
+int xdp_redirect_queues(struct xdp_md *ctx) {
+    __u32 zero = 0;
+    __u32 queue = ctx->rx_queue_index;
+    const struct match_config *m = bpf_map_lookup_elem(&match_config, &zero);
+    if (m && m->enabled && !matches(ctx, m)) {
+        count(COUNTER_PASSED);
+        return XDP_PASS;
+    }
+    if (!bpf_map_lookup_elem(&xsks, &queue)) {
+        if (m && m->pass_without_socket) {
+            count(COUNTER_PASSED_NO_SOCKET);
+            return XDP_PASS;
+        }
+        count(COUNTER_DROPPED_NO_SOCKET);
+        return XDP_DROP;
+    }
+    count(COUNTER_REDIRECTED);
+    return bpf_redirect_map(&xsks, queue, XDP_DROP);
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
