@@ -13,6 +13,7 @@ let package = Package(
     products: [
         .library(name: "XDP", targets: ["XDP"]),
         .library(name: "XDPControl", targets: ["XDPControl"]),
+        .library(name: "Packet", targets: ["Packet"]),
         .executable(name: "xdpbench", targets: ["xdpbench"]),
     ],
     targets: [
@@ -28,6 +29,11 @@ let package = Package(
             dependencies: ["CXDP"],
             swiftSettings: swiftSettings
         ),
+        // Packet header views and builders over byte buffers: stdlib only.
+        .target(
+            name: "Packet",
+            swiftSettings: swiftSettings
+        ),
         // Programs, interfaces, namespaces: everything around the fast path.
         .target(
             name: "XDPControl",
@@ -37,7 +43,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "xdpbench",
-            dependencies: ["XDP", "XDPControl"],
+            dependencies: ["XDP", "XDPControl", "Packet"],
             swiftSettings: swiftSettings
         ),
         // Compiles bpf/*.bpf.c with clang -target bpf and embeds the object
@@ -45,12 +51,12 @@ let package = Package(
         .plugin(name: "EmbedBPF", capability: .buildTool()),
         .testTarget(
             name: "XDPTests",
-            dependencies: ["XDP"],
+            dependencies: ["XDP", "Packet"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "XDPIntegrationTests",
-            dependencies: ["XDP", "XDPControl"],
+            dependencies: ["XDP", "XDPControl", "Packet"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -1,0 +1,144 @@
+import Glibc
+import Packet
+import Testing
+import XDP
+import XDPControl
+
+/// One side of a test: a UMEM with one socket on it.
+struct Endpoint: ~Copyable {
+    var umem: UMEM
+    var socket: Socket
+
+    /// Where the UMEM's frames are now.
+    var accounting: FrameAccounting {
+        var account = FrameAccounting(umem)
+        account.add(socket)
+        return account
+    }
+}
+
+/// Fails the test loudly when it cannot run (not root), instead of skipping.
+func requireRoot() throws {
+    if geteuid() != 0 {
+        Issue.record("integration tests need root (CAP_NET_ADMIN, CAP_BPF, CAP_SYS_ADMIN for namespaces): run `make test` as root")
+        throw XDPError(.permissionDenied, operation: "run integration tests", hint: "run as root")
+    }
+}
+
+/// Makes a lab, failing loudly when that is impossible.
+func makeLab(linkCount: Int = 1, queues: Int = 1, mtu: Int = 1500) throws -> VethLab {
+    try requireRoot()
+    VethLab.removeStale()
+    return try VethLab(linkCount: linkCount, queues: queues, mtu: mtu)
+}
+
+/// Opens an endpoint on `interface` inside `namespace`, with its fill ring full.
+func openEndpoint(namespace: String, interface: String, queue: UInt32 = 0,
+                  umem umemConfiguration: UMEMConfiguration = .init(),
+                  socket socketConfiguration: SocketConfiguration = .init(),
+                  fill: Bool = true) throws(XDPError) -> Endpoint {
+    try NetworkNamespace.withEntered(namespace) { () throws(XDPError) -> Endpoint in
+        let umem = try UMEM(configuration: umemConfiguration)
+        let socket = try Socket(umem: umem, interface: interface, queue: queue, configuration: socketConfiguration)
+        var endpoint = Endpoint(umem: umem, socket: socket)
+        if fill {
+            endpoint.socket.fill.refill(from: &endpoint.umem.pool, upTo: umemConfiguration.fillRingSize)
+        }
+        return endpoint
+    }
+}
+
+/// Attaches the redirect program inside `namespace` and registers the socket.
+func attachProgram(namespace: String, interface: String, mode: AttachMode, match: RedirectMatch = .everything,
+                   registering socket: borrowing Socket) throws(XDPError) -> XDPProgram {
+    try NetworkNamespace.withEntered(namespace) { () throws(XDPError) -> XDPProgram in
+        let program = try XDPProgram(interface: interface, mode: mode, match: match)
+        try program.register(socket)
+        return program
+    }
+}
+
+/// A deadline `seconds` from now on the monotonic clock.
+struct Deadline {
+    let end: ContinuousClock.Instant
+    init(seconds: Double) { end = .now + .milliseconds(Int(seconds * 1000)) }
+    var passed: Bool { ContinuousClock.now >= end }
+}
+
+/// Sends each packet from `endpoint`'s pool, waits until all completed.
+/// - Returns: The number completed.
+@discardableResult
+func transmit(_ packets: [[UInt8]], from endpoint: inout Endpoint, timeout: Double = 5) -> Int {
+    var next = 0
+    var completed = 0
+    let deadline = Deadline(seconds: timeout)
+    while completed < packets.count && !deadline.passed {
+        completed += endpoint.socket.completion.drain(into: &endpoint.umem.pool)
+        var pushed = 0
+        let room = endpoint.socket.tx.freeCount(wanting: 64)
+        while next < packets.count, pushed < room, var frame = endpoint.umem.pool.allocate() {
+            let packet = packets[next]
+            frame.length = packet.count
+            frame.withUnsafeMutableBytes { buffer in
+                packet.withUnsafeBytes { buffer.copyMemory(from: $0) }
+            }
+            endpoint.socket.tx.push(frame)
+            next += 1
+            pushed += 1
+        }
+        if pushed > 0 { endpoint.socket.tx.submit() }
+        endpoint.socket.kickTransmit()
+        if pushed == 0 { endpoint.socket.poll(forTransmit: true, timeoutMilliseconds: 10) }
+    }
+    return completed
+}
+
+/// Receives up to `count` packets on `endpoint` (copying their bytes out and
+/// recycling the frames to the fill ring), until `timeout` seconds pass.
+func receive(_ count: Int, on endpoint: inout Endpoint, timeout: Double = 5) -> [[UInt8]] {
+    var packets: [[UInt8]] = []
+    let deadline = Deadline(seconds: timeout)
+    while packets.count < count && !deadline.passed {
+        let ready = endpoint.socket.rx.peek(upTo: 64)
+        if ready == 0 {
+            endpoint.socket.wakeReceive()
+            endpoint.socket.poll(timeoutMilliseconds: 10)
+            continue
+        }
+        _ = endpoint.socket.fill.freeCount(wanting: ready)
+        for _ in 0..<ready {
+            let frame = endpoint.socket.rx.receive()
+            packets.append(copyBytes(of: frame))
+            endpoint.socket.fill.push(frame)
+        }
+        endpoint.socket.rx.release()
+        endpoint.socket.fill.submit()
+    }
+    return packets
+}
+
+/// UDP frames from the lab's peer end to its device end, each carrying its
+/// sequence number (big-endian UInt32) and a byte pattern derived from it.
+func sequencedPackets(_ count: Int, link: VethLab.Link, frameLength: Int = 64, destinationPort: UInt16 = 9) -> [[UInt8]] {
+    let builder = UDPPacketBuilder(sourceMAC: link.peerMAC, destinationMAC: link.deviceMAC,
+                                   sourceIPv4: link.peerIPv4, destinationIPv4: link.deviceIPv4,
+                                   sourcePort: 9, destinationPort: destinationPort)
+    return (0..<count).map { sequence in
+        let payloadLength = max(frameLength, UDPPacketBuilder.minimumFrameLength) - UDPPacketBuilder.headerLength
+        var payload = [UInt8](repeating: 0, count: payloadLength)
+        for index in payload.indices { payload[index] = UInt8(truncatingIfNeeded: sequence &* 7 &+ index) }
+        withUnsafeBytes(of: UInt32(sequence).bigEndian) { for i in 0..<4 { payload[i] = $0[i] } }
+        return builder.make(frameLength: frameLength, payload: payload)
+    }
+}
+
+/// The sequence number sequencedPackets wrote into `packet`.
+func sequenceNumber(of packet: [UInt8]) -> Int {
+    let offset = UDPPacketBuilder.headerLength
+    return Int(packet[offset]) << 24 | Int(packet[offset + 1]) << 16 | Int(packet[offset + 2]) << 8 | Int(packet[offset + 3])
+}
+
+/// The bytes of a frame's packet, copied out.
+func copyBytes(of frame: borrowing Frame) -> [UInt8] {
+    frame.bytes.withUnsafeBytes { Array($0) }
+}
