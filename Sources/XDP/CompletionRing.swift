@@ -6,10 +6,15 @@ public struct CompletionRing: ~Copyable, @unchecked Sendable {
     @usableFromInline let base: UnsafeMutableRawPointer
     @usableFromInline let chunkMask: UInt64
     @usableFromInline let chunkSize: UInt32
+    /// Addresses at or past this are no frame's (frameless test descriptors).
+    @usableFromInline let umemSize: UInt64
+    /// Completions of frameless descriptors seen (wraps at 2^32).
+    @usableFromInline var framelessCompletions: UInt32 = 0
 
-    init(_ ring: xsk_ring_cons, base: UnsafeMutableRawPointer, frameSize: Int) {
+    init(_ ring: xsk_ring_cons, base: UnsafeMutableRawPointer, umemSize: Int, frameSize: Int) {
         self.ring = ConsumerRing(ring)
         self.base = base
+        self.umemSize = UInt64(umemSize)
         self.chunkSize = UInt32(frameSize)
         self.chunkMask = ~(UInt64(frameSize) - 1)
     }
@@ -21,13 +26,26 @@ public struct CompletionRing: ~Copyable, @unchecked Sendable {
     }
 
     /// Takes the next completed frame (its packet as it was sent).
-    /// Traps unless ``peek(upTo:)`` reported one more than already taken.
+    /// Traps unless ``peek(upTo:)`` reported one more than already taken, or
+    /// if the entry is a frameless descriptor's (drain those with
+    /// ``drain(into:upTo:)`` or ``takeAddress()``).
     @inlinable
     public mutating func take() -> Frame {
         precondition(ring.cachedAvailable > 0, "completion ring: take without peek")
         let address = ring.next()
         let chunk = address & chunkMask
+        precondition(chunk < umemSize, "completion of a frameless descriptor: use takeAddress()")
         return Frame(base: base, chunk: chunk, offset: UInt32(truncatingIfNeeded: address &- chunk), length: 0, chunkSize: chunkSize)
+    }
+
+    /// Takes the next completed address as is, for descriptors pushed with
+    /// ``TXRing/pushDescriptor(address:length:)`` that name no frame.
+    /// Traps unless ``peek(upTo:)`` reported one more than already taken.
+    public mutating func takeAddress() -> UInt64 {
+        precondition(ring.cachedAvailable > 0, "completion ring: take without peek")
+        let address = ring.next()
+        if address & chunkMask >= umemSize { framelessCompletions &+= 1 }
+        return address
     }
 
     /// Gives the taken entries' slots back to the kernel.
@@ -35,12 +53,17 @@ public struct CompletionRing: ~Copyable, @unchecked Sendable {
     public mutating func release() { ring.release() }
 
     /// Moves up to `limit` completed frames into `pool` and releases them.
-    /// - Returns: The number moved.
+    /// Completions of frameless descriptors (addresses past the UMEM) are
+    /// counted, never pooled.
+    /// - Returns: The number of entries taken.
     @inlinable
     @discardableResult
     public mutating func drain(into pool: inout FramePool, upTo limit: Int = .max) -> Int {
         let count = Int(ring.available(upTo: UInt32(clamping: limit)))
-        for _ in 0..<count { pool.push(ring.next() & chunkMask) }
+        for _ in 0..<count {
+            let chunk = ring.next() & chunkMask
+            if chunk < umemSize { pool.push(chunk) } else { framelessCompletions &+= 1 }
+        }
         if count > 0 { ring.release() }
         return count
     }
@@ -48,7 +71,7 @@ public struct CompletionRing: ~Copyable, @unchecked Sendable {
     /// The ring's size in entries.
     public var size: Int { Int(ring.size) }
 
-    /// Frames taken in this ring's lifetime (wraps at 2^32).
+    /// Frames taken in this ring's lifetime, frameless completions excluded (wraps at 2^32).
     @inlinable
-    public var consumed: UInt32 { ring.cachedConsumer }
+    public var consumed: UInt32 { ring.cachedConsumer &- framelessCompletions }
 }

@@ -131,9 +131,9 @@ public struct Socket: ~Copyable, @unchecked Sendable {
 
         let frameSize = storage.frameSize
         rx = RXRing(headers.pointee.rx, base: storage.area, frameSize: frameSize)
-        tx = TXRing(headers.pointee.tx)
+        tx = TXRing(headers.pointee.tx, umemSize: storage.byteCount, frameSize: frameSize)
         fill = FillRing(headers.pointee.fill)
-        completion = CompletionRing(headers.pointee.completion, base: storage.area, frameSize: frameSize)
+        completion = CompletionRing(headers.pointee.completion, base: storage.area, umemSize: storage.byteCount, frameSize: frameSize)
         fileDescriptor = fd
         self.interface = interface
         interfaceIndex = index

@@ -6,11 +6,17 @@ import CXDP
 /// (which makes a syscall only when the kernel asks for one).
 public struct TXRing: ~Copyable, @unchecked Sendable {
     @usableFromInline var ring: ProducerRing<xdp_desc>
-    /// Raw descriptors pushed with ``pushDescriptor(address:length:)``, which
-    /// own no frame and so are not in flight for frame accounting.
-    @usableFromInline var rawDescriptors: UInt32 = 0
+    /// Descriptors pushed with ``pushDescriptor(address:length:)``, which own
+    /// no frame: they are not frames in flight for frame accounting.
+    @usableFromInline var framelessDescriptors: UInt32 = 0
+    let umemSize: UInt64
+    let chunkMask: UInt64
 
-    init(_ ring: xsk_ring_prod) { self.ring = ProducerRing(ring) }
+    init(_ ring: xsk_ring_prod, umemSize: Int, frameSize: Int) {
+        self.ring = ProducerRing(ring)
+        self.umemSize = UInt64(umemSize)
+        self.chunkMask = ~(UInt64(frameSize) - 1)
+    }
 
     /// Slots free for pushing, re-reading the kernel's index only when fewer
     /// than `wanted` are known free.
@@ -32,16 +38,27 @@ public struct TXRing: ~Copyable, @unchecked Sendable {
         ring.append(xdp_desc(addr: chunk &+ UInt64(offset), len: length, options: 0))
     }
 
-    /// Queues a descriptor that names no ``Frame``, exactly as given. For
-    /// tests of the kernel's validation (invalid descriptors): the kernel
-    /// drops invalid ones without completing them. Traps if the ring is full.
-    /// - Parameters:
-    ///   - address: The UMEM offset of the packet.
-    ///   - length: The packet length.
+    /// Queues `frame` with a descriptor of your choosing: its chunk plus
+    /// `offset` as the address and `length` as is, unchecked. For tests of
+    /// the kernel's validation: it discards an invalid descriptor, counts it
+    /// in ``SocketStatistics/txInvalidDescriptors``, and (on current kernels)
+    /// still completes it, so the frame comes back as usual.
+    /// Traps if the ring is full.
+    public mutating func pushDescriptor(_ frame: consuming Frame, offset: Int, length: UInt32) {
+        precondition(ring.freeCount(wanting: 1) > 0, "TX ring full: check freeCount before pushing")
+        let chunk = frame.surrender().chunk
+        ring.append(xdp_desc(addr: chunk &+ UInt64(bitPattern: Int64(offset)), len: length, options: 0))
+    }
+
+    /// Queues a descriptor that names no frame: its address must lie past the
+    /// end of the UMEM, where no frame can be (so its completion is told apart
+    /// and never enters a pool). For tests of the kernel's validation.
+    /// Traps if the ring is full or the address could belong to a frame.
     public mutating func pushDescriptor(address: UInt64, length: UInt32) {
         precondition(ring.freeCount(wanting: 1) > 0, "TX ring full: check freeCount before pushing")
+        precondition(address & chunkMask >= umemSize, "a frameless descriptor must point past the UMEM; use pushDescriptor(_:offset:length:) with a frame")
         ring.append(xdp_desc(addr: address, len: length, options: 0))
-        rawDescriptors &+= 1
+        framelessDescriptors &+= 1
     }
 
     /// Makes the pushed packets visible to the kernel.
@@ -58,7 +75,7 @@ public struct TXRing: ~Copyable, @unchecked Sendable {
     /// The ring's size in entries.
     public var size: Int { Int(ring.size) }
 
-    /// Frames pushed in this ring's lifetime, raw descriptors excluded (wraps at 2^32).
+    /// Frames pushed in this ring's lifetime, frameless descriptors excluded (wraps at 2^32).
     @inlinable
-    public var produced: UInt32 { ring.cachedProducer &- rawDescriptors }
+    public var produced: UInt32 { ring.cachedProducer &- framelessDescriptors }
 }
