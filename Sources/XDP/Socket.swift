@@ -90,12 +90,19 @@ public struct Socket: ~Copyable, @unchecked Sendable {
 
         let headers = UnsafeMutablePointer<cxdp_ring_set>.allocate(capacity: 1)
         headers.initialize(to: cxdp_ring_set())
+        // The first socket on the UMEM binds with the UMEM's own fill and
+        // completion rings (libxdp's contract); later ones get their own.
+        let usesInitialRings = storage.initialRingsClaimed.withLock { claimed in
+            defer { claimed = true }
+            return !claimed
+        }
+        let ringSource = usesInitialRings ? storage.initialRings : headers
         var created: OpaquePointer?
         var retries = 0
         while true {
             let rc = xsk_socket__create_shared(&created, interface, queue, storage.handle,
                                                &headers.pointee.rx, &headers.pointee.tx,
-                                               &headers.pointee.fill, &headers.pointee.completion, &socketConfig)
+                                               &ringSource.pointee.fill, &ringSource.pointee.completion, &socketConfig)
             if rc == 0 { break }
             let error = -rc
             if error == EBUSY, retries < configuration.busyRetries {
@@ -105,6 +112,7 @@ public struct Socket: ~Copyable, @unchecked Sendable {
             }
             headers.deallocate()
             storage.boundQueues.withLock { _ = $0.remove(key) }
+            if usesInitialRings { storage.initialRingsClaimed.withLock { $0 = false } }
             throw Socket.bindError(error, interface: interface, queue: queue, retries: retries, configuration: configuration)
         }
         guard let created else { fatalError("libxdp returned success without a socket") }
@@ -127,6 +135,10 @@ public struct Socket: ~Copyable, @unchecked Sendable {
             headers.deallocate()
             storage.boundQueues.withLock { _ = $0.remove(key) }
             throw busyPollError
+        }
+        if usesInitialRings {
+            headers.pointee.fill = storage.initialRings.pointee.fill
+            headers.pointee.completion = storage.initialRings.pointee.completion
         }
 
         let frameSize = storage.frameSize

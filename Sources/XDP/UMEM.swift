@@ -41,9 +41,13 @@ final class UMEMStorage: @unchecked Sendable {
     let byteCount: Int
     let frameSize: Int
     let handle: OpaquePointer
-    /// Ring headers libxdp fills at UMEM creation; it copies them into the
-    /// first socket's fill/completion rings.
+    /// Ring headers libxdp fills at UMEM creation. The first socket must be
+    /// created with exactly these (libxdp keeps pointers to them, and on a
+    /// failed bind of a socket given other headers it unmaps these rings while
+    /// still offering them to the next attempt).
     let initialRings: UnsafeMutablePointer<cxdp_ring_set>
+    /// Whether a socket has taken over the initial fill/completion rings.
+    let initialRingsClaimed = Mutex<Bool>(false)
     /// (ifindex, queue) pairs with a socket on this UMEM: one fill and one
     /// completion ring each, so at most one socket each.
     let boundQueues = Mutex<Set<UInt64>>([])

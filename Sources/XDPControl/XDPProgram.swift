@@ -22,6 +22,9 @@ public struct XDPProgram: ~Copyable {
 
     let object: OpaquePointer
     let programFD: Int32
+    /// The network namespace the program was attached in: detaching happens
+    /// there, whichever thread (and namespace) drops the value.
+    let namespaceFD: Int32
     let socketMapFD: Int32
     let matchMapFD: Int32
     let countersMapFD: Int32
@@ -66,6 +69,7 @@ public struct XDPProgram: ~Copyable {
         }
         self.object = object
         self.programFD = programFD
+        namespaceFD = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)
         socketMapFD = mapFDs[0]
         matchMapFD = mapFDs[1]
         countersMapFD = mapFDs[2]
@@ -76,7 +80,17 @@ public struct XDPProgram: ~Copyable {
     }
 
     deinit {
-        _ = XDPProgram.detach(programFD: programFD, index: interfaceIndex, mode: mode)
+        if namespaceFD >= 0 {
+            let current = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)
+            if current >= 0, cxdp_enter_network_namespace(namespaceFD) == 0 {
+                _ = XDPProgram.detach(programFD: programFD, index: interfaceIndex, mode: mode)
+                precondition(cxdp_enter_network_namespace(current) == 0, "could not return the thread to its network namespace")
+            }
+            if current >= 0 { close(current) }
+            close(namespaceFD)
+        } else {
+            _ = XDPProgram.detach(programFD: programFD, index: interfaceIndex, mode: mode)
+        }
         bpf_object__close(object)
     }
 

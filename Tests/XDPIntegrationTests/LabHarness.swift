@@ -142,3 +142,11 @@ func sequenceNumber(of packet: [UInt8]) -> Int {
 func copyBytes(of frame: borrowing Frame) -> [UInt8] {
     frame.bytes.withUnsafeBytes { Array($0) }
 }
+
+/// Checks that `received` equals `expected`, reporting a short summary
+/// (counts, first difference) rather than every byte.
+func expectSame(_ received: [[UInt8]], _ expected: [[UInt8]], sourceLocation: SourceLocation = #_sourceLocation) {
+    if received == expected { return }
+    let firstDifference = zip(received, expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+    Issue.record("received \(received.count) packets, expected \(expected.count); first difference at index \(firstDifference.map(String.init) ?? "none (one is a prefix of the other)")\(firstDifference.map { ": got \(received[$0].prefix(48)) expected \(expected[$0].prefix(48))" } ?? "")", sourceLocation: sourceLocation)
+}

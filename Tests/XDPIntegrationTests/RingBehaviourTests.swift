@@ -31,7 +31,7 @@ struct RingBehaviourTests {
             guard receiver.socket.poll(timeoutMilliseconds: 100) else { continue }
             received += receive(receiver.socket.rx.peek(), on: &receiver, timeout: 0.1)
         }
-        #expect(received == packets)
+        expectSame(received, packets)
         let receiverAccount = receiver.accounting
         #expect(receiverAccount.isConserved)
         _ = program
@@ -82,7 +82,7 @@ struct RingBehaviourTests {
         }
         let senderStats = try sender.socket.statistics()
         #expect(senderStats.txInvalidDescriptors == UInt64(invalidCount))
-        #expect(receive(packets.count, on: &receiver) == packets)
+        expectSame(receive(packets.count, on: &receiver), packets)
         let senderAccount = sender.accounting
         #expect(senderAccount.isConserved, "\(senderAccount)")
         #expect(sender.umem.pool.count == config.frameCount, "every frame, valid or not, came back")
@@ -152,8 +152,8 @@ struct RingBehaviourTests {
         }
         #expect(transmit(forward, from: &peer) == forward.count)
         #expect(transmit(reverse, from: &device) == reverse.count)
-        #expect(receive(forward.count, on: &device) == forward)
-        #expect(receive(reverse.count, on: &peer) == reverse)
+        expectSame(receive(forward.count, on: &device), forward)
+        expectSame(receive(reverse.count, on: &peer), reverse)
         let conserved = device.accounting.isConserved && peer.accounting.isConserved
         #expect(conserved)
         #expect(try deviceProgram.counters().redirected == 500)

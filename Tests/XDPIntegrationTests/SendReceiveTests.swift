@@ -22,7 +22,7 @@ struct SendReceiveTests {
         let received = receive(packets.count, on: &receiver)
         #expect(received.count == packets.count)
         #expect(received.map(sequenceNumber) == Array(0..<packets.count))
-        #expect(received == packets)
+        expectSame(received, packets)
 
         let senderAccount = sender.accounting
         #expect(senderAccount.isConserved, "\(senderAccount)")
@@ -43,7 +43,7 @@ struct SendReceiveTests {
         var sender = try openEndpoint(namespace: lab.peerNamespace, interface: link.peerInterface, fill: false)
         let packets = sequencedPackets(1, link: link)
         #expect(transmit(packets, from: &sender) == 1)
-        #expect(receive(1, on: &receiver) == packets)
+        expectSame(receive(1, on: &receiver), packets)
         #expect(try program.counters().redirected == 1)
         let receiverAccount = receiver.accounting
         #expect(receiverAccount.isConserved)

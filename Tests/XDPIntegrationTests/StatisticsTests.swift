@@ -18,7 +18,7 @@ struct StatisticsTests {
         let tooLong = sequencedPackets(10, link: link, frameLength: 2000)
         let fitting = sequencedPackets(5, link: link, frameLength: 1792)
         #expect(transmit(tooLong + fitting, from: &sender) == 15)
-        #expect(receive(5, on: &receiver) == fitting)
+        expectSame(receive(5, on: &receiver), fitting)
         let stats = try receiver.socket.statistics()
         #expect(stats.rxDropped == 10)
         let receiverAccount = receiver.accounting
@@ -40,11 +40,11 @@ struct StatisticsTests {
         let stats = try receiver.socket.statistics()
         #expect(received.count == 64)
         #expect(stats.rxRingFull == UInt64(500 - received.count))
-        #expect(received == Array(packets.prefix(64)))
+        expectSame(received, Array(packets.prefix(64)))
         // The loop recovers once the ring drains.
         let more = sequencedPackets(20, link: link)
         #expect(transmit(more, from: &sender) == more.count)
-        #expect(receive(20, on: &receiver) == more)
+        expectSame(receive(20, on: &receiver), more)
         let receiverAccount = receiver.accounting
         #expect(receiverAccount.isConserved)
         _ = program
@@ -66,7 +66,7 @@ struct StatisticsTests {
         receiver.socket.fill.refill(from: &receiver.umem.pool, upTo: 1024)
         let packets = sequencedPackets(30, link: link)
         #expect(transmit(packets, from: &sender) == packets.count)
-        #expect(receive(30, on: &receiver) == packets)
+        expectSame(receive(30, on: &receiver), packets)
         let receiverAccount = receiver.accounting
         #expect(receiverAccount.isConserved)
         _ = program
