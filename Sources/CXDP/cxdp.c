@@ -11,6 +11,7 @@
 #include <sys/ioctl.h>
 #include <linux/ethtool.h>
 #include <linux/sockios.h>
+#include <linux/capability.h>
 
 static bool cxdp_quiet = false;
 static __thread char cxdp_last_message[512];
@@ -86,4 +87,58 @@ uint64_t cxdp_memlock_limit(void) {
     struct rlimit limit;
     if (getrlimit(RLIMIT_MEMLOCK, &limit) != 0) return 0;
     return limit.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)limit.rlim_cur;
+}
+
+static int cxdp_capget(struct __user_cap_data_struct data[2]) {
+    struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+    return syscall(SYS_capget, &header, data) == 0 ? 0 : -errno;
+}
+
+static int cxdp_capset(struct __user_cap_data_struct data[2]) {
+    struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+    return syscall(SYS_capset, &header, data) == 0 ? 0 : -errno;
+}
+
+int cxdp_drop_effective_capabilities(uint64_t mask) {
+    struct __user_cap_data_struct data[2];
+    int rc = cxdp_capget(data);
+    if (rc) return rc;
+    data[0].effective &= ~(uint32_t)mask;
+    data[1].effective &= ~(uint32_t)(mask >> 32);
+    return cxdp_capset(data);
+}
+
+int cxdp_restore_effective_capabilities(void) {
+    struct __user_cap_data_struct data[2];
+    int rc = cxdp_capget(data);
+    if (rc) return rc;
+    data[0].effective = data[0].permitted;
+    data[1].effective = data[1].permitted;
+    return cxdp_capset(data);
+}
+
+int cxdp_drop_capabilities(uint64_t mask) {
+    struct __user_cap_data_struct data[2];
+    int rc = cxdp_capget(data);
+    if (rc) return rc;
+    data[0].effective &= ~(uint32_t)mask;
+    data[1].effective &= ~(uint32_t)(mask >> 32);
+    data[0].permitted &= ~(uint32_t)mask;
+    data[1].permitted &= ~(uint32_t)(mask >> 32);
+    data[0].inheritable &= ~(uint32_t)mask;
+    data[1].inheritable &= ~(uint32_t)(mask >> 32);
+    return cxdp_capset(data);
+}
+
+uint64_t cxdp_effective_capabilities(void) {
+    struct __user_cap_data_struct data[2];
+    if (cxdp_capget(data)) return 0;
+    return (uint64_t)data[0].effective | ((uint64_t)data[1].effective << 32);
+}
+
+int cxdp_set_memlock_limit(uint64_t bytes) {
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_MEMLOCK, &limit) != 0) return -errno;
+    limit.rlim_cur = bytes == UINT64_MAX ? RLIM_INFINITY : (rlim_t)bytes;
+    return setrlimit(RLIMIT_MEMLOCK, &limit) == 0 ? 0 : -errno;
 }

@@ -177,7 +177,7 @@ public struct Socket: ~Copyable, @unchecked Sendable {
             return XDPError(.unsupported, operation: operation, errno: error,
                             hint: "zero-copy required but \(interface) does not support it: use --zero-copy preferred or off")
         case EPERM, EACCES:
-            return XDPError.fromErrno(error, operation: operation, hint: "EPERM: needs CAP_NET_ADMIN and CAP_BPF (run as root)")
+            return XDPError.fromErrno(error, operation: operation, hint: "EPERM: AF_XDP sockets need CAP_NET_RAW, the program CAP_NET_ADMIN and CAP_BPF: run as root or grant them")
         default:
             return XDPError.fromErrno(error, operation: operation)
         }

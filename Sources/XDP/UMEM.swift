@@ -80,7 +80,10 @@ final class UMEMStorage: @unchecked Sendable {
             let error = -rc
             let hint: String
             switch error {
-            case ENOMEM, ENOBUFS, EPERM:
+            case EPERM, EACCES:
+                throw XDPError(.permissionDenied, operation: "create the AF_XDP socket for the UMEM", errno: error,
+                               hint: "EPERM: AF_XDP sockets need CAP_NET_RAW (and CAP_NET_ADMIN, CAP_BPF for the program): run as root or grant them")
+            case ENOMEM, ENOBUFS:
                 let limit = cxdp_memlock_limit()
                 hint = "registering \(byteCount) bytes needs CAP_IPC_LOCK or a memlock limit above it (now \(limit == .max ? "unlimited" : "\(limit) bytes")): run as root, raise `ulimit -l`, or use fewer frames"
             default:

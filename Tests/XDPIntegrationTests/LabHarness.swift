@@ -18,7 +18,7 @@ struct Endpoint: ~Copyable {
 }
 
 /// Fails the test loudly when it cannot run (not root), instead of skipping.
-func requireRoot() throws {
+func requireRoot() throws(XDPError) {
     if geteuid() != 0 {
         Issue.record("integration tests need root (CAP_NET_ADMIN, CAP_BPF, CAP_SYS_ADMIN for namespaces): run `make test` as root")
         throw XDPError(.permissionDenied, operation: "run integration tests", hint: "run as root")

@@ -76,6 +76,24 @@ int cxdp_interface_queue_count(const char *ifname);
 /// The soft RLIMIT_MEMLOCK in bytes (UINT64_MAX when unlimited).
 uint64_t cxdp_memlock_limit(void);
 
+/// Clears the given capabilities (bit numbers, e.g. 1ull << CAP_NET_ADMIN)
+/// from the calling thread's effective set; the permitted set is unchanged,
+/// so cxdp_restore_effective_capabilities can bring them back. 0 or -errno.
+int cxdp_drop_effective_capabilities(uint64_t mask);
+
+/// Makes the calling thread's effective set equal its permitted set again.
+int cxdp_restore_effective_capabilities(void);
+
+/// Clears the given capabilities from the permitted and effective sets of the
+/// calling thread, for good. 0 or -errno.
+int cxdp_drop_capabilities(uint64_t mask);
+
+/// The calling thread's effective capability set as a bit mask.
+uint64_t cxdp_effective_capabilities(void);
+
+/// Sets the soft RLIMIT_MEMLOCK (process-wide); 0 or -errno.
+int cxdp_set_memlock_limit(uint64_t bytes);
+
 /// The calling thread id (gettid).
 int cxdp_thread_id(void);
 
