@@ -51,7 +51,17 @@ let package = Package(
         .plugin(name: "EmbedBPF", capability: .buildTool()),
         .testTarget(
             name: "XDPTests",
-            dependencies: ["XDP", "Packet"],
+            dependencies: ["XDP"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PacketTests",
+            dependencies: ["Packet"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "XDPControlTests",
+            dependencies: ["XDPControl"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -21,6 +21,14 @@ public struct FrameAccounting: Sendable, Equatable, CustomStringConvertible {
     /// Whether every frame is accounted for with none held.
     public var isConserved: Bool { held == 0 }
 
+    /// Creates an account from counts.
+    public init(total: Int, free: Int, receiveSide: Int, transmitSide: Int) {
+        self.total = total
+        self.free = free
+        self.receiveSide = receiveSide
+        self.transmitSide = transmitSide
+    }
+
     /// Starts an account of a UMEM's frames from its pool; add each socket
     /// with ``add(_:)``.
     public init(_ umem: borrowing UMEM) {
