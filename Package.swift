@@ -16,6 +16,10 @@ let package = Package(
         .library(name: "Packet", targets: ["Packet"]),
         .executable(name: "xdpbench", targets: ["xdpbench"]),
     ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
+    ],
     targets: [
         // C shim: kernel and libxdp/libbpf headers plus the few helpers that
         // need _GNU_SOURCE. Nothing else.
@@ -43,7 +47,11 @@ let package = Package(
         ),
         .executableTarget(
             name: "xdpbench",
-            dependencies: ["XDP", "XDPControl", "Packet"],
+            dependencies: [
+                "XDP", "XDPControl", "Packet",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
             swiftSettings: swiftSettings
         ),
         // Compiles bpf/*.bpf.c with clang -target bpf and embeds the object

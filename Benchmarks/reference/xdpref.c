@@ -833,12 +833,6 @@ int main(int argc, char **argv) {
         .frame_headroom = 0,
         .flags = 0,
     };
-    int err = xsk_umem__create(&s.umem, s.umem_area, s.umem_size, &s.fill, &s.comp, &ucfg);
-    if (err) {
-        fprintf(stderr, "xdpref: xsk_umem__create: %s\n", strerror(-err));
-        s.umem = NULL;
-        goto out;
-    }
     uint32_t xdp_flags = o.attach_generic ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
     struct xsk_socket_config xcfg = {
         .rx_size = RING_SIZE,
@@ -847,11 +841,36 @@ int main(int argc, char **argv) {
         .xdp_flags = xdp_flags,
         .bind_flags = o.need_wakeup ? XDP_USE_NEED_WAKEUP : 0,
     };
-    err = xsk_socket__create(&s.xsk, o.ifname, o.queue, s.umem, rx ? &s.rx : NULL, tx ? &s.tx : NULL, &xcfg);
-    if (err) {
-        fprintf(stderr, "xdpref: xsk_socket__create(%s, queue %u): %s\n", o.ifname, o.queue, strerror(-err));
+    // The kernel releases a closed socket's hold on the queue asynchronously, so
+    // a bind right after another socket on the queue went away can fail with
+    // EBUSY for a moment. Retry with a fresh UMEM (libxdp's first socket binds
+    // with the UMEM's own rings, which a failed attempt may have used).
+    int err;
+    for (unsigned attempt = 0;; attempt++) {
+        err = xsk_umem__create(&s.umem, s.umem_area, s.umem_size, &s.fill, &s.comp, &ucfg);
+        if (err) {
+            fprintf(stderr, "xdpref: xsk_umem__create: %s\n", strerror(-err));
+            s.umem = NULL;
+            goto out;
+        }
+        err = xsk_socket__create(&s.xsk, o.ifname, o.queue, s.umem, rx ? &s.rx : NULL, tx ? &s.tx : NULL, &xcfg);
+        if (!err) {
+            if (attempt)
+                fprintf(stderr, "xdpref: bound %s queue %u after %u EBUSY retr%s\n", o.ifname, o.queue, attempt,
+                        attempt == 1 ? "y" : "ies");
+            break;
+        }
         s.xsk = NULL;
-        goto out;
+        xsk_umem__delete(s.umem);
+        s.umem = NULL;
+        if (err != -EBUSY || attempt == 20 || stop_requested) {
+            fprintf(stderr, "xdpref: xsk_socket__create(%s, queue %u): %s%s\n", o.ifname, o.queue, strerror(-err),
+                    err == -EBUSY    ? " (another AF_XDP socket holds the queue)"
+                    : err == -EINVAL ? " (queue id out of range for the interface?)"
+                                     : "");
+            goto out;
+        }
+        usleep(50000);
     }
     s.fd = xsk_socket__fd(s.xsk);
     s.pfd = (struct pollfd){.fd = s.fd, .events = POLLIN};

@@ -142,3 +142,24 @@ int cxdp_set_memlock_limit(uint64_t bytes) {
     limit.rlim_cur = bytes == UINT64_MAX ? RLIM_INFINITY : (rlim_t)bytes;
     return setrlimit(RLIMIT_MEMLOCK, &limit) == 0 ? 0 : -errno;
 }
+
+void cxdp_set_thread_name(const char *name) {
+    char truncated[16];
+    strncpy(truncated, name, sizeof truncated - 1);
+    truncated[sizeof truncated - 1] = 0;
+    pthread_setname_np(pthread_self(), truncated);
+}
+
+int cxdp_interface_mac(const char *ifname, uint8_t *mac) {
+    struct ifreq request;
+    memset(&request, 0, sizeof request);
+    strncpy(request.ifr_name, ifname, IFNAMSIZ - 1);
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    int rc = ioctl(fd, SIOCGIFHWADDR, &request);
+    int saved = errno;
+    close(fd);
+    if (rc != 0) return -saved;
+    memcpy(mac, request.ifr_hwaddr.sa_data, 6);
+    return 0;
+}

@@ -47,6 +47,24 @@ public struct FramePool: ~Copyable, @unchecked Sendable {
         return Frame(base: base, chunk: pop(), offset: dataOffset, length: 0, chunkSize: chunkSize)
     }
 
+    /// Takes a free frame when the caller knows the pool is not empty.
+    @inlinable @inline(__always)
+    mutating func allocateKnownAvailable() -> Frame {
+        Frame(base: base, chunk: pop(), offset: dataOffset, length: 0, chunkSize: chunkSize)
+    }
+
+    /// Calls `body` with each free frame in turn, its packet spanning the
+    /// whole room past the headroom, so a generator can write its packets
+    /// once up front; the frames stay in the pool (lengths are not kept).
+    /// - Parameter body: Writes into one frame.
+    public mutating func forEachFree(_ body: (inout Frame) -> Void) {
+        for index in 0..<available {
+            var frame = Frame(base: base, chunk: slots[index], offset: dataOffset, length: chunkSize - dataOffset, chunkSize: chunkSize)
+            body(&frame)
+            _ = frame.surrender()
+        }
+    }
+
     /// Returns a frame to the pool.
     /// - Parameter frame: The frame; its contents are forgotten.
     @inlinable

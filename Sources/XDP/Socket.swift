@@ -221,10 +221,10 @@ public struct Socket: ~Copyable, @unchecked Sendable {
     /// The kernel's counters for this socket.
     /// - Throws: ``XDPError`` if getsockopt fails.
     public func statistics() throws(XDPError) -> SocketStatistics {
-        let raw = try SystemCall.getOption(fileDescriptor, level: SOL_XDP, name: XDP_STATISTICS, as: xdp_statistics.self,
-                                           operation: "read XDP_STATISTICS of \(interface) queue \(queue)")
-        return SocketStatistics(rxDropped: raw.rx_dropped, rxInvalidDescriptors: raw.rx_invalid_descs,
-                                txInvalidDescriptors: raw.tx_invalid_descs, rxRingFull: raw.rx_ring_full,
-                                rxFillRingEmpty: raw.rx_fill_ring_empty_descs, txRingEmpty: raw.tx_ring_empty_descs)
+        do {
+            return try SocketStatistics.read(fileDescriptor: fileDescriptor)
+        } catch {
+            throw XDPError(error.kind, operation: "read XDP_STATISTICS of \(interface) queue \(queue)", errno: error.errno, hint: error.hint)
+        }
     }
 }

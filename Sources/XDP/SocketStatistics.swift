@@ -1,5 +1,17 @@
+import CXDP
+
 /// The kernel's counters for one socket (getsockopt XDP_STATISTICS).
 public struct SocketStatistics: Sendable, Equatable, Codable {
+    /// Reads the counters of the AF_XDP socket `fileDescriptor` (from any thread).
+    /// - Throws: ``XDPError`` if getsockopt fails.
+    public static func read(fileDescriptor: Int32) throws(XDPError) -> SocketStatistics {
+        let raw = try SystemCall.getOption(fileDescriptor, level: SOL_XDP, name: XDP_STATISTICS, as: xdp_statistics.self,
+                                           operation: "read XDP_STATISTICS")
+        return SocketStatistics(rxDropped: raw.rx_dropped, rxInvalidDescriptors: raw.rx_invalid_descs,
+                                txInvalidDescriptors: raw.tx_invalid_descs, rxRingFull: raw.rx_ring_full,
+                                rxFillRingEmpty: raw.rx_fill_ring_empty_descs, txRingEmpty: raw.tx_ring_empty_descs)
+    }
+
     /// Packets dropped for reasons other than a full RX ring or empty fill ring.
     public var rxDropped: UInt64
     /// Invalid descriptors in the fill ring (bad addresses).

@@ -94,6 +94,12 @@ uint64_t cxdp_effective_capabilities(void);
 /// Sets the soft RLIMIT_MEMLOCK (process-wide); 0 or -errno.
 int cxdp_set_memlock_limit(uint64_t bytes);
 
+/// Names the calling thread (pthread_setname_np; 15 bytes kept).
+void cxdp_set_thread_name(const char *name);
+
+/// The MAC address of an interface (SIOCGIFHWADDR) into mac[6]; 0 or -errno.
+int cxdp_interface_mac(const char *ifname, uint8_t *mac);
+
 /// The calling thread id (gettid).
 int cxdp_thread_id(void);
 

@@ -102,6 +102,18 @@ public final class VethLab: @unchecked Sendable {
         VethLab.delete(base: String(peerNamespace.dropLast()))
     }
 
+    /// Leaves the lab in place when this value goes (for `xdpbench lab up`);
+    /// remove it later with ``delete(name:)``.
+    public func keep() { torn = true }
+
+    /// Deletes a lab made with a fixed name.
+    public static func delete(name: String) { delete(base: name) }
+
+    /// Whether a lab with this fixed name exists.
+    public static func exists(name: String) -> Bool {
+        FileManager.default.fileExists(atPath: "/run/netns/\(name)d")
+    }
+
     /// Runs `body` in the device namespace (see ``NetworkNamespace/withEntered(_:_:)``).
     public func inDevice<R: ~Copyable>(_ body: () throws(XDPError) -> R) throws(XDPError) -> R {
         try NetworkNamespace.withEntered(deviceNamespace, body)

@@ -1,0 +1,51 @@
+/// What a handler decides for one received packet.
+public enum PacketVerdict: Sendable, Equatable {
+    /// Give the frame back to the kernel for receiving (drop the packet).
+    case drop
+    /// Send the packet (as the handler left it) out of the socket it came in on.
+    case transmit
+}
+
+/// Per-packet logic for the batch loops (``Socket/receiveBatch(limit:pool:handler:)``).
+///
+/// Conformers are value types whose `handle` is inlined into the loop: make
+/// the conformance `@inlinable`-visible (public, in the same module, or
+/// `@inlinable`) and keep it free of allocation and locks.
+public protocol PacketHandler {
+    /// Looks at (and may rewrite) one packet and says where it goes.
+    /// - Parameter frame: The received packet, borrowed mutably.
+    /// - Returns: The verdict.
+    mutating func handle(_ frame: inout Frame) -> PacketVerdict
+}
+
+/// Drops every packet (the `rxdrop` loop): frames go straight back to the fill ring.
+@frozen
+public struct DropHandler: PacketHandler {
+    /// Creates the handler.
+    @inlinable public init() {}
+    @inlinable @inline(__always)
+    public mutating func handle(_ frame: inout Frame) -> PacketVerdict { .drop }
+}
+
+/// Swaps source and destination MAC and sends the packet back (the `l2fwd`
+/// reflector). Frames shorter than an Ethernet header are dropped.
+@frozen
+public struct MACSwapHandler: PacketHandler {
+    /// Creates the handler.
+    @inlinable public init() {}
+    @inlinable @inline(__always)
+    public mutating func handle(_ frame: inout Frame) -> PacketVerdict {
+        guard frame.length >= 14 else { return .drop }
+        return frame.withUnsafeMutableBytes { bytes in
+            // Two 6-byte fields: swap as a 4-byte and a 2-byte word each.
+            let base = bytes.baseAddress!
+            let d4 = base.loadUnaligned(as: UInt32.self), d2 = base.loadUnaligned(fromByteOffset: 4, as: UInt16.self)
+            let s4 = base.loadUnaligned(fromByteOffset: 6, as: UInt32.self), s2 = base.loadUnaligned(fromByteOffset: 10, as: UInt16.self)
+            base.storeBytes(of: s4, as: UInt32.self)
+            base.storeBytes(of: s2, toByteOffset: 4, as: UInt16.self)
+            base.storeBytes(of: d4, toByteOffset: 6, as: UInt32.self)
+            base.storeBytes(of: d2, toByteOffset: 10, as: UInt16.self)
+            return .transmit
+        }
+    }
+}

@@ -1,0 +1,115 @@
+/// What one batch did.
+@frozen
+public struct BatchResult: Sendable, Equatable {
+    /// Packets taken from the RX ring (or queued for TX by ``Socket/transmitBatch(limit:pool:length:)``).
+    public var packets: Int
+    /// Their bytes.
+    public var bytes: Int
+    /// Packets transmitted (verdict `.transmit`, queued on the TX ring).
+    public var transmitted: Int
+    /// Packets a full TX ring could not take: returned to the pool and counted.
+    public var transmitDropped: Int
+
+    /// Creates a result.
+    @inlinable
+    public init(packets: Int = 0, bytes: Int = 0, transmitted: Int = 0, transmitDropped: Int = 0) {
+        self.packets = packets
+        self.bytes = bytes
+        self.transmitted = transmitted
+        self.transmitDropped = transmitDropped
+    }
+}
+
+extension Socket {
+    /// One batch of the receive loop, in xdpsock's shape: take completed TX
+    /// frames back, peek up to `limit` packets, hand each to `handler`, then
+    /// submit the fill and TX rings and release the RX ring once, and make a
+    /// syscall only when the kernel asks (need-wakeup).
+    ///
+    /// Frames dropped by the handler go back to the fill ring; transmitted
+    /// ones to the TX ring (or, when it is full, to the pool, counted); the
+    /// fill ring is topped up from the pool. Every frame stays accounted for.
+    ///
+    /// - Parameters:
+    ///   - limit: The most packets to take (the batch size).
+    ///   - pool: The UMEM's frame pool.
+    ///   - handler: The per-packet logic.
+    /// - Returns: What the batch did; `packets == 0` means the RX ring was empty.
+    @inlinable
+    public mutating func receiveBatch<Handler: PacketHandler>(limit: Int, pool: inout FramePool, handler: inout Handler) -> BatchResult {
+        if tx.produced != completion.consumed {
+            completion.drain(into: &pool)
+        }
+        let ready = rx.peek(upTo: limit)
+        guard ready > 0 else {
+            fill.refill(from: &pool)
+            wakeReceive()
+            kickPendingTransmit()
+            return BatchResult()
+        }
+        var fillRoom = fill.freeCount(wanting: ready)
+        var txRoom = tx.freeCount(wanting: ready)
+        var result = BatchResult(packets: ready)
+        for _ in 0..<ready {
+            var frame = rx.receive()
+            result.bytes &+= frame.length
+            switch handler.handle(&frame) {
+            case .drop:
+                if fillRoom > 0 {
+                    fill.push(frame)
+                    fillRoom &-= 1
+                } else {
+                    pool.release(frame)
+                }
+            case .transmit:
+                if txRoom > 0, frame.length > 0 {
+                    tx.push(frame)
+                    txRoom &-= 1
+                    result.transmitted &+= 1
+                } else {
+                    pool.release(frame)
+                    result.transmitDropped &+= 1
+                }
+            }
+        }
+        rx.release()
+        if result.transmitted > 0 {
+            tx.submit()
+            kickTransmit()
+        }
+        if fillRoom > 0 && pool.count > 0 {
+            fill.refill(from: &pool, upTo: fillRoom)
+        } else {
+            fill.submit()
+        }
+        return result
+    }
+
+    /// One batch of the transmit loop (`txonly`): take completed frames back,
+    /// then queue up to `limit` frames from the pool with `length`-byte
+    /// packets (whatever their bytes already hold: write them once up front),
+    /// submit, and kick when the kernel asks.
+    /// - Returns: What was queued.
+    @inlinable
+    public mutating func transmitBatch(limit: Int, pool: inout FramePool, length: Int) -> BatchResult {
+        if tx.produced != completion.consumed {
+            completion.drain(into: &pool)
+        }
+        let count = min(limit, pool.count, tx.freeCount(wanting: limit))
+        for _ in 0..<count {
+            var frame = pool.allocateKnownAvailable()
+            frame.length = length
+            tx.push(frame)
+        }
+        if count > 0 { tx.submit() }
+        kickTransmit()
+        return BatchResult(packets: count, bytes: count &* length, transmitted: count)
+    }
+
+    /// Kicks the TX ring if it still holds packets the kernel has not taken
+    /// (copy mode sends a bounded number per kick).
+    @inlinable
+    public func kickPendingTransmit() {
+        if tx.produced != completion.consumed { kickTransmit() }
+    }
+}

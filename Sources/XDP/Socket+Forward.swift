@@ -1,0 +1,67 @@
+extension Socket {
+    /// One batch of a two-port forwarder over a shared UMEM: packets received
+    /// on `input` that the handler sends go out of `output` as the very same
+    /// frames (no copy); dropped ones go back to `input`'s fill ring.
+    ///
+    /// `output`'s completed frames return to `pool`, and `input`'s fill ring
+    /// is topped up from it. Both sockets must be on the UMEM `pool` belongs to.
+    ///
+    /// - Parameters:
+    ///   - input: The receiving socket.
+    ///   - output: The transmitting socket.
+    ///   - limit: The batch size.
+    ///   - pool: The shared UMEM's frame pool.
+    ///   - handler: The per-packet logic; `.transmit` means "out of `output`".
+    /// - Returns: What the batch did.
+    @inlinable
+    public static func forwardBatch<Handler: PacketHandler>(
+        from input: inout Socket, to output: inout Socket, limit: Int, pool: inout FramePool, handler: inout Handler
+    ) -> BatchResult {
+        if output.tx.produced != output.completion.consumed {
+            output.completion.drain(into: &pool)
+        }
+        let ready = input.rx.peek(upTo: limit)
+        guard ready > 0 else {
+            input.fill.refill(from: &pool)
+            input.wakeReceive()
+            output.kickPendingTransmit()
+            return BatchResult()
+        }
+        var fillRoom = input.fill.freeCount(wanting: ready)
+        var txRoom = output.tx.freeCount(wanting: ready)
+        var result = BatchResult(packets: ready)
+        for _ in 0..<ready {
+            var frame = input.rx.receive()
+            result.bytes &+= frame.length
+            switch handler.handle(&frame) {
+            case .drop:
+                if fillRoom > 0 {
+                    input.fill.push(frame)
+                    fillRoom &-= 1
+                } else {
+                    pool.release(frame)
+                }
+            case .transmit:
+                if txRoom > 0, frame.length > 0 {
+                    output.tx.push(frame)
+                    txRoom &-= 1
+                    result.transmitted &+= 1
+                } else {
+                    pool.release(frame)
+                    result.transmitDropped &+= 1
+                }
+            }
+        }
+        input.rx.release()
+        if result.transmitted > 0 {
+            output.tx.submit()
+            output.kickTransmit()
+        }
+        if fillRoom > 0 && pool.count > 0 {
+            input.fill.refill(from: &pool, upTo: fillRoom)
+        } else {
+            input.fill.submit()
+        }
+        return result
+    }
+}

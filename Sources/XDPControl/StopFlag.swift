@@ -1,0 +1,20 @@
+import Synchronization
+
+/// A flag a control thread raises and worker loops poll once per batch
+/// (a relaxed load: cheap, and a late stop by one batch is harmless).
+public final class StopFlag: Sendable {
+    private let raised = Atomic<Bool>(false)
+
+    /// Creates a lowered flag.
+    public init() {}
+
+    /// Whether a stop was requested.
+    @inlinable
+    public var isRaised: Bool { load() }
+
+    @usableFromInline
+    func load() -> Bool { raised.load(ordering: .relaxed) }
+
+    /// Requests a stop.
+    public func raise() { raised.store(true, ordering: .relaxed) }
+}

@@ -1,0 +1,70 @@
+import CXDP
+import Glibc
+import XDP
+
+/// A dedicated OS thread, pinned to one CPU when asked, running one poll
+/// loop: the data plane's unit of work. Never a Swift concurrency task (a
+/// busy loop would starve the cooperative pool).
+public final class Worker: @unchecked Sendable {
+    /// The CPU the thread is pinned to, or nil.
+    public let cpu: Int?
+    /// A name for logs.
+    public let name: String
+    private var thread: pthread_t?
+    private var body: (() -> Void)?
+    private var pinError: Int32 = 0
+
+    /// Starts `body` on a new thread, pinned to `cpu` if given.
+    /// - Parameters:
+    ///   - name: The thread name (at most 15 bytes are kept).
+    ///   - cpu: The CPU to pin to.
+    ///   - body: The loop; it must return when its stop condition is met.
+    /// - Throws: ``XDPError`` if the thread cannot be created.
+    public init(name: String, cpu: Int? = nil, body: @escaping @Sendable () -> Void) throws(XDPError) {
+        self.name = name
+        self.cpu = cpu
+        self.body = body
+        let unmanaged = Unmanaged.passRetained(self)
+        var handle = pthread_t()
+        let rc = pthread_create(&handle, nil, { context in
+            let worker = Unmanaged<Worker>.fromOpaque(context!).takeRetainedValue()
+            worker.run()
+            return nil
+        }, unmanaged.toOpaque())
+        guard rc == 0 else {
+            unmanaged.release()
+            throw XDPError.fromErrno(rc, operation: "start worker thread \(name)")
+        }
+        thread = handle
+    }
+
+    private func run() {
+        cxdp_set_thread_name(name)
+        if let cpu {
+            pinError = cxdp_pin_current_thread(Int32(cpu))
+        }
+        body?()
+        body = nil
+    }
+
+    /// Waits for the loop to return.
+    public func join() {
+        if let thread {
+            pthread_join(thread, nil)
+            self.thread = nil
+        }
+    }
+
+    /// The errno of a failed pin (0 when pinned or not asked).
+    public var pinErrno: Int32 { pinError }
+
+    /// The CPU the calling thread runs on now.
+    public static var currentCPU: Int { Int(cxdp_current_cpu()) }
+
+    /// The CPUs this process may run on (its affinity mask).
+    public static var allowedCPUs: [Int] {
+        var cpus = [Int32](repeating: 0, count: 1024)
+        let count = cxdp_allowed_cpus(&cpus, Int32(cpus.count))
+        return count > 0 ? cpus.prefix(Int(count)).map(Int.init) : []
+    }
+}

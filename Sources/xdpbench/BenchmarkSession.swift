@@ -1,0 +1,290 @@
+import Foundation
+import Packet
+import XDP
+import XDPControl
+
+/// The three throughput loops.
+enum BenchmarkMode: String, Codable {
+    case rxdrop, txonly, l2fwd
+}
+
+/// Everything one queue's worker owns: the UMEM and its socket(s).
+struct QueueState: ~Copyable {
+    var umem: UMEM
+    var socket: Socket
+    /// The second port's socket on the same UMEM (l2fwd --to).
+    var output: Socket?
+}
+
+/// How a run is set up: the parsed options, in one value.
+struct SessionPlan: Sendable {
+    var mode: BenchmarkMode
+    var interface: String
+    var secondInterface: String?
+    var namespace: String?
+    var queues: [UInt32]
+    var cpus: [Int]?
+    var batch: Int
+    var umem: UMEMConfiguration
+    var socket: SocketConfiguration
+    var attach: AttachMode
+    var wait: WaitPolicy
+    var count: Int?
+    var timeLimit: Double
+    var packet: PacketTemplate?
+}
+
+/// The packet txonly sends.
+struct PacketTemplate: Sendable {
+    var length: Int
+    var sourceMAC: [UInt8]?
+    var destinationMAC: [UInt8]
+    var sourceIPv4: [UInt8]
+    var destinationIPv4: [UInt8]
+    var flows: Int
+}
+
+/// One run of a throughput loop: sockets and program set up in the right
+/// namespace, one pinned worker per queue, a reporter on the calling thread.
+final class BenchmarkSession {
+    let plan: SessionPlan
+    private var program: XDPProgram?
+    private var secondProgram: XDPProgram?
+    private var handoffs: [Handoff<QueueState>] = []
+    private var fileDescriptors: [Int32] = []
+    private(set) var counters: [QueueCounters] = []
+    private var workers: [Worker] = []
+    let stop = StopFlag()
+    private let budget: PacketBudget
+    private(set) var attachMode: AttachMode?
+    private(set) var fallbackReason: String?
+    private(set) var zeroCopy = false
+    private var started = ContinuousClock.now
+    private(set) var elapsed: Duration = .zero
+
+    /// Sets everything up; nothing runs yet.
+    init(plan: SessionPlan) throws(XDPError) {
+        self.plan = plan
+        budget = PacketBudget(limit: plan.count)
+        if let namespace = plan.namespace {
+            try NetworkNamespace.withEntered(namespace) { () throws(XDPError) in try setUp() }
+        } else {
+            try setUp()
+        }
+    }
+
+    private func setUp() throws(XDPError) {
+        let needsProgram = plan.mode != .txonly
+        if needsProgram {
+            let program = try XDPProgram(interface: plan.interface, mode: plan.attach)
+            attachMode = program.mode
+            fallbackReason = program.fallbackReason
+            if let second = plan.secondInterface {
+                secondProgram = try XDPProgram(interface: second, mode: program.mode)
+            }
+            self.program = consume program
+        }
+        var sourceMAC: [UInt8] = []
+        if let packet = plan.packet {
+            if let configured = packet.sourceMAC {
+                sourceMAC = configured
+            } else {
+                sourceMAC = try InterfaceAddress.mac(of: plan.interface)
+            }
+        }
+        for queue in plan.queues {
+            var umem = try UMEM(configuration: plan.umem)
+            var socket = try Socket(umem: umem, interface: plan.interface, queue: queue, configuration: plan.socket)
+            zeroCopy = socket.isZeroCopy
+            var output: Socket?
+            if let second = plan.secondInterface {
+                var secondSocket = try Socket(umem: umem, interface: second, queue: queue, configuration: plan.socket)
+                secondSocket.fill.refill(from: &umem.pool, upTo: umem.pool.count / 4)
+                try secondProgram?.register(secondSocket)
+                output = consume secondSocket
+            }
+            if needsProgram {
+                socket.fill.refill(from: &umem.pool, upTo: umem.pool.count / 2)
+                try program?.register(socket)
+            }
+            if let packet = plan.packet {
+                BenchmarkSession.prime(&umem.pool, with: packet, sourceMAC: sourceMAC)
+            }
+            fileDescriptors.append(socket.fileDescriptor)
+            handoffs.append(Handoff(QueueState(umem: umem, socket: socket, output: output)))
+            counters.append(QueueCounters())
+        }
+    }
+
+    /// Writes the txonly packet into every free frame once, so the loop never touches packet bytes.
+    static func prime(_ pool: inout FramePool, with packet: PacketTemplate, sourceMAC: [UInt8]) {
+        var index = 0
+        pool.forEachFree { frame in
+            let builder = UDPPacketBuilder(sourceMAC: sourceMAC, destinationMAC: packet.destinationMAC,
+                                           sourceIPv4: packet.sourceIPv4, destinationIPv4: packet.destinationIPv4,
+                                           sourcePort: UInt16(1024 + index % packet.flows), destinationPort: 9)
+            frame.withUnsafeMutableBytes { _ = builder.write(into: $0, frameLength: packet.length) }
+            index += 1
+        }
+    }
+
+    /// Starts one worker per queue.
+    func start() throws(XDPError) {
+        started = .now
+        for (index, queue) in plan.queues.enumerated() {
+            let handoff = handoffs[index], counters = counters[index], stop = stop, budget = budget
+            let plan = plan
+            let worker = try Worker(name: "xdpbench-q\(queue)", cpu: plan.cpus?[index]) {
+                var state = handoff.take()
+                BenchmarkSession.run(plan: plan, state: &state, counters: counters, stop: stop, budget: budget)
+                handoff.put(state)
+                counters.finished.store(true, ordering: .releasing)
+            }
+            workers.append(worker)
+        }
+    }
+
+    /// The worker loop. Generic over the handler so each mode's loop is
+    /// specialised: no existential or closure call per packet.
+    static func run(plan: SessionPlan, state: inout QueueState, counters: QueueCounters, stop: StopFlag, budget: PacketBudget) {
+        switch plan.mode {
+        case .rxdrop:
+            var handler = DropHandler()
+            receiveLoop(plan: plan, state: &state, handler: &handler, counters: counters, stop: stop, budget: budget)
+        case .l2fwd where state.output != nil:
+            var handler = ForwardHandler()
+            forwardLoop(plan: plan, state: &state, handler: &handler, counters: counters, stop: stop, budget: budget)
+        case .l2fwd:
+            var handler = MACSwapHandler()
+            receiveLoop(plan: plan, state: &state, handler: &handler, counters: counters, stop: stop, budget: budget)
+        case .txonly:
+            transmitLoop(plan: plan, state: &state, counters: counters, stop: stop, budget: budget)
+        }
+    }
+
+    static func receiveLoop<Handler: PacketHandler>(plan: SessionPlan, state: inout QueueState, handler: inout Handler,
+                                                    counters: QueueCounters, stop: StopFlag, budget: PacketBudget) {
+        var packets: UInt64 = 0, bytes: UInt64 = 0, dropped: UInt64 = 0
+        while !stop.isRaised {
+            let wanted = budget.claim(plan.batch)
+            if wanted == 0 { break }
+            if plan.wait == .pollEveryBatch { state.socket.poll(timeoutMilliseconds: 1) }
+            let result = state.socket.receiveBatch(limit: wanted, pool: &state.umem.pool, handler: &handler)
+            budget.refund(wanted - result.packets)
+            if result.packets == 0 {
+                if plan.wait == .pollWhenIdle { state.socket.poll(timeoutMilliseconds: 1) }
+                continue
+            }
+            packets &+= UInt64(result.packets)
+            bytes &+= UInt64(result.bytes)
+            dropped &+= UInt64(result.transmitDropped)
+            counters.publish(packets: packets, bytes: bytes, transmitDropped: dropped)
+        }
+        settleTransmit(&state.socket, pool: &state.umem.pool)
+    }
+
+    static func forwardLoop<Handler: PacketHandler>(plan: SessionPlan, state: inout QueueState, handler: inout Handler,
+                                                    counters: QueueCounters, stop: StopFlag, budget: PacketBudget) {
+        guard var output = state.output.take() else { return }
+        var packets: UInt64 = 0, bytes: UInt64 = 0, dropped: UInt64 = 0
+        while !stop.isRaised {
+            let wanted = budget.claim(plan.batch)
+            if wanted == 0 { break }
+            // Both directions through the one UMEM: in → out, and out → in.
+            let forward = Socket.forwardBatch(from: &state.socket, to: &output, limit: wanted, pool: &state.umem.pool, handler: &handler)
+            let backWanted = max(0, wanted - forward.packets)
+            let back = backWanted > 0
+                ? Socket.forwardBatch(from: &output, to: &state.socket, limit: backWanted, pool: &state.umem.pool, handler: &handler)
+                : BatchResult()
+            let handled = forward.packets + back.packets
+            budget.refund(wanted - handled)
+            if handled == 0 {
+                if plan.wait == .pollWhenIdle { state.socket.poll(timeoutMilliseconds: 1) }
+                continue
+            }
+            packets &+= UInt64(handled)
+            bytes &+= UInt64(forward.bytes + back.bytes)
+            dropped &+= UInt64(forward.transmitDropped + back.transmitDropped)
+            counters.publish(packets: packets, bytes: bytes, transmitDropped: dropped)
+        }
+        settleTransmit(&output, pool: &state.umem.pool)
+        settleTransmit(&state.socket, pool: &state.umem.pool)
+        state.output = consume output
+    }
+
+    static func transmitLoop(plan: SessionPlan, state: inout QueueState, counters: QueueCounters, stop: StopFlag, budget: PacketBudget) {
+        let length = plan.packet?.length ?? 64
+        var packets: UInt64 = 0
+        while !stop.isRaised {
+            let wanted = budget.claim(plan.batch)
+            if wanted == 0 { break }
+            let result = state.socket.transmitBatch(limit: wanted, pool: &state.umem.pool, length: length)
+            budget.refund(wanted - result.packets)
+            if result.packets == 0 {
+                if plan.wait != .spin { state.socket.poll(forTransmit: true, timeoutMilliseconds: 1) }
+                continue
+            }
+            packets &+= UInt64(result.packets)
+            counters.publish(packets: packets, bytes: packets &* UInt64(length), transmitDropped: 0)
+        }
+        settleTransmit(&state.socket, pool: &state.umem.pool)
+    }
+
+    /// Kicks until every queued frame has completed (at most a second), so
+    /// "sent" means sent.
+    static func settleTransmit(_ socket: inout Socket, pool: inout FramePool) {
+        let deadline = ContinuousClock.now + .seconds(1)
+        while socket.tx.produced != socket.completion.consumed && ContinuousClock.now < deadline {
+            socket.kickTransmit()
+            socket.completion.drain(into: &pool)
+            if socket.tx.produced != socket.completion.consumed { socket.poll(forTransmit: true, timeoutMilliseconds: 1) }
+        }
+    }
+
+    /// Whether every worker has returned.
+    var allFinished: Bool { counters.allSatisfy { $0.finished.load(ordering: .acquiring) } }
+
+    /// Statistics of every socket now (sum), read by file descriptor.
+    func currentStatistics() -> SocketStatistics {
+        fileDescriptors.reduce(SocketStatistics()) { sum, fd in sum + ((try? SocketStatistics.read(fileDescriptor: fd)) ?? SocketStatistics()) }
+    }
+
+    /// Waits for the workers, closes everything, and says what happened.
+    func finish() -> SessionResult {
+        stop.raise()
+        for worker in workers { worker.join() }
+        elapsed = ContinuousClock.now - started
+        var perQueue: [SessionResult.Queue] = []
+        var statistics = SocketStatistics()
+        var conserved = true
+        for (index, queue) in plan.queues.enumerated() {
+            let state = handoffs[index].take()
+            let queueStats = (try? state.socket.statistics()) ?? SocketStatistics()
+            statistics = statistics + queueStats
+            var account = FrameAccounting(state.umem)
+            account.add(state.socket)
+            if let output = state.output { account.add(output) }
+            conserved = conserved && account.isConserved
+            perQueue.append(SessionResult.Queue(
+                queue: queue, cpu: plan.cpus?[index],
+                packets: counters[index].packets.load(ordering: .relaxed),
+                bytes: counters[index].bytes.load(ordering: .relaxed),
+                transmitDropped: counters[index].transmitDropped.load(ordering: .relaxed),
+                frames: account.description))
+        }
+        let programCounters = try? program?.counters()
+        program = nil
+        secondProgram = nil
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        return SessionResult(mode: plan.mode, interface: plan.interface, attach: attachMode, zeroCopy: zeroCopy,
+                             needWakeup: plan.socket.needWakeup, seconds: seconds, perQueue: perQueue,
+                             statistics: statistics, program: programCounters, framesConserved: conserved,
+                             fallbackReason: fallbackReason)
+    }
+}
+
+/// Sends every packet on unchanged (l2fwd --to: the other port).
+struct ForwardHandler: PacketHandler {
+    @inline(__always)
+    mutating func handle(_ frame: inout Frame) -> PacketVerdict { .transmit }
+}

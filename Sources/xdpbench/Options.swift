@@ -1,0 +1,185 @@
+import ArgumentParser
+import XDP
+import XDPControl
+
+extension AttachMode: ExpressibleByArgument {}
+extension ZeroCopyMode: ExpressibleByArgument {}
+
+/// Options every benchmark mode shares.
+struct CommonOptions: ParsableArguments {
+    @Option(name: [.short, .customLong("interface")], help: "The interface to bind (in --netns if given).")
+    var interface: String
+
+    @Option(name: [.short, .customLong("queues")], help: "Queues to serve: a list like 0,1 or 0-3.")
+    var queues: String = "0"
+
+    @Option(help: "Run setup in this network namespace (ip netns), e.g. the lab's.")
+    var netns: String?
+
+    @Option(name: [.short, .customLong("duration")], help: "Seconds to run (default 5; with --count, a time limit of 60).")
+    var duration: Double?
+
+    @Option(name: [.short, .customLong("count")], help: "Stop after exactly this many packets (received, sent, or forwarded).")
+    var count: Int?
+
+    @Option(name: [.short, .customLong("batch")], help: "Packets per batch (1-2048).")
+    var batch: Int = 64
+
+    @Option(name: [.short, .customLong("frame-size")], help: "UMEM frame size: 2048 or 4096.")
+    var frameSize: Int = 4096
+
+    @Option(help: "UMEM frames per queue.")
+    var frames: Int = 4096
+
+    @Option(help: "XDP attach mode: native, generic or auto (native, else generic).")
+    var attach: AttachMode = .auto
+
+    @Option(name: .customLong("zero-copy"), help: "Zero-copy: required, preferred or off.")
+    var zeroCopy: ZeroCopyMode = .preferred
+
+    @Flag(name: .customLong("no-need-wakeup"), help: "Do not use need_wakeup (kick on every batch).")
+    var noNeedWakeup = false
+
+    @Flag(name: [.short, .customLong("poll")], help: "Call poll() before every batch (xdpsock -p).")
+    var poll = false
+
+    @Flag(help: "Never sleep: spin on the ring. Only on a CPU the app has to itself (see --cpus).")
+    var spin = false
+
+    @Flag(name: .customLong("busy-poll"), help: "Busy polling (SO_PREFER_BUSY_POLL): the app's syscalls run the queue's NAPI.")
+    var busyPoll = false
+
+    @Option(name: .customLong("busy-budget"), help: "Packets per busy-poll call.")
+    var busyBudget: Int = 64
+
+    @Option(help: "CPUs to pin workers to, one per queue: a list like 1 or 0,1.")
+    var cpus: String?
+
+    @Flag(help: "Print one JSON object at the end (and no live lines).")
+    var json = false
+
+    @Flag(help: "No live lines.")
+    var quiet = false
+
+    func validate() throws {
+        _ = try queueList()
+        _ = try cpuList()
+        guard (1...2048).contains(batch) else { throw ValidationError("--batch \(batch) out of range: use 1 to 2048") }
+        guard frameSize == 2048 || frameSize == 4096 else {
+            throw ValidationError("--frame-size \(frameSize) not a power of two in aligned mode: use 2048 or 4096")
+        }
+        guard frames >= 64, frames <= 1 << 20 else { throw ValidationError("--frames \(frames) out of range: use 64 to 1048576") }
+        if let duration, !(duration > 0 && duration <= 3600) { throw ValidationError("--duration \(duration) out of range: use a number of seconds above 0, at most 3600") }
+        if let count, count <= 0 { throw ValidationError("--count \(count) must be positive") }
+        guard busyBudget > 0 else { throw ValidationError("--busy-budget must be positive") }
+        if spin && poll { throw ValidationError("--spin and --poll exclude each other") }
+        if let cpus = try cpuList(), cpus.count != (try queueList()).count {
+            throw ValidationError("--cpus lists \(cpus.count) CPU(s) for \(try queueList().count) queue(s): give one CPU per queue")
+        }
+    }
+
+    func queueList() throws -> [UInt32] {
+        do { return try parseList(queues).map(UInt32.init) } catch { throw ValidationError("--queues \(queues): \(error)") }
+    }
+
+    func cpuList() throws -> [Int]? {
+        guard let cpus else { return nil }
+        let list: [Int]
+        do { list = try parseList(cpus) } catch { throw ValidationError("--cpus \(cpus): \(error)") }
+        let allowed = Set(Worker.allowedCPUs)
+        if let bad = list.first(where: { !allowed.contains($0) }) {
+            throw ValidationError("--cpus: CPU \(bad) is not available to this process (allowed: \(allowed.sorted().map(String.init).joined(separator: ",")))")
+        }
+        return list
+    }
+
+    /// The time limit: --duration, or 5 s, or 60 s when only --count is given.
+    var timeLimit: Double { duration ?? (count != nil ? 60 : 5) }
+
+    var umemConfiguration: UMEMConfiguration {
+        UMEMConfiguration(frameCount: frames, frameSize: frameSize,
+                          fillRingSize: min(2048, frames.nextPowerOfTwoAtMost), completionRingSize: min(2048, frames.nextPowerOfTwoAtMost))
+    }
+
+    var socketConfiguration: SocketConfiguration {
+        SocketConfiguration(zeroCopy: zeroCopy, needWakeup: !noNeedWakeup,
+                            busyPoll: busyPoll ? BusyPollConfiguration(timeoutMicroseconds: 20, budget: busyBudget) : nil)
+    }
+
+    var waitPolicy: WaitPolicy { spin ? .spin : (poll ? .pollEveryBatch : .pollWhenIdle) }
+}
+
+/// Options of the modes that generate packets.
+struct PacketOptions: ParsableArguments {
+    @Option(name: [.short, .customLong("packet-size")], help: "Frame size in bytes without FCS (60 or more).")
+    var packetSize: Int = 64
+
+    @Option(name: .customLong("src-mac"), help: "Source MAC (default: the interface's).")
+    var sourceMAC: String?
+
+    @Option(name: .customLong("dst-mac"), help: "Destination MAC (default: the peer's in the lab, else broadcast).")
+    var destinationMAC: String?
+
+    @Option(name: .customLong("src-ip"), help: "Source IPv4 address.")
+    var sourceIP: String = "198.18.0.1"
+
+    @Option(name: .customLong("dst-ip"), help: "Destination IPv4 address.")
+    var destinationIP: String = "198.18.0.2"
+
+    @Option(help: "Distinct flows (UDP source ports) across the frames.")
+    var flows: Int = 1
+
+    func validate() throws {
+        guard (60...4096).contains(packetSize) else { throw ValidationError("--packet-size \(packetSize) out of range: use 60 to the frame size less 256") }
+        guard (1...65535).contains(flows) else { throw ValidationError("--flows \(flows) out of range: use 1 to 65535") }
+        if let sourceMAC { _ = try parseMAC(sourceMAC, option: "--src-mac") }
+        if let destinationMAC { _ = try parseMAC(destinationMAC, option: "--dst-mac") }
+        _ = try parseIPv4(sourceIP, option: "--src-ip")
+        _ = try parseIPv4(destinationIP, option: "--dst-ip")
+    }
+}
+
+/// How a worker waits when its ring has nothing for it.
+enum WaitPolicy: String {
+    /// poll() with a short timeout only when the RX ring is empty: safe on a
+    /// CPU shared with the queue's softirq work.
+    case pollWhenIdle = "poll when idle"
+    /// poll() before every batch (xdpsock -p).
+    case pollEveryBatch = "poll every batch"
+    /// Never sleep.
+    case spin
+}
+
+/// Parses "0,2,4-6" into [0, 2, 4, 5, 6].
+func parseList(_ text: String) throws -> [Int] {
+    struct ListError: Error, CustomStringConvertible { let description: String }
+    var values: [Int] = []
+    for part in text.split(separator: ",", omittingEmptySubsequences: false) {
+        let bounds = part.split(separator: "-", omittingEmptySubsequences: false)
+        guard (1...2).contains(bounds.count), let low = Int(bounds[0]), let high = Int(bounds.last!), low >= 0, low <= high, high < 4096 else {
+            throw ListError(description: "'\(part)' is not a number or a range like 0-3")
+        }
+        values.append(contentsOf: low...high)
+    }
+    guard Set(values).count == values.count else { throw ListError(description: "lists a value twice") }
+    return values
+}
+
+func parseMAC(_ text: String, option: String) throws -> [UInt8] {
+    let parts = text.split(separator: ":")
+    let bytes = parts.compactMap { $0.count == 2 ? UInt8($0, radix: 16) : nil }
+    guard parts.count == 6, bytes.count == 6 else { throw ValidationError("\(option) \(text) is not a MAC address like 02:00:00:00:00:01") }
+    return bytes
+}
+
+func parseIPv4(_ text: String, option: String) throws -> [UInt8] {
+    let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+    let bytes = parts.compactMap { UInt8($0) }
+    guard parts.count == 4, bytes.count == 4 else { throw ValidationError("\(option) \(text) is not an IPv4 address like 198.18.0.1") }
+    return bytes
+}
+
+extension Int {
+    /// The largest power of two not above self (self > 0).
+    var nextPowerOfTwoAtMost: Int { 1 << (Int.bitWidth - 1 - leadingZeroBitCount) }
+}

@@ -1,0 +1,115 @@
+import Foundation
+import XDP
+import XDPControl
+
+/// What a run did, for the summary table and `--json`.
+struct SessionResult: Encodable {
+    struct Queue: Encodable {
+        var queue: UInt32
+        var cpu: Int?
+        var packets: UInt64
+        var bytes: UInt64
+        var transmitDropped: UInt64
+        var frames: String
+    }
+
+    var mode: BenchmarkMode
+    var interface: String
+    var attach: AttachMode?
+    var zeroCopy: Bool
+    var needWakeup: Bool
+    var seconds: Double
+    var perQueue: [Queue]
+    var statistics: SocketStatistics
+    var program: RedirectCounters?
+    var framesConserved: Bool
+    var fallbackReason: String?
+
+    var packets: UInt64 { perQueue.reduce(0) { $0 + $1.packets } }
+    var bytes: UInt64 { perQueue.reduce(0) { $0 + $1.bytes } }
+    var pps: Double { seconds > 0 ? Double(packets) / seconds : 0 }
+
+    enum CodingKeys: String, CodingKey {
+        case tool, mode, interface, attach, bind, needWakeup = "need_wakeup", packets, bytes, duration = "duration_s", pps
+        case bitsPerSecond = "bits_per_second", perQueue = "per_queue", statistics = "xdp_statistics", program
+        case framesConserved = "frames_conserved", fallbackReason = "fallback_reason"
+    }
+
+    enum QueueKeys: String, CodingKey {
+        case queue, cpu, packets, bytes, pps, transmitDropped = "tx_dropped", frames
+    }
+
+    func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode("xdpbench", forKey: .tool)
+        try container.encode(mode, forKey: .mode)
+        try container.encode(interface, forKey: .interface)
+        try container.encodeIfPresent(attach?.rawValue, forKey: .attach)
+        try container.encode(zeroCopy ? "zero-copy" : "copy", forKey: .bind)
+        try container.encode(needWakeup, forKey: .needWakeup)
+        try container.encode(packets, forKey: .packets)
+        try container.encode(bytes, forKey: .bytes)
+        try container.encode((seconds * 1e6).rounded() / 1e6, forKey: .duration)
+        try container.encode(pps.rounded(), forKey: .pps)
+        try container.encode(seconds > 0 ? (Double(bytes) * 8 / seconds).rounded() : 0, forKey: .bitsPerSecond)
+        var queues = container.nestedUnkeyedContainer(forKey: .perQueue)
+        for queue in perQueue {
+            var entry = queues.nestedContainer(keyedBy: QueueKeys.self)
+            try entry.encode(queue.queue, forKey: .queue)
+            try entry.encodeIfPresent(queue.cpu, forKey: .cpu)
+            try entry.encode(queue.packets, forKey: .packets)
+            try entry.encode(queue.bytes, forKey: .bytes)
+            try entry.encode(seconds > 0 ? (Double(queue.packets) / seconds).rounded() : 0, forKey: .pps)
+            try entry.encode(queue.transmitDropped, forKey: .transmitDropped)
+            try entry.encode(queue.frames, forKey: .frames)
+        }
+        try container.encode(StatisticsJSON(statistics), forKey: .statistics)
+        try container.encodeIfPresent(program, forKey: .program)
+        try container.encode(framesConserved, forKey: .framesConserved)
+        try container.encodeIfPresent(fallbackReason, forKey: .fallbackReason)
+    }
+
+    /// The human summary.
+    var table: String {
+        var lines: [String] = []
+        lines.append("\(mode.rawValue) on \(interface): \(attach.map(\.description) ?? "no program"), \(zeroCopy ? "zero-copy" : "copy mode"), need_wakeup \(needWakeup ? "on" : "off")")
+        lines.append(pad("queue", 6) + pad("cpu", 5) + pad("packets", 14) + pad("Mpps", 9) + pad("Gbit/s", 9) + "frames")
+        for queue in perQueue {
+            let rate = seconds > 0 ? Double(queue.packets) / seconds : 0
+            lines.append(pad("\(queue.queue)", 6) + pad(queue.cpu.map(String.init) ?? "-", 5) + pad("\(queue.packets)", 14)
+                         + pad(format(rate / 1e6), 9) + pad(format(seconds > 0 ? Double(queue.bytes) * 8 / seconds / 1e9 : 0), 9) + queue.frames)
+        }
+        lines.append(pad("total", 11) + pad("\(packets)", 14) + pad(format(pps / 1e6), 9)
+                     + pad(format(seconds > 0 ? Double(bytes) * 8 / seconds / 1e9 : 0), 9) + "in \(format(seconds)) s")
+        lines.append("XDP_STATISTICS: rx_dropped \(statistics.rxDropped), rx_ring_full \(statistics.rxRingFull), fill_ring_empty \(statistics.rxFillRingEmpty), rx_invalid \(statistics.rxInvalidDescriptors), tx_invalid \(statistics.txInvalidDescriptors), tx_ring_empty \(statistics.txRingEmpty)")
+        if let program {
+            lines.append("program: redirected \(program.redirected), passed \(program.passed), dropped (no socket) \(program.droppedNoSocket)")
+        }
+        lines.append("frames conserved: \(framesConserved ? "yes" : "NO")")
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// XDP_STATISTICS with the kernel's field names.
+struct StatisticsJSON: Encodable {
+    let rx_dropped, rx_invalid_descs, tx_invalid_descs, rx_ring_full, rx_fill_ring_empty_descs, tx_ring_empty_descs: UInt64
+    init(_ s: SocketStatistics) {
+        rx_dropped = s.rxDropped; rx_invalid_descs = s.rxInvalidDescriptors; tx_invalid_descs = s.txInvalidDescriptors
+        rx_ring_full = s.rxRingFull; rx_fill_ring_empty_descs = s.rxFillRingEmpty; tx_ring_empty_descs = s.txRingEmpty
+    }
+}
+
+func pad(_ text: String, _ width: Int) -> String {
+    text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
+}
+
+func format(_ value: Double) -> String {
+    String(format: "%.3f", value)
+}
+
+/// Prints JSON for an encodable value on one line.
+func printJSON<T: Encodable>(_ value: T) {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    if let data = try? encoder.encode(value) { print(String(decoding: data, as: UTF8.self)) }
+}

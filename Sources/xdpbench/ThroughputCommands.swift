@@ -1,0 +1,58 @@
+import ArgumentParser
+import Foundation
+import XDP
+import XDPControl
+
+/// The shared body of rxdrop, txonly and l2fwd.
+func runThroughput(mode: BenchmarkMode, options: CommonOptions, packet: PacketOptions?, secondInterface: String? = nil) throws {
+    installSignalHandlers()
+    var template: PacketTemplate?
+    if let packet {
+        guard packet.packetSize <= options.frameSize - UMEMConfiguration.kernelHeadroom else {
+            throw ValidationError("--packet-size \(packet.packetSize) does not fit a \(options.frameSize)-byte frame (at most \(options.frameSize - UMEMConfiguration.kernelHeadroom))")
+        }
+        template = PacketTemplate(
+            length: packet.packetSize,
+            sourceMAC: try packet.sourceMAC.map { try parseMAC($0, option: "--src-mac") },
+            destinationMAC: try packet.destinationMAC.map { try parseMAC($0, option: "--dst-mac") } ?? [0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+            sourceIPv4: try parseIPv4(packet.sourceIP, option: "--src-ip"),
+            destinationIPv4: try parseIPv4(packet.destinationIP, option: "--dst-ip"),
+            flows: packet.flows)
+    }
+    let plan = SessionPlan(
+        mode: mode, interface: options.interface, secondInterface: secondInterface, namespace: options.netns,
+        queues: try options.queueList(), cpus: try options.cpuList(), batch: options.batch,
+        umem: options.umemConfiguration, socket: options.socketConfiguration, attach: options.attach,
+        wait: options.waitPolicy, count: options.count, timeLimit: options.timeLimit, packet: template)
+    let session = try BenchmarkSession(plan: plan)
+    if !options.json { describeSetup(session) } else if let reason = session.fallbackReason { note("warning: \(reason)") }
+    let result = try runSessions([session], timeLimit: plan.timeLimit, live: !options.json && !options.quiet)[0]
+    if options.json { printJSON(result) } else { print(result.table) }
+    if let count = options.count, result.packets != UInt64(count) {
+        note("stopped after \(format(result.seconds)) s with \(result.packets) of \(count) packets")
+        throw ExitCode(3)
+    }
+}
+
+struct RxDrop: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "rxdrop", abstract: "Receive packets, count them, give the frames straight back.")
+    @OptionGroup var options: CommonOptions
+    func run() throws { try runThroughput(mode: .rxdrop, options: options, packet: nil) }
+}
+
+struct TxOnly: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "txonly", abstract: "Send UDP packets as fast as the queue takes them.")
+    @OptionGroup var options: CommonOptions
+    @OptionGroup var packet: PacketOptions
+    func run() throws { try runThroughput(mode: .txonly, options: options, packet: packet) }
+}
+
+struct L2Fwd: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "l2fwd",
+        abstract: "Swap MACs and send back out (or forward to a second port over a shared UMEM, with --to).")
+    @OptionGroup var options: CommonOptions
+    @Option(help: "Forward to this interface (same namespace) instead of reflecting; both directions, one UMEM.")
+    var to: String?
+    func run() throws { try runThroughput(mode: .l2fwd, options: options, packet: nil, secondInterface: to) }
+}

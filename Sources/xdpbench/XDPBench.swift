@@ -1,0 +1,18 @@
+import ArgumentParser
+import XDPControl
+
+/// `xdpbench`: throughput and latency of AF_XDP on a NIC queue (or the
+/// built-in veth lab), in the shape of the kernel's xdpsock and xdp-tools'
+/// xdp-bench.
+@main
+struct XDPBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "xdpbench",
+        abstract: "AF_XDP throughput and latency benchmark (swift-xdp).",
+        discussion: """
+            Runs against any interface whose driver speaks XDP, or against the built-in
+            veth lab (`xdpbench lab up`), which needs no spare NIC. Every run stops by
+            itself (--duration, default 5 s, or --count).
+            """,
+        subcommands: [RxDrop.self, TxOnly.self, L2Fwd.self, Latency.self, LabCommand.self, Demo.self])
+}
