@@ -163,3 +163,29 @@ int cxdp_interface_mac(const char *ifname, uint8_t *mac) {
     memcpy(mac, request.ifr_hwaddr.sa_data, 6);
     return 0;
 }
+
+struct bpf_object *cxdp_open_object(const void *bytes, size_t size, const char *name) {
+    LIBBPF_OPTS(bpf_object_open_opts, options, .object_name = name);
+    struct bpf_object *object = bpf_object__open_mem(bytes, size, &options);
+    if (libbpf_get_error(object)) { errno = -(int)libbpf_get_error(object); return NULL; }
+    return object;
+}
+
+int cxdp_xdp_detach(int ifindex, uint32_t flags, int expected_prog_fd) {
+    LIBBPF_OPTS(bpf_xdp_attach_opts, options, .old_prog_fd = expected_prog_fd);
+    return bpf_xdp_detach(ifindex, flags, &options);
+}
+
+int64_t cxdp_xdp_attached_id(int ifindex) {
+    LIBBPF_OPTS(bpf_xdp_query_opts, query);
+    int rc = bpf_xdp_query(ifindex, 0, &query);
+    if (rc) return rc;
+    return query.prog_id;
+}
+
+uint32_t cxdp_program_id(int prog_fd) {
+    struct bpf_prog_info info;
+    memset(&info, 0, sizeof info);
+    __u32 length = sizeof info;
+    return bpf_obj_get_info_by_fd(prog_fd, &info, &length) == 0 ? info.id : 0;
+}

@@ -55,9 +55,7 @@ public struct XDPProgram: ~Copyable {
             }
             mapFDs.append(fd)
         }
-        var info = bpf_prog_info()
-        var length = UInt32(MemoryLayout<bpf_prog_info>.size)
-        let id = bpf_obj_get_info_by_fd(programFD, &info, &length) == 0 ? info.id : 0
+        let id = cxdp_program_id(programFD)
         let attached: (AttachMode, String?)
         do throws(XDPError) {
             try XDPProgram.writeMatch(match, mapFD: mapFDs[1])
@@ -141,21 +139,17 @@ public struct XDPProgram: ~Copyable {
     public static func attachedProgramID(interface: String) -> UInt32? {
         let index = if_nametoindex(interface)
         guard index != 0 else { return nil }
-        var query = bpf_xdp_query_opts()
-        query.sz = MemoryLayout<bpf_xdp_query_opts>.size
-        guard bpf_xdp_query(Int32(index), 0, &query) == 0, query.prog_id != 0 else { return nil }
-        return query.prog_id
+        let id = cxdp_xdp_attached_id(Int32(index))
+        return id > 0 ? UInt32(id) : nil
     }
 
     // MARK: - Loading and attaching
 
     static func load(_ embedded: BPFObject) throws(XDPError) -> (OpaquePointer, Int32) {
         let opened: OpaquePointer? = embedded.bytes.withUnsafeBytes { bytes in
-            var options = bpf_object_open_opts()
-            options.sz = MemoryLayout<bpf_object_open_opts>.size
-            return bpf_object__open_mem(bytes.baseAddress, bytes.count, &options)
+            cxdp_open_object(bytes.baseAddress, bytes.count, embedded.name)
         }
-        guard let object = opened, libbpf_get_error(UnsafeRawPointer(object)) == 0 else {
+        guard let object = opened else {
             throw XDPError(.program, operation: "open the embedded BPF object \(embedded.name)", errno: Glibc.errno,
                            hint: String(cString: cxdp_last_library_message()))
         }
@@ -230,9 +224,6 @@ public struct XDPProgram: ~Copyable {
 
     /// Detaches our program, only if it is still the one attached.
     static func detach(programFD: Int32, index: UInt32, mode: AttachMode) -> Int32 {
-        var options = bpf_xdp_attach_opts()
-        options.sz = MemoryLayout<bpf_xdp_attach_opts>.size
-        options.old_prog_fd = programFD
-        return bpf_xdp_detach(Int32(index), mode.flags, &options)
+        cxdp_xdp_detach(Int32(index), mode.flags, programFD)
     }
 }

@@ -50,6 +50,15 @@ static const uint32_t cxdp_ring_need_wakeup = XDP_RING_NEED_WAKEUP;
 static const uint32_t cxdp_packet_headroom = 256; /* XDP_PACKET_HEADROOM */
 static const uint32_t cxdp_libxdp_inhibit_prog_load = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD;
 
+/// libbpf calls whose options structs must be zeroed with LIBBPF_OPTS (Swift
+/// leaves struct padding undefined, and libbpf rejects non-zero padding).
+struct bpf_object *cxdp_open_object(const void *bytes, size_t size, const char *name);
+int cxdp_xdp_detach(int ifindex, uint32_t flags, int expected_prog_fd);
+/// The kernel id of a loaded program, or 0.
+uint32_t cxdp_program_id(int prog_fd);
+/// The id of the XDP program attached to ifindex in any mode, 0 if none, or -errno.
+int64_t cxdp_xdp_attached_id(int ifindex);
+
 /// Routes libbpf/libxdp log lines: warnings to stderr unless quiet, debug never.
 void cxdp_set_library_logging(bool quiet);
 
