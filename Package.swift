@@ -73,6 +73,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "XDPBenchTests",
+            dependencies: ["XDP", "XDPControl", "Packet", "xdpbench"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "XDPIntegrationTests",
             dependencies: ["XDP", "XDPControl", "Packet"],
             swiftSettings: swiftSettings

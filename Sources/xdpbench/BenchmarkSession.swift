@@ -32,6 +32,8 @@ struct SessionPlan: Sendable {
     var count: Int?
     var timeLimit: Double
     var packet: PacketTemplate?
+    /// txonly: packets per second over all queues, or unlimited.
+    var rate: Double? = nil
 }
 
 /// The packet txonly sends.
@@ -215,8 +217,20 @@ final class BenchmarkSession {
     static func transmitLoop(plan: SessionPlan, state: inout QueueState, counters: QueueCounters, stop: StopFlag, budget: PacketBudget) {
         let length = plan.packet?.length ?? 64
         var packets: UInt64 = 0
+        let perQueueRate = plan.rate.map { $0 / Double(plan.queues.count) }
+        let started = ContinuousClock.now
         while !stop.isRaised {
-            let wanted = budget.claim(plan.batch)
+            if let perQueueRate {
+                // Pace: never ahead of rate x elapsed time.
+                let elapsed = ContinuousClock.now - started
+                let allowed = (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18) * perQueueRate
+                if Double(packets) + Double(min(plan.batch, 16)) > allowed {
+                    state.socket.completion.drain(into: &state.umem.pool)
+                    usleep(50)
+                    continue
+                }
+            }
+            let wanted = budget.claim(perQueueRate == nil ? plan.batch : min(plan.batch, 16))
             if wanted == 0 { break }
             let result = state.socket.transmitBatch(limit: wanted, pool: &state.umem.pool, length: length)
             budget.refund(wanted - result.packets)

@@ -11,7 +11,7 @@ struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Send and receive real packets over AF_XDP on a throw-away veth lab; print the counts.")
 
     @Option(help: "Packets to send per mode.") var packets = 1_000_000
-    @Option(name: [.short, .customLong("packet-size")], help: "Frame size in bytes.") var packetSize = 64
+    @Option(name: [.customShort("s"), .customLong("packet-size")], help: "Frame size in bytes.") var packetSize = 64
     @Option(help: "Time limit per mode, in seconds.") var duration = 20.0
 
     func validate() throws {

@@ -24,7 +24,7 @@ struct Latency: ParsableCommand {
     var count: Int = 1000
     @Option(name: [.short, .customLong("duration")], help: "Time limit in seconds.")
     var duration: Double = 10
-    @Option(name: [.short, .customLong("packet-size")], help: "Frame size in bytes (60 or more).")
+    @Option(name: [.customShort("s"), .customLong("packet-size")], help: "Frame size in bytes (60 or more).")
     var packetSize: Int = 64
     @Option(help: "Microseconds between pings.")
     var interval: Int = 0
@@ -175,5 +175,5 @@ struct Port: ~Copyable {
 /// The sequence number the ping carries after its headers.
 func sequenceNumber(in frame: borrowing Frame) -> UInt64 {
     guard frame.length >= UDPPacketBuilder.headerLength + 8 else { return .max }
-    return frame.bytes.unsafeLoad(fromByteOffset: UDPPacketBuilder.headerLength, as: UInt64.self)
+    return frame.bytes.unsafeLoadUnaligned(fromByteOffset: UDPPacketBuilder.headerLength, as: UInt64.self)
 }

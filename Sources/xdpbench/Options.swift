@@ -111,7 +111,7 @@ struct CommonOptions: ParsableArguments {
 
 /// Options of the modes that generate packets.
 struct PacketOptions: ParsableArguments {
-    @Option(name: [.short, .customLong("packet-size")], help: "Frame size in bytes without FCS (60 or more).")
+    @Option(name: [.customShort("s"), .customLong("packet-size")], help: "Frame size in bytes without FCS (60 or more).")
     var packetSize: Int = 64
 
     @Option(name: .customLong("src-mac"), help: "Source MAC (default: the interface's).")

@@ -9,6 +9,13 @@ let interrupted = StopFlag()
 /// Routes SIGINT and SIGTERM to ``interrupted`` (so programs get detached on the way out).
 func installSignalHandlers() {
     _ = interrupted.isRaised  // initialise the global before a signal can touch it
+    // A parent may have started us with these blocked (threads of a Swift
+    // runtime block signals, and children inherit the mask): unblock them.
+    var mask = sigset_t()
+    sigemptyset(&mask)
+    sigaddset(&mask, SIGINT)
+    sigaddset(&mask, SIGTERM)
+    pthread_sigmask(SIG_UNBLOCK, &mask, nil)
     signal(SIGINT) { _ in interrupted.raise() }
     signal(SIGTERM) { _ in interrupted.raise() }
 }

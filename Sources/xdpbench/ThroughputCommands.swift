@@ -4,7 +4,8 @@ import XDP
 import XDPControl
 
 /// The shared body of rxdrop, txonly and l2fwd.
-func runThroughput(mode: BenchmarkMode, options: CommonOptions, packet: PacketOptions?, secondInterface: String? = nil) throws {
+func runThroughput(mode: BenchmarkMode, options: CommonOptions, packet: PacketOptions?, secondInterface: String? = nil,
+                   rate: Double? = nil) throws {
     installSignalHandlers()
     var template: PacketTemplate?
     if let packet {
@@ -23,7 +24,7 @@ func runThroughput(mode: BenchmarkMode, options: CommonOptions, packet: PacketOp
         mode: mode, interface: options.interface, secondInterface: secondInterface, namespace: options.netns,
         queues: try options.queueList(), cpus: try options.cpuList(), batch: options.batch,
         umem: options.umemConfiguration, socket: options.socketConfiguration, attach: options.attach,
-        wait: options.waitPolicy, count: options.count, timeLimit: options.timeLimit, packet: template)
+        wait: options.waitPolicy, count: options.count, timeLimit: options.timeLimit, packet: template, rate: rate)
     let session = try BenchmarkSession(plan: plan)
     if !options.json { describeSetup(session) } else if let reason = session.fallbackReason { note("warning: \(reason)") }
     let result = try runSessions([session], timeLimit: plan.timeLimit, live: !options.json && !options.quiet)[0]
@@ -44,7 +45,12 @@ struct TxOnly: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "txonly", abstract: "Send UDP packets as fast as the queue takes them.")
     @OptionGroup var options: CommonOptions
     @OptionGroup var packet: PacketOptions
-    func run() throws { try runThroughput(mode: .txonly, options: options, packet: packet) }
+    @Option(help: "Packets per second over all queues (default: as fast as the queue takes them).")
+    var rate: Double?
+    func validate() throws {
+        if let rate, !(rate > 0) { throw ValidationError("--rate \(rate) must be positive") }
+    }
+    func run() throws { try runThroughput(mode: .txonly, options: options, packet: packet, rate: rate) }
 }
 
 struct L2Fwd: ParsableCommand {

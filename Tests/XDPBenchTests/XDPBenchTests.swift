@@ -1,0 +1,193 @@
+import Foundation
+import Packet
+import Testing
+import XDP
+import XDPControl
+
+/// xdpbench on the lab with exact counts, and its errors.
+@Suite("xdpbench", .serialized)
+struct XDPBenchTests {
+    @Test("txonly sends N, rxdrop receives exactly N", arguments: ["native", "generic"])
+    func txonlyToRxdrop(attach: String) throws {
+        try requireRoot()
+        let lab = try VethLab()
+        let link = lab.links[0]
+        let count = 50_000
+        let receiver = try BenchProcess(["rxdrop", "--netns", lab.deviceNamespace, "-i", link.deviceInterface,
+                                         "--attach", attach, "--count", "\(count)", "-d", "30", "--json"])
+        #expect(try waitForProgram(lab, interface: link.deviceInterface))
+        // Paced, so a receiver sharing the CPUs with the test runner keeps up and the count is exact.
+        let sender = try BenchProcess.run(["txonly", "--netns", lab.peerNamespace, "-i", link.peerInterface,
+                                           "--count", "\(count)", "--rate", "100000", "--json", "--dst-mac", link.deviceMAC.map { String(format: "%02x", $0) }.joined(separator: ":")])
+        #expect(sender.process.terminationStatus == 0, "\(sender.standardError)")
+        #expect(sender.json.integer("packets") == count)
+        let status = receiver.wait()
+        #expect(status == 0, "\(receiver.standardError)")
+        let received = receiver.json
+        #expect(received.integer("packets") == count, "\(receiver.standardOutput)")
+        #expect(received["attach"] as? String == attach)
+        #expect(received["bind"] as? String == "copy")
+        #expect(received["frames_conserved"] as? Bool == true)
+        #expect((received["per_queue"] as? [[String: Any]])?.first?.integer("packets") == count)
+        let stats = received["xdp_statistics"] as? [String: Any]
+        #expect(stats?.integer("rx_ring_full") == 0)
+        let attached = try lab.inDevice { () throws(XDPError) -> UInt32? in XDPProgram.attachedProgramID(interface: link.deviceInterface) }
+        #expect(attached == nil, "no program left after exit")
+    }
+
+    @Test("l2fwd returns N packets to the sender, MACs swapped")
+    func l2fwdReflects() throws {
+        try requireRoot()
+        let lab = try VethLab()
+        let link = lab.links[0]
+        let count = 2000
+        let reflector = try BenchProcess(["l2fwd", "--netns", lab.deviceNamespace, "-i", link.deviceInterface,
+                                          "--count", "\(count)", "-d", "30", "--json"])
+        #expect(try waitForProgram(lab, interface: link.deviceInterface))
+        var peer = try PeerEndpoint(lab: lab)
+        let builder = UDPPacketBuilder(sourceMAC: link.peerMAC, destinationMAC: link.deviceMAC,
+                                       sourceIPv4: link.peerIPv4, destinationIPv4: link.deviceIPv4)
+        let packets = (0..<count).map { builder.make(frameLength: 64, payload: [UInt8(truncatingIfNeeded: $0), UInt8(truncatingIfNeeded: $0 >> 8)]) }
+        let back = peer.exchange(packets, timeout: 20)
+        #expect(reflector.wait() == 0, "\(reflector.standardError)")
+        #expect(reflector.json.integer("packets") == count)
+        #expect(back.count == count)
+        #expect(back.allSatisfy { Array($0[0..<6]) == link.peerMAC && Array($0[6..<12]) == link.deviceMAC }, "MACs swapped")
+        #expect(Set(back.map { Array($0[42..<44]) }).count == count, "every packet came back once")
+    }
+
+    @Test("latency reports N samples")
+    func latencySamples() throws {
+        try requireRoot()
+        let lab = try VethLab()
+        let link = lab.links[0]
+        let run = try BenchProcess.run(["latency", "-i", link.peerInterface, "--netns", lab.peerNamespace,
+                                        "--peer", link.deviceInterface, "--peer-netns", lab.deviceNamespace,
+                                        "--count", "300", "--json"])
+        #expect(run.process.terminationStatus == 0, "\(run.standardError)")
+        #expect(run.json.integer("samples") == 300)
+        #expect(run.json.integer("lost") == 0)
+        let rtt = run.json["rtt_ns"] as? [String: Any]
+        #expect((rtt?.integer("p50") ?? 0) > 0 && (rtt?.integer("p99") ?? 0) >= (rtt?.integer("p50") ?? 0))
+    }
+
+    @Test("SIGINT stops the run early and detaches the program")
+    func interruptDetaches() throws {
+        try requireRoot()
+        let lab = try VethLab()
+        let link = lab.links[0]
+        let receiver = try BenchProcess(["rxdrop", "--netns", lab.deviceNamespace, "-i", link.deviceInterface, "-d", "30", "--json"])
+        #expect(try waitForProgram(lab, interface: link.deviceInterface))
+        kill(receiver.process.processIdentifier, SIGINT)
+        #expect(receiver.wait(timeout: 10) == 0, "\(receiver.standardError)")
+        #expect(receiver.standardError.contains("interrupted"))
+        let attached = try lab.inDevice { () throws(XDPError) -> UInt32? in XDPProgram.attachedProgramID(interface: link.deviceInterface) }
+        #expect(attached == nil)
+    }
+
+    @Test("bad options and bad situations: a clear message and a non-zero exit", arguments: [
+        (["rxdrop", "-i", "lo", "--batch", "0"], "--batch 0 out of range"),
+        (["rxdrop", "-i", "lo", "--frame-size", "3000"], "--frame-size 3000 not a power of two"),
+        (["rxdrop", "-i", "lo", "--queues", "x"], "--queues x"),
+        (["rxdrop", "-i", "lo", "--queues", "0,1", "--cpus", "0"], "one CPU per queue"),
+        (["rxdrop", "-i", "lo", "--cpus", "999"], "CPU 999 is not available"),
+        (["rxdrop", "-i", "lo", "-d", "0"], "--duration 0.0 out of range"),
+        (["rxdrop", "-i", "lo", "--count", "0"], "--count 0 must be positive"),
+        (["rxdrop", "-i", "lo", "--attach", "sideways"], "sideways"),
+        (["txonly", "-i", "lo", "--dst-mac", "zz"], "--dst-mac zz is not a MAC address"),
+        (["txonly", "-i", "lo", "--src-ip", "300.1.1.1"], "--src-ip 300.1.1.1 is not an IPv4 address"),
+        (["txonly", "-i", "lo", "-s", "4000", "-f", "2048"], "does not fit"),
+        (["rxdrop", "-i", "xd9", "-d", "1"], "interface xd9 not found"),
+        (["rxdrop", "-i", "lo", "--netns", "no-such-ns", "-d", "1"], "no namespace no-such-ns"),
+        (["lab", "up", "--queues", "0"], "--queues 0 out of range"),
+        (["frobnicate"], "Unexpected argument"),
+    ])
+    func badInput(arguments: [String], message: String) throws {
+        try requireRoot()
+        let run = try BenchProcess.run(arguments, timeout: 20)
+        #expect(run.process.terminationStatus != 0)
+        #expect(run.standardError.contains(message), "stderr: \(run.standardError)")
+    }
+
+    @Test("a busy queue and zero-copy on veth are refused with the reason")
+    func busyAndZeroCopy() throws {
+        try requireRoot()
+        let lab = try VethLab()
+        let link = lab.links[0]
+        let zeroCopy = try BenchProcess.run(["rxdrop", "--netns", lab.deviceNamespace, "-i", link.deviceInterface, "--zero-copy", "required", "-d", "1"])
+        #expect(zeroCopy.process.terminationStatus != 0)
+        #expect(zeroCopy.standardError.contains("zero-copy"), "\(zeroCopy.standardError)")
+        let holder = try BenchProcess(["rxdrop", "--netns", lab.deviceNamespace, "-i", link.deviceInterface, "-d", "20"])
+        #expect(try waitForProgram(lab, interface: link.deviceInterface))
+        let second = try BenchProcess.run(["rxdrop", "--netns", lab.deviceNamespace, "-i", link.deviceInterface, "-d", "1"])
+        #expect(second.process.terminationStatus != 0)
+        #expect(second.standardError.contains("already has XDP program"), "\(second.standardError)")
+        kill(holder.process.processIdentifier, SIGTERM)
+        #expect(holder.wait(timeout: 10) == 0)
+    }
+
+    @Test("without capabilities: EPERM naming them")
+    func withoutCapabilities() throws {
+        try requireRoot()
+        let run = try BenchProcess.run(["rxdrop", "-i", "lo", "-d", "1"], prefix: ["setpriv", "--bounding-set=-all", "--inh-caps=-all"])
+        #expect(run.process.terminationStatus != 0)
+        #expect(run.standardError.contains("EPERM"), "\(run.standardError)")
+        #expect(run.standardError.contains("CAP_"), "\(run.standardError)")
+    }
+}
+
+/// An AF_XDP endpoint on the lab's peer end that sends packets and collects
+/// what comes back (the redirect program on the peer end feeds it).
+struct PeerEndpoint: ~Copyable {
+    var umem: UMEM
+    var socket: Socket
+    let program: XDPProgram
+
+    init(lab: VethLab) throws(XDPError) {
+        let link = lab.links[0]
+        var umem = try NetworkNamespace.withEntered(lab.peerNamespace) { () throws(XDPError) -> UMEM in try UMEM() }
+        var socket = try lab.inPeer { () throws(XDPError) -> Socket in try Socket(umem: umem, interface: link.peerInterface, queue: 0) }
+        let program = try lab.inPeer { () throws(XDPError) -> XDPProgram in try XDPProgram(interface: link.peerInterface, mode: .native) }
+        try program.register(socket)
+        socket.fill.refill(from: &umem.pool, upTo: 2048)
+        self.umem = umem
+        self.socket = socket
+        self.program = program
+    }
+
+    /// Sends `packets` (a window at a time) and returns what came back.
+    mutating func exchange(_ packets: [[UInt8]], timeout: Double) -> [[UInt8]] {
+        var received: [[UInt8]] = []
+        var next = 0
+        let deadline = Date().addingTimeInterval(timeout)
+        while received.count < packets.count && Date() < deadline {
+            socket.completion.drain(into: &umem.pool)
+            var pushed = 0
+            while next < packets.count, next - received.count < 256, socket.tx.freeCount(wanting: 1) > 0, var frame = umem.pool.allocate() {
+                let packet = packets[next]
+                frame.length = packet.count
+                frame.withUnsafeMutableBytes { buffer in packet.withUnsafeBytes { buffer.copyMemory(from: $0) } }
+                socket.tx.push(frame)
+                next += 1
+                pushed += 1
+            }
+            if pushed > 0 { socket.tx.submit() }
+            socket.kickPendingTransmit()
+            let ready = socket.rx.peek(upTo: 64)
+            for _ in 0..<ready {
+                let frame = socket.rx.receive()
+                received.append(copyBytes(of: frame))
+                umem.pool.release(frame)
+            }
+            if ready > 0 { socket.rx.release() }
+            socket.fill.refill(from: &umem.pool, upTo: 256)
+            if ready == 0 && pushed == 0 { socket.poll(timeoutMilliseconds: 1) }
+        }
+        return received
+    }
+}
+
+/// The bytes of a frame's packet, copied out.
+func copyBytes(of frame: borrowing Frame) -> [UInt8] {
+    frame.bytes.withUnsafeBytes { Array($0) }
+}
