@@ -2,7 +2,7 @@
 SWIFT ?= swift
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: deps build test demo lab-clean clean
+.PHONY: deps build test demo bench-compare lab-clean clean
 
 deps:
 	@scripts/deps.sh
@@ -18,6 +18,11 @@ test: deps
 # Brings up the veth lab, sends real packets through AF_XDP, prints counts.
 demo: build
 	./.build/release/xdpbench demo
+
+# Swift vs the C reference on the lab, A B A B with the same generator (Benchmarks/compare.py).
+bench-compare: build
+	$(MAKE) -C Benchmarks/reference
+	python3 Benchmarks/compare.py $(COMPARE_FLAGS)
 
 # Removes labs left by crashed runs (namespaces named xl<pid>...).
 lab-clean:

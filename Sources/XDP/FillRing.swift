@@ -26,6 +26,13 @@ public struct FillRing: ~Copyable, @unchecked Sendable {
         ring.append(frame.surrender().chunk)
     }
 
+    /// Pushes a frame into a slot the caller already knows is free (it asked
+    /// ``freeCount(wanting:)`` for the batch): no check in the per-packet path.
+    @inlinable @inline(__always)
+    mutating func pushReserved(_ frame: consuming Frame) {
+        ring.append(frame.surrender().chunk)
+    }
+
     /// Makes the pushed frames visible to the kernel.
     @inlinable
     public mutating func submit() { ring.publish() }

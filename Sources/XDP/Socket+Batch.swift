@@ -56,14 +56,14 @@ extension Socket {
             switch handler.handle(&frame) {
             case .drop:
                 if fillRoom > 0 {
-                    fill.push(frame)
+                    fill.pushReserved(frame)
                     fillRoom &-= 1
                 } else {
                     pool.release(frame)
                 }
             case .transmit:
                 if txRoom > 0, frame.length > 0 {
-                    tx.push(frame)
+                    tx.pushReserved(frame)
                     txRoom &-= 1
                     result.transmitted &+= 1
                 } else {
@@ -99,7 +99,7 @@ extension Socket {
         for _ in 0..<count {
             var frame = pool.allocateKnownAvailable()
             frame.length = length
-            tx.push(frame)
+            tx.pushReserved(frame)
         }
         if count > 0 { tx.submit() }
         kickTransmit()

@@ -36,14 +36,14 @@ extension Socket {
             switch handler.handle(&frame) {
             case .drop:
                 if fillRoom > 0 {
-                    input.fill.push(frame)
+                    input.fill.pushReserved(frame)
                     fillRoom &-= 1
                 } else {
                     pool.release(frame)
                 }
             case .transmit:
                 if txRoom > 0, frame.length > 0 {
-                    output.tx.push(frame)
+                    output.tx.pushReserved(frame)
                     txRoom &-= 1
                     result.transmitted &+= 1
                 } else {

@@ -61,6 +61,14 @@ public struct TXRing: ~Copyable, @unchecked Sendable {
         framelessDescriptors &+= 1
     }
 
+    /// Queues a frame into a slot the caller already knows is free (it asked
+    /// ``freeCount(wanting:)`` for the batch) and that is not empty.
+    @inlinable @inline(__always)
+    mutating func pushReserved(_ frame: consuming Frame) {
+        let (chunk, offset, length) = frame.surrender()
+        ring.append(xdp_desc(addr: chunk &+ UInt64(offset), len: length, options: 0))
+    }
+
     /// Makes the pushed packets visible to the kernel.
     @inlinable
     public mutating func submit() { ring.publish() }

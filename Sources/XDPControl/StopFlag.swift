@@ -3,7 +3,7 @@ import Synchronization
 /// A flag a control thread raises and worker loops poll once per batch
 /// (a relaxed load: cheap, and a late stop by one batch is harmless).
 public final class StopFlag: Sendable {
-    private let raised = Atomic<Bool>(false)
+    @usableFromInline let raised = Atomic<Bool>(false)
 
     /// Creates a lowered flag.
     public init() {}
@@ -12,7 +12,7 @@ public final class StopFlag: Sendable {
     @inlinable
     public var isRaised: Bool { load() }
 
-    @usableFromInline
+    @inlinable
     func load() -> Bool { raised.load(ordering: .relaxed) }
 
     /// Requests a stop.

@@ -117,7 +117,7 @@ struct PacketOptions: ParsableArguments {
     @Option(name: .customLong("src-mac"), help: "Source MAC (default: the interface's).")
     var sourceMAC: String?
 
-    @Option(name: .customLong("dst-mac"), help: "Destination MAC (default: the peer's in the lab, else broadcast).")
+    @Option(name: .customLong("dst-mac"), help: "Destination MAC (default 02:00:00:00:00:02, a unicast address nobody owns: receivers see it in XDP, the kernel stack drops it early).")
     var destinationMAC: String?
 
     @Option(name: .customLong("src-ip"), help: "Source IPv4 address.")

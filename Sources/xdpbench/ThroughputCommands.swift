@@ -15,7 +15,7 @@ func runThroughput(mode: BenchmarkMode, options: CommonOptions, packet: PacketOp
         template = PacketTemplate(
             length: packet.packetSize,
             sourceMAC: try packet.sourceMAC.map { try parseMAC($0, option: "--src-mac") },
-            destinationMAC: try packet.destinationMAC.map { try parseMAC($0, option: "--dst-mac") } ?? [0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+            destinationMAC: try packet.destinationMAC.map { try parseMAC($0, option: "--dst-mac") } ?? [0x02, 0, 0, 0, 0, 0x02],
             sourceIPv4: try parseIPv4(packet.sourceIP, option: "--src-ip"),
             destinationIPv4: try parseIPv4(packet.destinationIP, option: "--dst-ip"),
             flows: packet.flows)
