@@ -19,6 +19,7 @@
 #include <xdp/xsk.h>
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
+#include "cxdp_probe.h"
 
 #ifndef AF_XDP
 #define AF_XDP 44

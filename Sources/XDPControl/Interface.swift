@@ -1,0 +1,170 @@
+import CXDP
+import Foundation
+import Glibc
+import XDP
+
+/// What the kernel says about a network interface: identity, link, queues,
+/// placement and XDP capabilities. Read in the calling thread's network
+/// namespace (sysfs facts, NUMA node and IRQs, only for the namespace sysfs
+/// shows). Anything the kernel does not report is `nil`: unknown, never guessed.
+public struct Interface: Sendable, Equatable, Codable {
+    /// The name.
+    public var name: String
+    /// The index.
+    public var index: Int
+    /// The driver (ETHTOOL_GDRVINFO), e.g. "veth", "mlx5_core".
+    public var driver: String?
+    /// Driver version.
+    public var driverVersion: String?
+    /// Firmware version, when the driver reports one.
+    public var firmware: String?
+    /// Bus address, e.g. "0000:3b:00.0".
+    public var bus: String?
+    /// MTU.
+    public var mtu: Int
+    /// Administratively up.
+    public var isUp: Bool
+    /// Carrier present (running).
+    public var isRunning: Bool
+    /// Channel counts (ETHTOOL_GCHANNELS, else sysfs queues/).
+    public var channels: Channels?
+    /// NUMA node of the device.
+    public var numaNode: Int?
+    /// Interrupt numbers of the queues, by queue id (from /proc/interrupts).
+    public var queueIRQs: [UInt32: Int]
+    /// XDP capabilities (netdev generic netlink).
+    public var xdp: XDPFeatures
+
+    /// Channel counts, current and maximum.
+    public struct Channels: Sendable, Equatable, Codable {
+        public var rx: Int, tx: Int, combined: Int, other: Int
+        public var maxRX: Int, maxTX: Int, maxCombined: Int, maxOther: Int
+        /// Where the counts came from: "ethtool" or "sysfs".
+        public var source: String
+        /// Queues usable for AF_XDP (max of rx+combined, tx+combined).
+        public var queueCount: Int { max(rx + combined, tx + combined) }
+    }
+
+    /// Reads everything the kernel says about `name`.
+    /// - Throws: ``XDPError`` of kind `.interfaceNotFound` when it does not exist.
+    public static func discover(_ name: String) throws(XDPError) -> Interface {
+        var link = cxdp_link()
+        let rc = cxdp_probe_link(name, &link)
+        guard rc == 0 else {
+            if -rc == ENODEV {
+                throw XDPError(.interfaceNotFound, operation: "inspect interface", errno: ENODEV,
+                               hint: "interface \(name) not found: check the name and the network namespace (--netns)")
+            }
+            throw XDPError.fromErrno(-rc, operation: "inspect interface \(name)")
+        }
+        var info = cxdp_driver_info()
+        let hasInfo = cxdp_probe_driver(name, &info) == 0
+        func text<T>(_ tuple: T) -> String? {
+            let value = withUnsafeBytes(of: tuple) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            return value.isEmpty ? nil : value
+        }
+        var channels = cxdp_channels()
+        var channelInfo: Channels?
+        if cxdp_probe_channels(name, &channels) == 0 {
+            channelInfo = Channels(rx: Int(channels.rx), tx: Int(channels.tx), combined: Int(channels.combined), other: Int(channels.other),
+                                   maxRX: Int(channels.max_rx), maxTX: Int(channels.max_tx),
+                                   maxCombined: Int(channels.max_combined), maxOther: Int(channels.max_other), source: "ethtool")
+        } else if let entries = try? FileManager.default.contentsOfDirectory(atPath: "/sys/class/net/\(name)/queues"),
+                  Interface.sysfsShowsThisNamespace(name: name, index: Int(link.ifindex)) {
+            let rx = entries.filter { $0.hasPrefix("rx-") }.count, tx = entries.filter { $0.hasPrefix("tx-") }.count
+            channelInfo = Channels(rx: rx, tx: tx, combined: 0, other: 0, maxRX: rx, maxTX: tx, maxCombined: 0, maxOther: 0, source: "sysfs")
+        }
+        let inThisNamespace = Interface.sysfsShowsThisNamespace(name: name, index: Int(link.ifindex))
+        return Interface(
+            name: name, index: Int(link.ifindex),
+            driver: hasInfo ? text(info.driver) : nil, driverVersion: hasInfo ? text(info.version) : nil,
+            firmware: hasInfo ? text(info.firmware) : nil, bus: hasInfo ? text(info.bus) : nil,
+            mtu: Int(link.mtu), isUp: link.up, isRunning: link.running, channels: channelInfo,
+            numaNode: inThisNamespace ? Interface.numaNode(of: name) : nil,
+            queueIRQs: Interface.queueIRQs(of: name),
+            xdp: XDPFeatures.probe(index: Int(link.ifindex)))
+    }
+
+    /// sysfs belongs to the mount's namespace: trust it only when its ifindex matches.
+    static func sysfsShowsThisNamespace(name: String, index: Int) -> Bool {
+        guard let text = try? String(contentsOfFile: "/sys/class/net/\(name)/ifindex", encoding: .utf8) else { return false }
+        return Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) == index
+    }
+
+    static func numaNode(of name: String) -> Int? {
+        guard let text = try? String(contentsOfFile: "/sys/class/net/\(name)/device/numa_node", encoding: .utf8),
+              let node = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)), node >= 0 else { return nil }
+        return node
+    }
+
+    /// IRQs whose /proc/interrupts name mentions the interface, keyed by the
+    /// queue number at the end of the name ("eth0-TxRx-3" -> 3).
+    static func queueIRQs(of name: String, interrupts: String? = nil) -> [UInt32: Int] {
+        guard let text = interrupts ?? (try? String(contentsOfFile: "/proc/interrupts", encoding: .utf8)) else { return [:] }
+        var result: [UInt32: Int] = [:]
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard let first = fields.first, first.hasSuffix(":"), let irq = Int(first.dropLast()),
+                  let label = fields.last, label.hasPrefix(name), label != name || fields.count > 1 else { continue }
+            let rest = label.dropFirst(name.count)
+            guard rest.isEmpty || rest.first == "-" || rest.first == "@" else { continue }
+            let digits = String(label.reversed().prefix { $0.isNumber }.reversed())
+            if let queue = UInt32(digits), !rest.isEmpty { result[queue] = irq }
+        }
+        return result
+    }
+}
+
+/// XDP capabilities as the kernel's netdev family reports them.
+public struct XDPFeatures: Sendable, Equatable, Codable {
+    /// Whether the kernel reported anything (false: unknown, not "none").
+    public var reported: Bool
+    /// The xdp-features bits.
+    public var flags: UInt64
+    /// xdp-zc-max-segs, when reported (only for zero-copy capable devices).
+    public var zeroCopyMaxSegments: UInt32?
+    /// xdp-rx-metadata-features bits, when reported.
+    public var rxMetadata: UInt64?
+    /// xsk-features bits, when reported.
+    public var xskFeatures: UInt64?
+
+    /// The names of the xdp-features bits, in the kernel's order.
+    public static let flagNames = ["basic", "redirect", "ndo-xmit", "xsk-zerocopy", "hw-offload", "rx-sg", "ndo-xmit-sg"]
+    /// The names of the RX metadata bits.
+    public static let rxMetadataNames = ["timestamp", "hash", "vlan-tag"]
+    /// The names of the xsk-features bits.
+    public static let xskFeatureNames = ["tx-timestamp", "tx-checksum", "tx-launch-time-fifo"]
+
+    /// Native XDP in the driver (basic).
+    public var hasNativeXDP: Bool { flags & 1 != 0 }
+    /// XDP_REDIRECT from the driver (what AF_XDP needs in native mode).
+    public var canRedirect: Bool { flags & 2 != 0 }
+    /// AF_XDP zero-copy.
+    public var hasZeroCopy: Bool { flags & 8 != 0 }
+    /// Multi-buffer receive (rx-sg).
+    public var hasRXScatterGather: Bool { flags & 32 != 0 }
+
+    /// The set bits of `value` named from `names`.
+    public static func names(_ value: UInt64?, _ names: [String]) -> [String] {
+        guard let value else { return ["unknown"] }
+        let set = names.enumerated().filter { value & (1 << UInt64($0.offset)) != 0 }.map(\.element)
+        return set.isEmpty ? ["none"] : set
+    }
+
+    /// How AF_XDP will run here: native with redirect, or generic (skb) only.
+    public var recommendedAttachMode: AttachMode {
+        reported && hasNativeXDP && canRedirect ? .native : .generic
+    }
+
+    /// Asks the kernel.
+    public static func probe(index: Int) -> XDPFeatures {
+        var raw = cxdp_xdp_features()
+        guard cxdp_probe_xdp_features(Int32(index), &raw) == 0, raw.reported else {
+            return XDPFeatures(reported: false, flags: 0, zeroCopyMaxSegments: nil, rxMetadata: nil, xskFeatures: nil)
+        }
+        return XDPFeatures(reported: true, flags: raw.xdp_features,
+                           zeroCopyMaxSegments: raw.has_zc_max_segs ? raw.xdp_zc_max_segs : nil,
+                           rxMetadata: raw.has_rx_metadata ? raw.xdp_rx_metadata_features : nil,
+                           xskFeatures: raw.has_xsk_features ? raw.xsk_features : nil)
+    }
+}
