@@ -138,6 +138,7 @@ final class BenchmarkSession {
             let plan = plan
             let worker = try Worker(name: "xdpbench-q\(queue)", cpu: plan.cpus?[index]) {
                 var state = handoff.take()
+                counters.observedCPU.store(Worker.currentCPU, ordering: .relaxed)
                 BenchmarkSession.run(plan: plan, state: &state, counters: counters, stop: stop, budget: budget)
                 handoff.put(state)
                 counters.finished.store(true, ordering: .releasing)
@@ -284,6 +285,7 @@ final class BenchmarkSession {
                 packets: counters[index].packets.load(ordering: .relaxed),
                 bytes: counters[index].bytes.load(ordering: .relaxed),
                 transmitDropped: counters[index].transmitDropped.load(ordering: .relaxed),
+                observedCPU: counters[index].observedCPU.load(ordering: .relaxed),
                 frames: account.description))
         }
         let programCounters = try? program?.counters()

@@ -9,6 +9,8 @@ final class QueueCounters: @unchecked Sendable {
     let bytes = Atomic<UInt64>(0)
     let transmitDropped = Atomic<UInt64>(0)
     let finished = Atomic<Bool>(false)
+    /// The CPU the worker found itself on (sched_getcpu), -1 before it ran.
+    let observedCPU = Atomic<Int>(-1)
     private let padding1 = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
 
     func publish(packets: UInt64, bytes: UInt64, transmitDropped: UInt64) {

@@ -10,6 +10,7 @@ struct SessionResult: Encodable {
         var packets: UInt64
         var bytes: UInt64
         var transmitDropped: UInt64
+        var observedCPU: Int
         var frames: String
     }
 
@@ -36,7 +37,7 @@ struct SessionResult: Encodable {
     }
 
     enum QueueKeys: String, CodingKey {
-        case queue, cpu, packets, bytes, pps, transmitDropped = "tx_dropped", frames
+        case queue, cpu, packets, bytes, pps, transmitDropped = "tx_dropped", frames, observedCPU = "cpu_observed"
     }
 
     func encode(to encoder: Encoder) throws {
@@ -62,6 +63,7 @@ struct SessionResult: Encodable {
             try entry.encode(seconds > 0 ? (Double(queue.packets) / seconds).rounded() : 0, forKey: .pps)
             try entry.encode(queue.transmitDropped, forKey: .transmitDropped)
             try entry.encode(queue.frames, forKey: .frames)
+            try entry.encode(queue.observedCPU, forKey: .observedCPU)
         }
         try container.encode(StatisticsJSON(statistics), forKey: .statistics)
         try container.encodeIfPresent(program, forKey: .program)

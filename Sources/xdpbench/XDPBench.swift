@@ -14,5 +14,5 @@ struct XDPBench: ParsableCommand {
             veth lab (`xdpbench lab up`), which needs no spare NIC. Every run stops by
             itself (--duration, default 5 s, or --count).
             """,
-        subcommands: [RxDrop.self, TxOnly.self, L2Fwd.self, Latency.self, LabCommand.self, Demo.self])
+        subcommands: [RxDrop.self, TxOnly.self, L2Fwd.self, Latency.self, Inspect.self, LabCommand.self, Demo.self])
 }

@@ -191,3 +191,47 @@ struct PeerEndpoint: ~Copyable {
 func copyBytes(of frame: borrowing Frame) -> [UInt8] {
     frame.bytes.withUnsafeBytes { Array($0) }
 }
+
+/// Multi-queue runs and inspect.
+@Suite("xdpbench control", .serialized)
+struct XDPBenchControlTests {
+    @Test("rxdrop -q 0,1 --cpus 0,1: per-queue counts add up, workers on their CPUs")
+    func twoQueues() throws {
+        try requireRoot()
+        let cpus = Worker.allowedCPUs
+        try #require(cpus.count >= 2)
+        let lab = try VethLab(queues: 2)
+        let link = lab.links[0]
+        let receiver = try BenchProcess(["rxdrop", "--netns", lab.deviceNamespace, "-i", link.deviceInterface, "-q", "0,1",
+                                         "--cpus", "\(cpus[0]),\(cpus[1])", "--count", "4000", "-d", "30", "--json"])
+        #expect(try waitForProgram(lab, interface: link.deviceInterface))
+        for queue in ["0", "1"] {
+            let sender = try BenchProcess.run(["txonly", "--netns", lab.peerNamespace, "-i", link.peerInterface, "-q", queue,
+                                               "--count", "2000", "--rate", "50000", "--json"])
+            #expect(sender.json.integer("packets") == 2000, "\(sender.standardError)")
+        }
+        #expect(receiver.wait() == 0, "\(receiver.standardError)")
+        let result = receiver.json
+        #expect(result.integer("packets") == 4000)
+        let perQueue = result["per_queue"] as? [[String: Any]] ?? []
+        #expect(perQueue.count == 2)
+        #expect(perQueue.compactMap { $0.integer("packets") }.reduce(0, +) == 4000)
+        #expect(perQueue.map { $0.integer("packets") } == [2000, 2000], "each queue got its own sender's packets")
+        #expect(perQueue.map { $0.integer("cpu_observed") } == [cpus[0], cpus[1]])
+    }
+
+    @Test("inspect reports the veth's capabilities and a plan, as text and JSON")
+    func inspect() throws {
+        try requireRoot()
+        let lab = try VethLab(queues: 4)
+        let text = try BenchProcess.run(["inspect", "--netns", lab.deviceNamespace, "-i", lab.links[0].deviceInterface, "--cpus", "0"])
+        #expect(text.process.terminationStatus == 0, "\(text.standardError)")
+        #expect(text.standardOutput.contains("driver veth"))
+        #expect(text.standardOutput.contains("xdp-features: basic, redirect, rx-sg (0x23)"))
+        #expect(text.standardOutput.contains("rx 4/4"))
+        let json = try BenchProcess.run(["inspect", "--netns", lab.deviceNamespace, "-i", lab.links[0].deviceInterface, "--json"])
+        let plan = json.json["plan"] as? [String: Any]
+        let workers = plan?["workers"] as? [[String: Any]] ?? []
+        #expect(workers.flatMap { ($0["assignments"] as? [[String: Any]]) ?? [] }.count == 4)
+    }
+}
