@@ -14,11 +14,16 @@ let package = Package(
         .library(name: "XDP", targets: ["XDP"]),
         .library(name: "XDPControl", targets: ["XDPControl"]),
         .library(name: "Packet", targets: ["Packet"]),
+        .library(name: "Forwarding", targets: ["Forwarding"]),
         .executable(name: "xdpbench", targets: ["xdpbench"]),
+        .executable(name: "xdpfwd", targets: ["xdpfwd"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
         // C shim: kernel and libxdp/libbpf headers plus the few helpers that
@@ -44,6 +49,23 @@ let package = Package(
             dependencies: ["XDP", "CXDP"],
             swiftSettings: swiftSettings,
             plugins: ["EmbedBPF"]
+        ),
+        // The daemon's forwarding pipeline: xconnect, macswap, l3; counters.
+        .target(
+            name: "Forwarding",
+            dependencies: ["XDP", "XDPControl", "Packet"],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "xdpfwd",
+            dependencies: [
+                "Forwarding", "XDP", "XDPControl", "Packet",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "xdpbench",

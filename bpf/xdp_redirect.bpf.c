@@ -31,6 +31,8 @@ struct match_config {
     __u8 pass_without_socket; // 1: a match on a queue with no socket goes to the kernel
     __u16 port_min;           // destination port range (UDP/TCP), host order
     __u16 port_max;
+    __u8 router;              // 1: router mode (see below); the match fields are ignored
+    __u8 reserved[3];
 };
 
 struct {
@@ -45,7 +47,8 @@ enum counter {
     COUNTER_PASSED = 1,         // no match: to the kernel stack
     COUNTER_DROPPED_NO_SOCKET = 2, // matched, but the queue has no socket
     COUNTER_PASSED_NO_SOCKET = 3,  // matched, no socket, pass_without_socket set
-    COUNTER_COUNT = 4,
+    COUNTER_ROUTER_PASSED = 4,     // router mode: for the kernel (ARP/ND, local, no route/neighbor, TTL)
+    COUNTER_COUNT = 5,
 };
 
 struct {
@@ -122,12 +125,59 @@ static __always_inline int matches(struct xdp_md *ctx, const struct match_config
     return port >= m->port_min && port <= m->port_max;
 }
 
+// Router mode: a packet goes to userspace only if the kernel's own FIB says it
+// would be forwarded and its next hop's MAC is known (bpf_fib_lookup SUCCESS);
+// ARP, ND, traffic for this host, packets with no route or no neighbor, and
+// expiring TTLs go to the kernel, which resolves neighbors and sends ICMP.
+static __always_inline int forwardable(struct xdp_md *ctx) {
+    void *data = (void *)(long)ctx->data;
+    void *data_end = (void *)(long)ctx->data_end;
+    struct ethhdr *eth = data;
+    if ((void *)(eth + 1) > data_end)
+        return 0;
+    struct bpf_fib_lookup fib = {};
+    fib.ifindex = ctx->ingress_ifindex;
+    __u16 proto = bpf_ntohs(eth->h_proto);
+    if (proto == ETH_P_IP) {
+        struct iphdr *ip = (void *)(eth + 1);
+        if ((void *)(ip + 1) > data_end || ip->ihl < 5 || ip->ttl <= 1)
+            return 0;
+        fib.family = 2; // AF_INET
+        fib.tos = ip->tos;
+        fib.l4_protocol = ip->protocol;
+        fib.tot_len = bpf_ntohs(ip->tot_len);
+        fib.ipv4_src = ip->saddr;
+        fib.ipv4_dst = ip->daddr;
+    } else if (proto == ETH_P_IPV6) {
+        struct ipv6hdr *ip6 = (void *)(eth + 1);
+        if ((void *)(ip6 + 1) > data_end || ip6->hop_limit <= 1)
+            return 0;
+        // ND, and extension headers the userspace parser leaves to the kernel.
+        __u8 next = ip6->nexthdr;
+        if (next == 58 /* ICMPv6 */ || next == 0 || next == 43 || next == 44 || next == 60 || next == 50 || next == 51)
+            return 0;
+        fib.family = 10; // AF_INET6
+        fib.flowinfo = *(__be32 *)ip6 & bpf_htonl(0x0FFFFFFF);
+        fib.l4_protocol = next;
+        fib.tot_len = bpf_ntohs(ip6->payload_len);
+        __builtin_memcpy(fib.ipv6_src, &ip6->saddr, 16);
+        __builtin_memcpy(fib.ipv6_dst, &ip6->daddr, 16);
+    } else {
+        return 0;
+    }
+    return bpf_fib_lookup(ctx, &fib, sizeof(fib), 0) == BPF_FIB_LKUP_RET_SUCCESS;
+}
+
 SEC("xdp")
 int xdp_redirect_queues(struct xdp_md *ctx) {
     __u32 zero = 0;
     __u32 queue = ctx->rx_queue_index;
     const struct match_config *m = bpf_map_lookup_elem(&match_config, &zero);
-    if (m && m->enabled && !matches(ctx, m)) {
+    if (m && m->router && !forwardable(ctx)) {
+        count(COUNTER_ROUTER_PASSED);
+        return XDP_PASS;
+    }
+    if (m && !m->router && m->enabled && !matches(ctx, m)) {
         count(COUNTER_PASSED);
         return XDP_PASS;
     }

@@ -7,6 +7,8 @@ public struct BatchResult: Sendable, Equatable {
     public var bytes: Int
     /// Packets transmitted (verdict `.transmit`, queued on the TX ring).
     public var transmitted: Int
+    /// Bytes of the transmitted packets (as the handler left them).
+    public var transmittedBytes: Int = 0
     /// Packets a full TX ring could not take: returned to the pool and counted.
     public var transmitDropped: Int
 
@@ -63,6 +65,7 @@ extension Socket {
                 }
             case .transmit:
                 if txRoom > 0, frame.length > 0 {
+                    result.transmittedBytes &+= frame.length
                     tx.pushReserved(frame)
                     txRoom &-= 1
                     result.transmitted &+= 1
@@ -103,7 +106,9 @@ extension Socket {
         }
         if count > 0 { tx.submit() }
         kickTransmit()
-        return BatchResult(packets: count, bytes: count &* length, transmitted: count)
+        var result = BatchResult(packets: count, bytes: count &* length, transmitted: count)
+        result.transmittedBytes = result.bytes
+        return result
     }
 
     /// Kicks the TX ring if it still holds packets the kernel has not taken

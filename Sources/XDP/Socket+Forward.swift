@@ -43,6 +43,7 @@ extension Socket {
                 }
             case .transmit:
                 if txRoom > 0, frame.length > 0 {
+                    result.transmittedBytes &+= frame.length
                     output.tx.pushReserved(frame)
                     txRoom &-= 1
                     result.transmitted &+= 1

@@ -1,6 +1,6 @@
 /// Whether a socket moves packets by zero-copy (the NIC DMAs into the UMEM)
 /// or by copy (the kernel copies between its buffers and the UMEM).
-public enum ZeroCopyMode: String, Sendable, CaseIterable {
+public enum ZeroCopyMode: String, Sendable, CaseIterable, Codable {
     /// Zero-copy or fail (XDP_ZEROCOPY).
     case required
     /// Zero-copy when the driver can, else copy (the kernel decides).

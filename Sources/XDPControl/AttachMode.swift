@@ -1,7 +1,7 @@
 import CXDP
 
 /// Where an XDP program runs in the receive path.
-public enum AttachMode: String, Sendable, CaseIterable, CustomStringConvertible {
+public enum AttachMode: String, Sendable, CaseIterable, Codable, CustomStringConvertible {
     /// In the driver, before an skb exists (XDP_FLAGS_DRV_MODE): the fast path.
     case native
     /// After the skb is built, for any driver (XDP_FLAGS_SKB_MODE): slower,

@@ -13,8 +13,20 @@ public struct RedirectMatch: Sendable, Equatable {
     /// (`true`) or is dropped and counted (`false`).
     public var passWithoutSocket: Bool
 
+    /// Router mode: only packets the kernel's FIB would forward, to a known
+    /// neighbor, go to the socket (bpf_fib_lookup); ARP, ND, local traffic,
+    /// no route, no neighbor and expiring TTLs go to the kernel.
+    public var router: Bool = false
+
     /// Every packet goes to the queue's socket.
     public static let everything = RedirectMatch()
+
+    /// Router mode (see ``router``); the other fields are ignored.
+    public static var forwardable: RedirectMatch {
+        var match = RedirectMatch(passWithoutSocket: true)
+        match.router = true
+        return match
+    }
 
     /// Creates a match.
     public init(ethertype: UInt16? = nil, ipProtocol: UInt8? = nil, destinationPorts: ClosedRange<UInt16>? = nil,
@@ -30,7 +42,7 @@ public struct RedirectMatch: Sendable, Equatable {
         RedirectMatch(ipProtocol: 17, destinationPorts: ports, passWithoutSocket: true)
     }
 
-    /// The 12-byte map value the BPF program reads.
+    /// The 16-byte map value the BPF program reads.
     var mapValue: [UInt8] {
         let enabled: UInt32 = (ethertype != nil || ipProtocol != nil || destinationPorts != nil) ? 1 : 0
         var bytes: [UInt8] = []
@@ -43,6 +55,8 @@ public struct RedirectMatch: Sendable, Equatable {
         append(UInt8(passWithoutSocket ? 1 : 0))
         append(destinationPorts?.lowerBound ?? 0)
         append(destinationPorts?.upperBound ?? 0)
+        append(UInt8(router ? 1 : 0))
+        bytes.append(contentsOf: [0, 0, 0])
         return bytes
     }
 }
@@ -57,6 +71,8 @@ public struct RedirectCounters: Sendable, Equatable, Codable {
     public var droppedNoSocket: UInt64
     /// Matching packets passed to the kernel because their queue had no socket.
     public var passedNoSocket: UInt64
+    /// Router mode: packets left to the kernel (ARP/ND, local, no route or neighbor, TTL).
+    public var routerPassed: UInt64 = 0
 
     /// Creates a value.
     public init(redirected: UInt64 = 0, passed: UInt64 = 0, droppedNoSocket: UInt64 = 0, passedNoSocket: UInt64 = 0) {

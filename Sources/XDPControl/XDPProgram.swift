@@ -92,6 +92,32 @@ public struct XDPProgram: ~Copyable {
         bpf_object__close(object)
     }
 
+    /// Whether this program is the one attached to its interface now (it may
+    /// have been removed or replaced behind our back). Checked in the
+    /// program's own network namespace.
+    public func isAttached() -> Bool {
+        withOwnNamespace { cxdp_xdp_attached_id(Int32(interfaceIndex)) == Int64(programID) } ?? false
+    }
+
+    /// Attaches this (already loaded) program again after someone removed or
+    /// replaced it, replacing whatever is there now, in the mode it had.
+    /// - Throws: ``XDPError`` when the kernel refuses.
+    public func reattach() throws(XDPError) {
+        let rc = withOwnNamespace { -bpf_xdp_attach(Int32(interfaceIndex), programFD, mode.flags, nil) } ?? EINVAL
+        if rc != 0 { throw XDPProgram.attachError(rc, interface: interface, mode: mode) }
+    }
+
+    /// Runs `body` with the thread in the namespace the program was attached in.
+    private func withOwnNamespace<R>(_ body: () -> R) -> R? {
+        guard namespaceFD >= 0 else { return body() }
+        let current = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)
+        guard current >= 0 else { return nil }
+        defer { close(current) }
+        guard cxdp_enter_network_namespace(namespaceFD) == 0 else { return nil }
+        defer { precondition(cxdp_enter_network_namespace(current) == 0, "could not return the thread to its network namespace") }
+        return body()
+    }
+
     /// Sends `socket`'s queue to it from now on.
     /// - Throws: ``XDPError`` if the map update fails.
     public func register(_ socket: borrowing Socket) throws(XDPError) {
@@ -125,14 +151,16 @@ public struct XDPProgram: ~Copyable {
     public func counters() throws(XDPError) -> RedirectCounters {
         let cpus = Int(libbpf_num_possible_cpus())
         var values = [UInt64](repeating: 0, count: max(cpus, 1))
-        var sums = [UInt64](repeating: 0, count: 4)
-        for key in 0..<4 {
+        var sums = [UInt64](repeating: 0, count: 5)
+        for key in 0..<5 {
             var k = UInt32(key)
             let rc = values.withUnsafeMutableBytes { bpf_map_lookup_elem(countersMapFD, &k, $0.baseAddress) }
             if rc != 0 { throw XDPError.fromErrno(-rc, operation: "read the redirect program's counters") }
             sums[key] = values.reduce(0, &+)
         }
-        return RedirectCounters(redirected: sums[0], passed: sums[1], droppedNoSocket: sums[2], passedNoSocket: sums[3])
+        var counters = RedirectCounters(redirected: sums[0], passed: sums[1], droppedNoSocket: sums[2], passedNoSocket: sums[3])
+        counters.routerPassed = sums[4]
+        return counters
     }
 
     /// The id of the program attached to `interface` now, in any mode, or nil.

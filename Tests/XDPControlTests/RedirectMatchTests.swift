@@ -5,11 +5,12 @@ import Testing
 struct RedirectMatchEncodingTests {
     @Test("the map value mirrors struct match_config")
     func encoding() {
-        #expect(RedirectMatch.everything.mapValue == [UInt8](repeating: 0, count: 12))
+        #expect(RedirectMatch.everything.mapValue == [UInt8](repeating: 0, count: 16))
         let udp = RedirectMatch.udp(ports: 9000...9010)
-        #expect(udp.mapValue == [1, 0, 0, 0, 0, 0, 17, 1, 0x28, 0x23, 0x32, 0x23])
+        #expect(udp.mapValue == [1, 0, 0, 0, 0, 0, 17, 1, 0x28, 0x23, 0x32, 0x23, 0, 0, 0, 0])
         let ipv6 = RedirectMatch(ethertype: 0x86dd)
-        #expect(ipv6.mapValue == [1, 0, 0, 0, 0xdd, 0x86, 0, 0, 0, 0, 0, 0])
+        #expect(ipv6.mapValue == [1, 0, 0, 0, 0xdd, 0x86, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+        #expect(RedirectMatch.forwardable.mapValue == [0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0])
     }
 
     @Test("base64 decoding of the embedded object")

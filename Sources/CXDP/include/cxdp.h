@@ -20,6 +20,7 @@
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
 #include "cxdp_probe.h"
+#include "cxdp_rtnl.h"
 
 #ifndef AF_XDP
 #define AF_XDP 44

@@ -24,10 +24,15 @@ public final class VethLab: @unchecked Sendable {
         public let peerIPv4: [UInt8]
         /// IPv4 address of the device end (198.18.x.2).
         public let deviceIPv4: [UInt8]
+        /// The namespace the peer end is in.
+        public let peerNamespace: String
     }
 
-    /// The namespace of the traffic generator / sink side.
+    /// The namespace of the traffic generator / sink side (of the first link,
+    /// and of every link unless the lab has separate hosts).
     public let peerNamespace: String
+    /// Every peer-side namespace: one, or one per link (separate hosts).
+    public let peerNamespaces: [String]
     /// The namespace of the data plane under test.
     public let deviceNamespace: String
     /// The veth pairs, in creation order.
@@ -47,21 +52,27 @@ public final class VethLab: @unchecked Sendable {
     ///   - name: A fixed lab name (for `xdpbench lab up`); default unique.
     ///   - ipv6: Keep IPv6 on; off by default so no neighbor discovery or
     ///     router solicitation mixes into counted traffic.
+    ///   - separateHosts: Put each link's peer end in a namespace of its own
+    ///     (`NAMEp`, `NAMEq`, `NAMEr`, ...): hosts A, B, ... on either side of the device.
     /// - Throws: ``XDPError`` when `ip` fails (not root, no iproute2).
-    public init(linkCount: Int = 1, queues: Int = 1, mtu: Int = 1500, name: String? = nil, ipv6: Bool = false) throws(XDPError) {
+    public init(linkCount: Int = 1, queues: Int = 1, mtu: Int = 1500, name: String? = nil, ipv6: Bool = false,
+                separateHosts: Bool = false) throws(XDPError) {
         guard (1...8).contains(linkCount), (1...64).contains(queues) else {
             throw XDPError(.invalidConfiguration, operation: "create veth lab", hint: "1 to 8 links and 1 to 64 queues")
         }
         let base = name ?? VethLab.uniqueName()
         peerNamespace = base + "p"
         deviceNamespace = base + "d"
+        let hostSuffixes = ["p", "q", "r", "s", "t", "u", "v", "w"]
+        peerNamespaces = separateHosts ? (0..<linkCount).map { base + hostSuffixes[$0] } : [base + "p"]
         self.queues = queues
         var links: [Link] = []
         do throws(XDPError) {
-            try Command.run(["ip", "netns", "add", peerNamespace])
-            try Command.run(["ip", "netns", "add", deviceNamespace])
+            for ns in peerNamespaces + [deviceNamespace] {
+                try Command.run(["ip", "netns", "add", ns])
+            }
             // The lab's namespaces route nothing: loopback only besides the veths.
-            for ns in [peerNamespace, deviceNamespace] {
+            for ns in peerNamespaces + [deviceNamespace] {
                 try Command.run(["ip", "-n", ns, "link", "set", "lo", "up"])
                 if !ipv6 {
                     try Command.run(["ip", "netns", "exec", ns, "sh", "-c",
@@ -70,21 +81,22 @@ public final class VethLab: @unchecked Sendable {
             }
             for index in 0..<linkCount {
                 let peer = "\(base)p\(index)", device = "\(base)d\(index)"
-                try Command.run(["ip", "link", "add", peer, "netns", peerNamespace,
+                let hostNamespace = peerNamespaces[separateHosts ? index : 0]
+                try Command.run(["ip", "link", "add", peer, "netns", hostNamespace,
                                  "numtxqueues", "\(queues)", "numrxqueues", "\(queues)", "type", "veth",
                                  "peer", "name", device, "netns", deviceNamespace,
                                  "numtxqueues", "\(queues)", "numrxqueues", "\(queues)"])
                 let subnet = UInt8(index)
                 let peerIP: [UInt8] = [198, 18, subnet, 1], deviceIP: [UInt8] = [198, 18, subnet, 2]
-                for (ns, interface, ip) in [(peerNamespace, peer, peerIP), (deviceNamespace, device, deviceIP)] {
+                for (ns, interface, ip) in [(hostNamespace, peer, peerIP), (deviceNamespace, device, deviceIP)] {
                     try Command.run(["ip", "-n", ns, "link", "set", interface, "mtu", "\(mtu)"])
                     try Command.run(["ip", "-n", ns, "addr", "add", ip.map(String.init).joined(separator: ".") + "/24", "dev", interface])
                     try Command.run(["ip", "-n", ns, "link", "set", interface, "up"])
                 }
                 links.append(Link(peerInterface: peer, deviceInterface: device,
-                                  peerMAC: try VethLab.mac(of: peer, in: peerNamespace),
+                                  peerMAC: try VethLab.mac(of: peer, in: hostNamespace),
                                   deviceMAC: try VethLab.mac(of: device, in: deviceNamespace),
-                                  peerIPv4: peerIP, deviceIPv4: deviceIP))
+                                  peerIPv4: peerIP, deviceIPv4: deviceIP, peerNamespace: hostNamespace))
             }
         } catch {
             VethLab.delete(base: base)
@@ -141,7 +153,7 @@ public final class VethLab: @unchecked Sendable {
         guard let output = try? Command.run(["ip", "netns", "list"], allowFailure: true) else { return }
         for line in output.split(separator: "\n") {
             let name = String(line.split(separator: " ").first ?? "")
-            guard name.hasPrefix(namePrefix), name.hasSuffix("p") || name.hasSuffix("d") else { continue }
+            guard name.hasPrefix(namePrefix), let last = name.last, "pqrstuvwd".contains(last) else { continue }
             let body = name.dropFirst(namePrefix.count).dropLast()
             guard let underscore = body.firstIndex(of: "x"), let pid = Int32(body[..<underscore], radix: 16) else { continue }
             if kill(pid, 0) != 0 && Glibc.errno == ESRCH {
@@ -158,7 +170,7 @@ public final class VethLab: @unchecked Sendable {
     }
 
     static func delete(base: String) {
-        for ns in [base + "p", base + "d"] {
+        for ns in ["p", "q", "r", "s", "t", "u", "v", "w", "d"].map({ base + $0 }) where FileManager.default.fileExists(atPath: "/run/netns/\(ns)") {
             _ = try? Command.run(["ip", "netns", "del", ns], allowFailure: true)
         }
     }

@@ -61,6 +61,9 @@ public struct QueuePlan: Sendable, Equatable, Codable {
         case none
     }
 
+    /// A plan with no workers.
+    public static let empty = QueuePlan(workers: [], irqAffinity: [], crossNUMA: [])
+
     /// The workers, ascending by CPU.
     public var workers: [WorkerPlan]
     /// Interrupt steering, if asked and the queues' IRQs are known.

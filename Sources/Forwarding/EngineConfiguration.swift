@@ -1,0 +1,63 @@
+import XDP
+import XDPControl
+
+/// What a ``ForwardingEngine`` runs: the effective configuration, after the
+/// daemon's config file and flags are merged and checked.
+public struct EngineConfiguration: Sendable, Equatable {
+    /// A port and the queues of it to serve (nil: all the interface has).
+    public struct Port: Sendable, Equatable {
+        public var interface: String
+        public var queues: [UInt32]?
+        public init(interface: String, queues: [UInt32]? = nil) {
+            self.interface = interface
+            self.queues = queues
+        }
+    }
+
+    public var mode: ForwardingMode
+    public var ports: [Port]
+    /// CPUs for workers (nil: the process's affinity mask).
+    public var cpus: [Int]?
+    public var attach: AttachMode
+    public var zeroCopy: ZeroCopyMode
+    public var needWakeup: Bool
+    public var frameSize: Int
+    public var frameCount: Int
+    public var batch: Int
+    /// Set up inside this network namespace.
+    public var namespace: String?
+
+    public init(mode: ForwardingMode, ports: [Port], cpus: [Int]? = nil, attach: AttachMode = .auto,
+                zeroCopy: ZeroCopyMode = .preferred, needWakeup: Bool = true, frameSize: Int = 2048,
+                frameCount: Int = 4096, batch: Int = 64, namespace: String? = nil) {
+        self.mode = mode
+        self.ports = ports
+        self.cpus = cpus
+        self.attach = attach
+        self.zeroCopy = zeroCopy
+        self.needWakeup = needWakeup
+        self.frameSize = frameSize
+        self.frameCount = frameCount
+        self.batch = batch
+        self.namespace = namespace
+    }
+
+    /// Checks what can be checked without the system.
+    /// - Throws: ``XDPError`` of kind `.invalidConfiguration` naming the problem.
+    public func validate() throws(XDPError) {
+        func fail(_ hint: String) -> XDPError { XDPError(.invalidConfiguration, operation: "forwarding configuration", hint: hint) }
+        switch mode {
+        case .xconnect, .l3:
+            guard ports.count == 2 else { throw fail("\(mode.rawValue) needs exactly 2 ports, got \(ports.count)") }
+        case .macswap:
+            guard !ports.isEmpty else { throw fail("macswap needs at least 1 port") }
+        }
+        let names = ports.map(\.interface)
+        guard Set(names).count == names.count else { throw fail("a port is listed twice: \(names.joined(separator: ", "))") }
+        guard (1...2048).contains(batch) else { throw fail("batch \(batch) out of range: use 1 to 2048") }
+        try UMEMConfiguration(frameCount: frameCount, frameSize: frameSize).validate()
+        if mode != .macswap, let a = ports[0].queues, let b = ports[1].queues, a != b {
+            throw fail("\(mode.rawValue) pairs queue q of one port with queue q of the other: give both ports the same queues (now \(a) and \(b))")
+        }
+    }
+}

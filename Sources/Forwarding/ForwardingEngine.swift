@@ -1,0 +1,166 @@
+import Glibc
+import Synchronization
+import XDP
+import XDPControl
+
+/// The running data plane of the daemon: one program per port, one pinned
+/// worker per planned CPU, each owning one UMEM and the sockets of the
+/// (port, queue) pairs it serves, forwarding until stopped.
+public final class ForwardingEngine: @unchecked Sendable {
+    public let configuration: EngineConfiguration
+    /// The interfaces as discovered at start.
+    public private(set) var interfaces: [Interface] = []
+    /// The queue→CPU plan in use.
+    public private(set) var plan: QueuePlan = .empty
+    /// Per (port, queue) counters.
+    public private(set) var portCounters: [PortCounters] = []
+    /// Per worker frame accounting.
+    public private(set) var frameCounters: [FrameCounters] = []
+    /// The attach mode each port got, and why it fell back, if it did.
+    public private(set) var attachModes: [String: AttachMode] = [:]
+    public private(set) var fallbackReasons: [String: String] = [:]
+    /// Whether sockets are zero-copy.
+    public private(set) var zeroCopy = false
+    /// Routes and neighbors (l3); workers pick up a new generation at a batch boundary.
+    public let tables = TableStore()
+
+    /// One program per port (boxed: arrays hold copyable values only).
+    private var programs: [ProgramBox] = []
+    private var socketDescriptors: [(port: String, queue: UInt32, fd: Int32)] = []
+    private var handoffs: [Handoff<WorkerState>] = []
+    private var workers: [Worker] = []
+    private let stopFlag = StopFlag()
+
+    /// Sets everything up (discovery, plan, programs, UMEMs, sockets); call ``start()`` to forward.
+    /// - Throws: ``XDPError`` for any setup failure; everything made so far is undone.
+    public init(configuration: EngineConfiguration) throws(XDPError) {
+        try configuration.validate()
+        self.configuration = configuration
+        if let namespace = configuration.namespace {
+            try NetworkNamespace.withEntered(namespace) { () throws(XDPError) in try setUp() }
+        } else {
+            try setUp()
+        }
+    }
+
+    private func setUp() throws(XDPError) {
+        let config = configuration
+        for port in config.ports { interfaces.append(try Interface.discover(port.interface)) }
+        let planPorts = zip(config.ports, interfaces).map { port, interface in
+            QueuePlan.Port(name: port.interface,
+                           queues: port.queues ?? Array(0..<UInt32(interface.channels?.queueCount ?? 1)),
+                           numaNode: interface.numaNode, irqs: interface.queueIRQs)
+        }
+        for (port, interface) in zip(planPorts, interfaces) {
+            if let count = interface.channels?.queueCount, let bad = port.queues.first(where: { $0 >= count }) {
+                throw XDPError(.queueOutOfRange, operation: "plan queues of \(port.name)",
+                               hint: "queue \(bad) out of range: \(port.name) has \(count) queue\(count == 1 ? "" : "s")")
+            }
+        }
+        let pairs = config.mode == .macswap ? [] : [(config.ports[0].interface, config.ports[1].interface)]
+        plan = QueuePlan.make(ports: planPorts, topology: CPUTopology.current(allowed: config.cpus), forwarding: pairs, irqPlacement: .none)
+        guard !plan.workers.isEmpty else {
+            throw XDPError(.invalidConfiguration, operation: "plan workers", hint: "no queues or no CPUs to run on")
+        }
+        let match: RedirectMatch = config.mode == .l3 ? .forwardable : .everything
+        for port in config.ports {
+            let program = try XDPProgram(interface: port.interface, mode: config.attach, match: match)
+            attachModes[port.interface] = program.mode
+            if let reason = program.fallbackReason { fallbackReasons[port.interface] = reason }
+            programs.append(ProgramBox(program))
+        }
+        let socketConfig = SocketConfiguration(zeroCopy: config.zeroCopy, needWakeup: config.needWakeup)
+        for worker in plan.workers {
+            // One UMEM per worker, shared by all its sockets: forwarding between its ports needs no copy.
+            let umemConfig = UMEMConfiguration(frameCount: config.frameCount * worker.assignments.count, frameSize: config.frameSize,
+                                               fillRingSize: 2048, completionRingSize: 2048)
+            var umem = try UMEM(configuration: umemConfig)
+            var sockets = SocketSet(capacity: worker.assignments.count)
+            var counters: [PortCounters] = []
+            for assignment in worker.assignments {
+                var socket = try Socket(umem: umem, interface: assignment.port, queue: assignment.queue, configuration: socketConfig)
+                socket.fill.refill(from: &umem.pool, upTo: min(2048, umemConfig.frameCount / (2 * worker.assignments.count)))
+                let programIndex = config.ports.firstIndex { $0.interface == assignment.port }!
+                try programs[programIndex].program.register(socket)
+                zeroCopy = socket.isZeroCopy
+                socketDescriptors.append((assignment.port, assignment.queue, socket.fileDescriptor))
+                let portCounter = PortCounters(port: assignment.port, queue: assignment.queue)
+                counters.append(portCounter)
+                portCounters.append(portCounter)
+                sockets.append(socket)
+            }
+            let frames = FrameCounters()
+            frameCounters.append(frames)
+            handoffs.append(Handoff(WorkerState(umem: umem, sockets: sockets, counters: counters, frames: frames,
+                                                interfaceIndexes: worker.assignments.map { a in interfaces.first { $0.name == a.port }!.index })))
+        }
+    }
+
+    /// Starts the workers.
+    public func start() throws(XDPError) {
+        for (index, worker) in plan.workers.enumerated() {
+            let handoff = handoffs[index], stop = stopFlag, mode = configuration.mode, batch = configuration.batch, tables = tables
+            workers.append(try Worker(name: "xdpfwd-\(worker.cpu)", cpu: worker.cpu) {
+                var state = handoff.take()
+                ForwardingLoops.run(mode: mode, batch: batch, state: &state, stop: stop, tables: tables)
+                handoff.put(state)
+            })
+        }
+    }
+
+    /// Stops the workers, detaches the programs, closes the sockets. Safe to call twice.
+    public func stop() {
+        stopFlag.raise()
+        for worker in workers { worker.join() }
+        workers.removeAll()
+        for handoff in handoffs { _ = handoff.takeIfPresent() }
+        handoffs.removeAll()
+        socketDescriptors.removeAll()
+        programs.removeAll()
+    }
+
+    deinit { stop() }
+
+    /// XDP_STATISTICS per (port, queue), read now.
+    public func socketStatistics() -> [(port: String, queue: UInt32, statistics: SocketStatistics)] {
+        socketDescriptors.map { ($0.port, $0.queue, (try? SocketStatistics.read(fileDescriptor: $0.fd)) ?? SocketStatistics()) }
+    }
+
+    /// The redirect programs' counters, per port.
+    public func programCounters() -> [(port: String, counters: RedirectCounters)] {
+        zip(configuration.ports, programs.indices).compactMap { port, index in
+            (try? programs[index].program.counters()).map { (port.interface, $0) }
+        }
+    }
+
+    /// Ports whose program was removed or replaced behind our back.
+    public func portsWithLostProgram() -> [String] {
+        zip(configuration.ports, programs).filter { !$1.program.isAttached() }.map { $0.0.interface }
+    }
+
+    /// Attaches the program of `port` again.
+    public func reattachProgram(port: String) throws(XDPError) {
+        guard let index = configuration.ports.firstIndex(where: { $0.interface == port }) else { return }
+        try programs[index].program.reattach()
+    }
+
+    /// The ids of our attached programs, per port (nil when gone).
+    public func attachedProgramIDs() -> [String: UInt32] {
+        Dictionary(uniqueKeysWithValues: zip(configuration.ports, programs).map { ($0.interface, $1.program.programID) })
+    }
+}
+
+/// Everything one worker owns.
+struct WorkerState: ~Copyable {
+    var umem: UMEM
+    var sockets: SocketSet
+    let counters: [PortCounters]
+    let frames: FrameCounters
+    let interfaceIndexes: [Int]
+}
+
+/// Holds a program in a reference, so a list of them can be kept.
+final class ProgramBox {
+    let program: XDPProgram
+    init(_ program: consuming XDPProgram) { self.program = program }
+}

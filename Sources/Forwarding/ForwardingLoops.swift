@@ -1,0 +1,144 @@
+import XDP
+import XDPControl
+
+/// Sends every frame on unchanged (xconnect).
+@frozen
+public struct PassHandler: PacketHandler {
+    @inlinable public init() {}
+    @inlinable @inline(__always)
+    public mutating func handle(_ frame: inout Frame) -> PacketVerdict { .transmit }
+}
+
+/// Drops a handler decided, by reason (the TX-ring-full ones are the loop's).
+public struct DropCounts: Sendable, Equatable {
+    public var malformed: UInt64 = 0
+    public var noRoute: UInt64 = 0
+    public var noNeighbor: UInt64 = 0
+    public var routeToUnservedPort: UInt64 = 0
+    public var ttlExpired: UInt64 = 0
+    public var forKernel: UInt64 = 0
+    public init() {}
+
+    /// Copies these into a worker's local counters.
+    @inlinable
+    func store(into local: inout LocalPortCounters) {
+        local.drops[DropCounter.malformed.rawValue] = malformed
+        local.drops[DropCounter.noRoute.rawValue] = noRoute
+        local.drops[DropCounter.noNeighbor.rawValue] = noNeighbor
+        local.drops[DropCounter.routeToUnservedPort.rawValue] = routeToUnservedPort
+        local.drops[DropCounter.ttlExpired.rawValue] = ttlExpired
+        local.drops[DropCounter.forKernel.rawValue] = forKernel
+    }
+}
+
+/// A handler that can count why it dropped packets.
+public protocol CountingHandler: PacketHandler {
+    /// Drops by reason since creation.
+    var drops: DropCounts { get }
+    /// Called at a batch boundary when the tables changed: pick up the new ones.
+    mutating func refresh(from tables: TableStore)
+}
+
+extension PassHandler: CountingHandler {
+    public var drops: DropCounts { DropCounts() }
+    public mutating func refresh(from tables: TableStore) {}
+}
+
+/// The worker loops of the daemon. Generic over the handler, so each mode's
+/// loop is specialised and the per-packet decision is inlined.
+enum ForwardingLoops {
+    static func run(mode: ForwardingMode, batch: Int, state: inout WorkerState, stop: StopFlag, tables: TableStore) {
+        switch mode {
+        case .xconnect:
+            var handlers = (0..<state.sockets.count).map { _ in PassHandler() }
+            pairLoop(batch: batch, state: &state, handlers: &handlers, stop: stop, tables: tables)
+        case .l3:
+            var handlers = (0..<state.sockets.count).map { index in
+                L3Handler(outputInterfaceIndex: state.interfaceIndexes[index ^ 1])
+            }
+            pairLoop(batch: batch, state: &state, handlers: &handlers, stop: stop, tables: tables)
+        case .macswap:
+            reflectLoop(batch: batch, state: &state, stop: stop)
+        }
+    }
+
+    /// Sockets 2k and 2k+1 are queue q of port A and of port B: forward both ways.
+    static func pairLoop<Handler: CountingHandler>(batch: Int, state: inout WorkerState, handlers: inout [Handler],
+                                                    stop: StopFlag, tables: TableStore) {
+        var local = state.counters.map { _ in LocalPortCounters() }
+        var iterations = 0
+        var generation = -1
+        while !stop.isRaised {
+            if tables.generation != generation {
+                generation = tables.generation
+                for index in handlers.indices { handlers[index].refresh(from: tables) }
+            }
+            var handled = 0
+            var pair = 0
+            while pair + 1 < state.sockets.count {
+                handled += step(from: pair, to: pair + 1, batch: batch, state: &state, handlers: &handlers, local: &local)
+                handled += step(from: pair + 1, to: pair, batch: batch, state: &state, handlers: &handlers, local: &local)
+                pair += 2
+            }
+            iterations &+= 1
+            if iterations & 63 == 0 { publishFrames(&state) }
+            if handled == 0 { state.sockets.pollAny(timeoutMilliseconds: 1) }
+        }
+        publishFrames(&state)
+    }
+
+    /// One direction of one pair: forward a batch and count it.
+    @inline(__always)
+    static func step<Handler: CountingHandler>(from input: Int, to output: Int, batch: Int, state: inout WorkerState,
+                                                handlers: inout [Handler], local: inout [LocalPortCounters]) -> Int {
+        let result = state.sockets.forwardBatch(from: input, to: output, limit: batch, pool: &state.umem.pool, handler: &handlers[input])
+        guard result.packets > 0 else { return 0 }
+        local[input].rxPackets &+= UInt64(result.packets)
+        local[input].rxBytes &+= UInt64(result.bytes)
+        local[output].txPackets &+= UInt64(result.transmitted)
+        local[output].txBytes &+= UInt64(result.transmittedBytes)
+        local[input].drops[DropCounter.txRingFull.rawValue] &+= UInt64(result.transmitDropped)
+        handlers[input].drops.store(into: &local[input])
+        local[input].publish(to: state.counters[input])
+        local[output].publish(to: state.counters[output])
+        return result.packets
+    }
+
+    /// macswap: every socket reflects its own traffic.
+    static func reflectLoop(batch: Int, state: inout WorkerState, stop: StopFlag) {
+        var local = state.counters.map { _ in LocalPortCounters() }
+        var handler = MACSwapHandler()
+        var iterations = 0
+        while !stop.isRaised {
+            var handled = 0
+            for index in 0..<state.sockets.count {
+                let result = state.sockets.withSocket(at: index) { socket in
+                    socket.receiveBatch(limit: batch, pool: &state.umem.pool, handler: &handler)
+                }
+                guard result.packets > 0 else { continue }
+                handled += result.packets
+                local[index].rxPackets &+= UInt64(result.packets)
+                local[index].rxBytes &+= UInt64(result.bytes)
+                local[index].txPackets &+= UInt64(result.transmitted)
+                local[index].txBytes &+= UInt64(result.transmittedBytes)
+                local[index].drops[DropCounter.txRingFull.rawValue] &+= UInt64(result.transmitDropped)
+                local[index].publish(to: state.counters[index])
+            }
+            iterations &+= 1
+            if iterations & 63 == 0 { publishFrames(&state) }
+            if handled == 0 { state.sockets.pollAny(timeoutMilliseconds: 1) }
+        }
+        publishFrames(&state)
+    }
+
+    static func publishFrames(_ state: inout WorkerState) {
+        var account = FrameAccounting(state.umem)
+        for index in 0..<state.sockets.count {
+            state.sockets.withSocket(at: index) { (socket: borrowing Socket) in account.add(socket) }
+        }
+        state.frames.total.store(account.total, ordering: .relaxed)
+        state.frames.free.store(account.free, ordering: .relaxed)
+        state.frames.receiveSide.store(account.receiveSide, ordering: .relaxed)
+        state.frames.transmitSide.store(account.transmitSide, ordering: .relaxed)
+    }
+}

@@ -1,0 +1,68 @@
+import Glibc
+
+/// The sockets one worker serves (all on one UMEM), kept together in one
+/// move-only value with a fixed capacity, so a loop can reach any of them,
+/// or two at once for forwarding, without copies or reference counting.
+///
+/// Safety: `storage` holds `count` initialized sockets followed by unused
+/// slots, owned by this value and destroyed in `deinit`. Indices are checked.
+/// ``forwardBatch(from:to:limit:pool:handler:)`` lends two distinct slots at
+/// once (checked `from != to`), so the two `inout` accesses never alias.
+public struct SocketSet: ~Copyable, @unchecked Sendable {
+    @usableFromInline let storage: UnsafeMutablePointer<Socket>
+    /// The most sockets it can hold.
+    public let capacity: Int
+    /// The sockets it holds.
+    public private(set) var count: Int = 0
+
+    /// Creates an empty set for up to `capacity` sockets.
+    public init(capacity: Int) {
+        precondition(capacity > 0, "a socket set holds at least one socket")
+        self.capacity = capacity
+        storage = .allocate(capacity: capacity)
+    }
+
+    deinit {
+        storage.deinitialize(count: count)
+        storage.deallocate()
+    }
+
+    /// Adds a socket; traps when full.
+    public mutating func append(_ socket: consuming Socket) {
+        precondition(count < capacity, "socket set full (capacity \(capacity))")
+        (storage + count).initialize(to: socket)
+        count += 1
+    }
+
+    /// Runs `body` with the socket at `index`, mutably.
+    @inlinable
+    public mutating func withSocket<R>(at index: Int, _ body: (inout Socket) throws -> R) rethrows -> R {
+        precondition(index >= 0 && index < count, "socket index \(index) out of range 0..<\(count)")
+        return try body(&storage[index])
+    }
+
+    /// Reads the socket at `index`.
+    @inlinable
+    public func withSocket<R>(at index: Int, _ body: (borrowing Socket) throws -> R) rethrows -> R {
+        precondition(index >= 0 && index < count, "socket index \(index) out of range 0..<\(count)")
+        return try body(storage[index])
+    }
+
+    /// Waits until any socket has received packets, up to `timeoutMilliseconds`.
+    /// - Returns: Whether one has.
+    @discardableResult
+    public func pollAny(timeoutMilliseconds: Int32) -> Bool {
+        var descriptors = (0..<count).map { pollfd(fd: storage[$0].fileDescriptor, events: Int16(POLLIN), revents: 0) }
+        return poll(&descriptors, nfds_t(descriptors.count), timeoutMilliseconds) > 0
+    }
+
+    /// ``Socket/forwardBatch(from:to:limit:pool:handler:)`` between two sockets of the set.
+    @inlinable
+    public mutating func forwardBatch<Handler: PacketHandler>(
+        from input: Int, to output: Int, limit: Int, pool: inout FramePool, handler: inout Handler
+    ) -> BatchResult {
+        precondition(input != output && input >= 0 && output >= 0 && input < count && output < count,
+                     "forward needs two distinct sockets of the set")
+        return Socket.forwardBatch(from: &storage[input], to: &storage[output], limit: limit, pool: &pool, handler: &handler)
+    }
+}

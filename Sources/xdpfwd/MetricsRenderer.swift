@@ -1,0 +1,74 @@
+import Forwarding
+import Packet
+import XDP
+import XDPControl
+
+/// The Prometheus text the metrics endpoint serves.
+enum MetricsRenderer {
+    static func render(engine: ForwardingEngine, mode: ForwardingMode, reloads: Int, tables: L3Forwarder?, rebuilds: Int) -> String {
+        var out = ""
+        func family(_ name: String, _ type: String, _ help: String) { out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n" }
+        func sample(_ name: String, _ labels: [(String, String)], _ value: some Numeric) {
+            let text = labels.map { "\($0.0)=\"\($0.1)\"" }.joined(separator: ",")
+            out += "\(name){\(text)} \(value)\n"
+        }
+        family("xdpfwd_info", "gauge", "Mode, attach and bind modes of the running daemon.")
+        for port in engine.configuration.ports {
+            sample("xdpfwd_info", [("mode", mode.rawValue), ("port", port.interface),
+                                   ("attach", engine.attachModes[port.interface]?.rawValue ?? "unknown"),
+                                   ("bind", engine.zeroCopy ? "zero-copy" : "copy")], 1)
+        }
+        let counters = engine.portCounters
+        for (name, help, read) in [
+            ("xdpfwd_rx_packets_total", "Packets received per port and queue.", { (c: PortCounters) in c.rxPackets.load(ordering: .relaxed) }),
+            ("xdpfwd_rx_bytes_total", "Bytes received per port and queue.", { (c: PortCounters) in c.rxBytes.load(ordering: .relaxed) }),
+            ("xdpfwd_tx_packets_total", "Packets sent per port and queue.", { (c: PortCounters) in c.txPackets.load(ordering: .relaxed) }),
+            ("xdpfwd_tx_bytes_total", "Bytes sent per port and queue.", { (c: PortCounters) in c.txBytes.load(ordering: .relaxed) }),
+        ] as [(String, String, (PortCounters) -> UInt64)] {
+            family(name, "counter", help)
+            for counter in counters { sample(name, [("port", counter.port), ("queue", "\(counter.queue)")], read(counter)) }
+        }
+        family("xdpfwd_drops_total", "counter", "Packets dropped in userspace, by port, queue and reason.")
+        for counter in counters {
+            for reason in DropCounter.allCases {
+                sample("xdpfwd_drops_total", [("port", counter.port), ("queue", "\(counter.queue)"), ("reason", reason.label)], counter.drops(reason))
+            }
+        }
+        family("xdpfwd_xdp_statistics_total", "counter", "The kernel's XDP_STATISTICS per socket.")
+        for (port, queue, stats) in engine.socketStatistics() {
+            for (name, value) in [("rx_dropped", stats.rxDropped), ("rx_invalid_descs", stats.rxInvalidDescriptors),
+                                  ("tx_invalid_descs", stats.txInvalidDescriptors), ("rx_ring_full", stats.rxRingFull),
+                                  ("rx_fill_ring_empty_descs", stats.rxFillRingEmpty), ("tx_ring_empty_descs", stats.txRingEmpty)] {
+                sample("xdpfwd_xdp_statistics_total", [("port", port), ("queue", "\(queue)"), ("counter", name)], value)
+            }
+        }
+        family("xdpfwd_program_packets_total", "counter", "Decisions of the XDP redirect program per port.")
+        for (port, program) in engine.programCounters() {
+            for (decision, value) in [("redirected", program.redirected), ("passed", program.passed), ("dropped_no_socket", program.droppedNoSocket),
+                                      ("passed_no_socket", program.passedNoSocket), ("router_passed", program.routerPassed)] {
+                sample("xdpfwd_program_packets_total", [("port", port), ("decision", decision)], value)
+            }
+        }
+        family("xdpfwd_frames", "gauge", "UMEM frames by place, per worker (conservation: free + receive_side + transmit_side + held = total).")
+        for (index, frames) in engine.frameCounters.enumerated() {
+            let total = frames.total.load(ordering: .relaxed), free = frames.free.load(ordering: .relaxed)
+            let receive = frames.receiveSide.load(ordering: .relaxed), transmit = frames.transmitSide.load(ordering: .relaxed)
+            for (place, value) in [("total", total), ("free", free), ("receive_side", receive), ("transmit_side", transmit),
+                                   ("held", total - free - receive - transmit)] {
+                sample("xdpfwd_frames", [("worker", "\(index)"), ("place", place)], value)
+            }
+        }
+        if let tables {
+            family("xdpfwd_routes", "gauge", "Routes in the fast path's tables.")
+            sample("xdpfwd_routes", [("family", "ipv4")], tables.ipv4Routes.count)
+            sample("xdpfwd_routes", [("family", "ipv6")], tables.ipv6Routes.count)
+            family("xdpfwd_neighbors", "gauge", "Neighbors in the fast path's tables.")
+            sample("xdpfwd_neighbors", [], tables.neighbors.count)
+            family("xdpfwd_table_rebuilds_total", "counter", "Times the tables were rebuilt from the kernel.")
+            sample("xdpfwd_table_rebuilds_total", [], rebuilds)
+        }
+        family("xdpfwd_reloads_total", "counter", "SIGHUP reloads.")
+        sample("xdpfwd_reloads_total", [], reloads)
+        return out
+    }
+}

@@ -1,0 +1,91 @@
+import Foundation
+import Glibc
+import XDP
+import XDPControl
+
+/// A minimal HTTP/1.0 server for Prometheus scrapes of `/metrics`, on its own
+/// thread (never a worker's), loopback by default. One request per
+/// connection, bounded reads, short timeouts.
+final class MetricsServer: @unchecked Sendable {
+    let host: String
+    let port: UInt16
+    private let fd: Int32
+    private let stop = StopFlag()
+    private var thread: Worker?
+    private let render: @Sendable () -> String
+
+    /// Parses "host:port" (IPv4 host).
+    static func parseAddress(_ text: String) -> (host: String, port: UInt16)? {
+        guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]) else { return nil }
+        let host = String(text[..<colon])
+        var address = in_addr()
+        guard inet_pton(AF_INET, host, &address) == 1 else { return nil }
+        return (host, port)
+    }
+
+    /// Binds and starts serving.
+    /// - Throws: ``XDPError`` when the address cannot be bound.
+    init(address: String, render: @escaping @Sendable () -> String) throws(XDPError) {
+        guard let (host, port) = MetricsServer.parseAddress(address) else {
+            throw XDPError(.invalidConfiguration, operation: "metrics address", hint: "'\(address)': use host:port, e.g. 127.0.0.1:9109")
+        }
+        self.host = host
+        self.port = port
+        self.render = render
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw XDPError.fromErrno(errno, operation: "open the metrics socket") }
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var sin = sockaddr_in()
+        sin.sin_family = sa_family_t(AF_INET)
+        sin.sin_port = port.bigEndian
+        inet_pton(AF_INET, host, &sin.sin_addr)
+        let bound = withUnsafePointer(to: &sin) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard bound == 0, listen(fd, 16) == 0 else {
+            let error = errno
+            close(fd)
+            throw XDPError.fromErrno(error, operation: "listen for metrics on \(address)", hint: "is another process using the port? choose another with metrics: host:port")
+        }
+        let server = self
+        thread = try Worker(name: "xdpfwd-metrics") { server.serve() }
+    }
+
+    private func serve() {
+        while !stop.isRaised {
+            var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&descriptor, 1, 200) > 0 else { continue }
+            let client = accept(fd, nil, nil)
+            guard client >= 0 else { continue }
+            var timeout = timeval(tv_sec: 2, tv_usec: 0)
+            setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            let count = recv(client, &buffer, buffer.count, 0)
+            let request = count > 0 ? String(decoding: buffer.prefix(count), as: UTF8.self) : ""
+            let response: String
+            if request.hasPrefix("GET /metrics ") || request.hasPrefix("GET /metrics?") {
+                let body = render()
+                response = "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body
+            } else {
+                let body = "try /metrics\n"
+                response = "HTTP/1.0 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body
+            }
+            let bytes = Array(response.utf8)
+            var sent = 0
+            while sent < bytes.count {
+                let n = bytes.withUnsafeBufferPointer { send(client, $0.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL)) }
+                if n <= 0 { break }
+                sent += n
+            }
+            close(client)
+        }
+    }
+
+    /// Stops serving and closes the socket.
+    func shutdown() {
+        stop.raise()
+        thread?.join()
+        thread = nil
+        close(fd)
+    }
+}
