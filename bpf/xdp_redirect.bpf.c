@@ -42,6 +42,23 @@ struct {
     __type(value, struct match_config);
 } match_config SEC(".maps");
 
+// Router mode: next hops (output interface, family, address) whose neighbor
+// the userspace tables know. A packet the FIB would forward goes to userspace
+// only when its next hop is here; otherwise the kernel forwards it (so a
+// neighbor the kernel just learned is never a userspace drop).
+struct next_hop_key {
+    __u32 ifindex;
+    __u32 family;
+    __u8 address[16];
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 65536);
+    __type(key, struct next_hop_key);
+    __type(value, __u8);
+} known_next_hops SEC(".maps");
+
 enum counter {
     COUNTER_REDIRECTED = 0,     // handed to the queue's socket
     COUNTER_PASSED = 1,         // no match: to the kernel stack
@@ -165,7 +182,19 @@ static __always_inline int forwardable(struct xdp_md *ctx) {
     } else {
         return 0;
     }
-    return bpf_fib_lookup(ctx, &fib, sizeof(fib), 0) == BPF_FIB_LKUP_RET_SUCCESS;
+    if (bpf_fib_lookup(ctx, &fib, sizeof(fib), 0) != BPF_FIB_LKUP_RET_SUCCESS)
+        return 0;
+    // On success the lookup left the next hop (gateway, or the destination
+    // itself when directly connected) in the dst fields, and the output
+    // interface in ifindex.
+    struct next_hop_key key = {};
+    key.ifindex = fib.ifindex;
+    key.family = fib.family;
+    if (fib.family == 2)
+        __builtin_memcpy(key.address, &fib.ipv4_dst, 4);
+    else
+        __builtin_memcpy(key.address, fib.ipv6_dst, 16);
+    return bpf_map_lookup_elem(&known_next_hops, &key) != 0;
 }
 
 SEC("xdp")

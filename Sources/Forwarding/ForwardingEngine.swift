@@ -1,4 +1,5 @@
 import Glibc
+import Packet
 import Synchronization
 import XDP
 import XDPControl
@@ -131,6 +132,40 @@ public final class ForwardingEngine: @unchecked Sendable {
         zip(configuration.ports, programs.indices).compactMap { port, index in
             (try? programs[index].program.counters()).map { (port.interface, $0) }
         }
+    }
+
+    /// Publishes new l3 tables: workers adopt them at their next batch
+    /// boundary (this waits, up to 200 ms, until every worker has), and only
+    /// then are the programs told which next hops userspace now knows, so
+    /// the BPF program never sends userspace a packet it cannot forward yet.
+    public func publishTables(_ forwarder: L3Forwarder) throws(XDPError) {
+        tables.publish(forwarder)
+        let generation = tables.generation
+        let deadline = ContinuousClock.now + .milliseconds(200)
+        while !workers.isEmpty && ContinuousClock.now < deadline
+                && frameCounters.contains(where: { $0.tablesGeneration.load(ordering: .acquiring) < generation }) {
+            usleep(200)
+        }
+        var hops: [NextHop: Bool] = [:]
+        for entry in forwarder.neighbors.entries where entry.neighbor.isUsable && forwarder.interfaces[entry.interface] != nil {
+            let bytes: [UInt8]
+            switch entry.address {
+            case .v4(let value): bytes = [UInt8(value >> 24), UInt8((value >> 16) & 0xff), UInt8((value >> 8) & 0xff), UInt8(value & 0xff)]
+            case .v6(let value): bytes = value.bytes
+            }
+            hops[NextHop(interfaceIndex: entry.interface, address: bytes)] = true
+        }
+        let adding = hops.keys.filter { !knownNextHops.contains($0) }.map { ($0.interfaceIndex, $0.address) }
+        let removing = knownNextHops.filter { hops[$0] == nil }.map { ($0.interfaceIndex, $0.address) }
+        for box in programs { try box.program.updateNextHops(adding: adding, removing: removing) }
+        knownNextHops = Set(hops.keys)
+    }
+
+    private var knownNextHops: Set<NextHop> = []
+
+    struct NextHop: Hashable {
+        var interfaceIndex: Int32
+        var address: [UInt8]
     }
 
     /// Ports whose program was removed or replaced behind our back.

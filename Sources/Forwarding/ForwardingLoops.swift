@@ -72,6 +72,7 @@ enum ForwardingLoops {
             if tables.generation != generation {
                 generation = tables.generation
                 for index in handlers.indices { handlers[index].refresh(from: tables) }
+                state.frames.tablesGeneration.store(generation, ordering: .releasing)
             }
             var handled = 0
             var pair = 0

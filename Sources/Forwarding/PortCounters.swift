@@ -96,6 +96,8 @@ public final class FrameCounters: Sendable {
     public let free = Atomic<Int>(0)
     public let receiveSide = Atomic<Int>(0)
     public let transmitSide = Atomic<Int>(0)
+    /// The table generation the worker forwards with.
+    public let tablesGeneration = Atomic<Int>(-1)
     public init() {}
 }
 

@@ -28,6 +28,7 @@ public struct XDPProgram: ~Copyable {
     let socketMapFD: Int32
     let matchMapFD: Int32
     let countersMapFD: Int32
+    let nextHopsMapFD: Int32
 
     /// Loads the embedded redirect program and attaches it to `interface`.
     /// - Parameters:
@@ -47,7 +48,7 @@ public struct XDPProgram: ~Copyable {
         }
         let (object, programFD) = try XDPProgram.load(.xdpRedirect)
         var mapFDs: [Int32] = []
-        for name in ["xsks", "match_config", "counters"] {
+        for name in ["xsks", "match_config", "counters", "known_next_hops"] {
             let fd = bpf_object__find_map_fd_by_name(object, name)
             guard fd >= 0 else {
                 bpf_object__close(object)
@@ -71,6 +72,7 @@ public struct XDPProgram: ~Copyable {
         socketMapFD = mapFDs[0]
         matchMapFD = mapFDs[1]
         countersMapFD = mapFDs[2]
+        nextHopsMapFD = mapFDs[3]
         self.interface = interface
         interfaceIndex = index
         programID = id
@@ -144,6 +146,29 @@ public struct XDPProgram: ~Copyable {
     /// - Throws: ``XDPError`` if the map update fails.
     public func setMatch(_ match: RedirectMatch) throws(XDPError) {
         try XDPProgram.writeMatch(match, mapFD: matchMapFD)
+    }
+
+    /// Router mode: tells the program which next hops (output interface index,
+    /// address) userspace can forward to. Add before remove, so nothing in
+    /// both sets is ever missing.
+    /// - Throws: ``XDPError`` if the map update fails (e.g. full: 65536 entries).
+    public func updateNextHops(adding: [(interfaceIndex: Int32, address: [UInt8])], removing: [(interfaceIndex: Int32, address: [UInt8])]) throws(XDPError) {
+        func key(_ entry: (interfaceIndex: Int32, address: [UInt8])) -> [UInt8] {
+            var bytes = [UInt8](repeating: 0, count: 24)
+            withUnsafeBytes(of: UInt32(bitPattern: entry.interfaceIndex).littleEndian) { for i in 0..<4 { bytes[i] = $0[i] } }
+            let family: UInt32 = entry.address.count == 4 ? 2 : 10
+            withUnsafeBytes(of: family.littleEndian) { for i in 0..<4 { bytes[4 + i] = $0[i] } }
+            for (i, byte) in entry.address.prefix(16).enumerated() { bytes[8 + i] = byte }
+            return bytes
+        }
+        var present: UInt8 = 1
+        for entry in adding {
+            let rc = key(entry).withUnsafeBytes { bpf_map_update_elem(nextHopsMapFD, $0.baseAddress, &present, UInt64(BPF_ANY)) }
+            if rc != 0 { throw XDPError.fromErrno(-rc, operation: "add a next hop to the router map of \(interface)") }
+        }
+        for entry in removing {
+            _ = key(entry).withUnsafeBytes { bpf_map_delete_elem(nextHopsMapFD, $0.baseAddress) }
+        }
     }
 
     /// The program's counters, summed over CPUs.

@@ -68,7 +68,7 @@ final class Daemon: Service, @unchecked Sendable {
             }
             mirror = try KernelRoutingMirror(ports: ports, staticRoutes: try Daemon.staticRoutes(configuration, engine),
                                              staticNeighbors: try Daemon.staticNeighbors(configuration, engine), namespace: configuration.netns)
-            engine.tables.publish(try mirror!.build())
+            try engine.publishTables(try mirror!.build())
         }
         let address = configuration.metrics ?? "127.0.0.1:9109"
         if address != "off" {
@@ -81,6 +81,7 @@ final class Daemon: Service, @unchecked Sendable {
 
     func run() async throws {
         try engine.start()
+        if let mirror { rebuildTables(reason: "start"); _ = mirror }
         logStartup()
         let policy = configuration.programLossPolicy ?? "reattach"
         var ticks = 0
@@ -116,7 +117,7 @@ final class Daemon: Service, @unchecked Sendable {
         guard let mirror else { return }
         do {
             let forwarder = try mirror.build()
-            engine.tables.publish(forwarder)
+            try engine.publishTables(forwarder)
             logger.debug("tables rebuilt (\(reason)): \(forwarder.ipv4Routes.count) IPv4 routes, \(forwarder.ipv6Routes.count) IPv6 routes, \(forwarder.neighbors.count) neighbors")
         } catch {
             logger.error("could not rebuild the routing tables: \(error)")
