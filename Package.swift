@@ -94,9 +94,21 @@ let package = Package(
             dependencies: ["XDPControl"],
             swiftSettings: swiftSettings
         ),
+        // Shared by the tests that run the package's tools: processes, lab waits.
+        .target(
+            name: "TestSupport",
+            dependencies: ["XDP", "XDPControl"],
+            path: "Tests/Support",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "XDPBenchTests",
-            dependencies: ["XDP", "XDPControl", "Packet", "xdpbench"],
+            dependencies: ["XDP", "XDPControl", "Packet", "TestSupport", "xdpbench"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "XDPFwdTests",
+            dependencies: ["XDP", "XDPControl", "Packet", "TestSupport", "xdpfwd"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -3,6 +3,7 @@ import Packet
 import Testing
 import XDP
 import XDPControl
+import TestSupport
 
 /// xdpbench on the lab with exact counts, and its errors.
 @Suite("xdpbench", .serialized)
@@ -13,7 +14,7 @@ struct XDPBenchTests {
         let lab = try VethLab()
         let link = lab.links[0]
         let count = 50_000
-        let receiver = try BenchProcess(["rxdrop", "--netns", lab.deviceNamespace, "-i", link.deviceInterface,
+        let receiver = try BenchProcess.start(["rxdrop", "--netns", lab.deviceNamespace, "-i", link.deviceInterface,
                                          "--attach", attach, "--count", "\(count)", "-d", "30", "--json"])
         #expect(try waitForProgram(lab, interface: link.deviceInterface))
         // Paced, so a receiver sharing the CPUs with the test runner keeps up and the count is exact.
@@ -41,10 +42,10 @@ struct XDPBenchTests {
         let lab = try VethLab()
         let link = lab.links[0]
         let count = 2000
-        let reflector = try BenchProcess(["l2fwd", "--netns", lab.deviceNamespace, "-i", link.deviceInterface,
+        let reflector = try BenchProcess.start(["l2fwd", "--netns", lab.deviceNamespace, "-i", link.deviceInterface,
                                           "--count", "\(count)", "-d", "30", "--json"])
         #expect(try waitForProgram(lab, interface: link.deviceInterface))
-        var peer = try PeerEndpoint(lab: lab)
+        var peer = try PeerEndpoint(namespace: lab.peerNamespace, interface: link.peerInterface)
         let builder = UDPPacketBuilder(sourceMAC: link.peerMAC, destinationMAC: link.deviceMAC,
                                        sourceIPv4: link.peerIPv4, destinationIPv4: link.deviceIPv4)
         let packets = (0..<count).map { builder.make(frameLength: 64, payload: [UInt8(truncatingIfNeeded: $0), UInt8(truncatingIfNeeded: $0 >> 8)]) }
@@ -76,7 +77,7 @@ struct XDPBenchTests {
         try requireRoot()
         let lab = try VethLab()
         let link = lab.links[0]
-        let receiver = try BenchProcess(["rxdrop", "--netns", lab.deviceNamespace, "-i", link.deviceInterface, "-d", "30", "--json"])
+        let receiver = try BenchProcess.start(["rxdrop", "--netns", lab.deviceNamespace, "-i", link.deviceInterface, "-d", "30", "--json"])
         #expect(try waitForProgram(lab, interface: link.deviceInterface))
         kill(receiver.process.processIdentifier, SIGINT)
         #expect(receiver.wait(timeout: 10) == 0, "\(receiver.standardError)")
@@ -117,7 +118,7 @@ struct XDPBenchTests {
         let zeroCopy = try BenchProcess.run(["rxdrop", "--netns", lab.deviceNamespace, "-i", link.deviceInterface, "--zero-copy", "required", "-d", "1"])
         #expect(zeroCopy.process.terminationStatus != 0)
         #expect(zeroCopy.standardError.contains("zero-copy"), "\(zeroCopy.standardError)")
-        let holder = try BenchProcess(["rxdrop", "--netns", lab.deviceNamespace, "-i", link.deviceInterface, "-d", "20"])
+        let holder = try BenchProcess.start(["rxdrop", "--netns", lab.deviceNamespace, "-i", link.deviceInterface, "-d", "20"])
         #expect(try waitForProgram(lab, interface: link.deviceInterface))
         let second = try BenchProcess.run(["rxdrop", "--netns", lab.deviceNamespace, "-i", link.deviceInterface, "-d", "1"])
         #expect(second.process.terminationStatus != 0)
@@ -136,57 +137,6 @@ struct XDPBenchTests {
     }
 }
 
-/// An AF_XDP endpoint on the lab's peer end that sends packets and collects
-/// what comes back (the redirect program on the peer end feeds it).
-struct PeerEndpoint: ~Copyable {
-    var umem: UMEM
-    var socket: Socket
-    let program: XDPProgram
-
-    init(lab: VethLab) throws(XDPError) {
-        let link = lab.links[0]
-        var umem = try NetworkNamespace.withEntered(lab.peerNamespace) { () throws(XDPError) -> UMEM in try UMEM() }
-        var socket = try lab.inPeer { () throws(XDPError) -> Socket in try Socket(umem: umem, interface: link.peerInterface, queue: 0) }
-        let program = try lab.inPeer { () throws(XDPError) -> XDPProgram in try XDPProgram(interface: link.peerInterface, mode: .native) }
-        try program.register(socket)
-        socket.fill.refill(from: &umem.pool, upTo: 2048)
-        self.umem = umem
-        self.socket = socket
-        self.program = program
-    }
-
-    /// Sends `packets` (a window at a time) and returns what came back.
-    mutating func exchange(_ packets: [[UInt8]], timeout: Double) -> [[UInt8]] {
-        var received: [[UInt8]] = []
-        var next = 0
-        let deadline = Date().addingTimeInterval(timeout)
-        while received.count < packets.count && Date() < deadline {
-            socket.completion.drain(into: &umem.pool)
-            var pushed = 0
-            while next < packets.count, next - received.count < 256, socket.tx.freeCount(wanting: 1) > 0, var frame = umem.pool.allocate() {
-                let packet = packets[next]
-                frame.length = packet.count
-                frame.withUnsafeMutableBytes { buffer in packet.withUnsafeBytes { buffer.copyMemory(from: $0) } }
-                socket.tx.push(frame)
-                next += 1
-                pushed += 1
-            }
-            if pushed > 0 { socket.tx.submit() }
-            socket.kickPendingTransmit()
-            let ready = socket.rx.peek(upTo: 64)
-            for _ in 0..<ready {
-                let frame = socket.rx.receive()
-                received.append(copyBytes(of: frame))
-                umem.pool.release(frame)
-            }
-            if ready > 0 { socket.rx.release() }
-            socket.fill.refill(from: &umem.pool, upTo: 256)
-            if ready == 0 && pushed == 0 { socket.poll(timeoutMilliseconds: 1) }
-        }
-        return received
-    }
-}
-
 /// The bytes of a frame's packet, copied out.
 func copyBytes(of frame: borrowing Frame) -> [UInt8] {
     frame.bytes.withUnsafeBytes { Array($0) }
@@ -202,7 +152,7 @@ struct XDPBenchControlTests {
         try #require(cpus.count >= 2)
         let lab = try VethLab(queues: 2)
         let link = lab.links[0]
-        let receiver = try BenchProcess(["rxdrop", "--netns", lab.deviceNamespace, "-i", link.deviceInterface, "-q", "0,1",
+        let receiver = try BenchProcess.start(["rxdrop", "--netns", lab.deviceNamespace, "-i", link.deviceInterface, "-q", "0,1",
                                          "--cpus", "\(cpus[0]),\(cpus[1])", "--count", "4000", "-d", "30", "--json"])
         #expect(try waitForProgram(lab, interface: link.deviceInterface))
         for queue in ["0", "1"] {
@@ -233,5 +183,15 @@ struct XDPBenchControlTests {
         let plan = json.json["plan"] as? [String: Any]
         let workers = plan?["workers"] as? [[String: Any]] ?? []
         #expect(workers.flatMap { ($0["assignments"] as? [[String: Any]]) ?? [] }.count == 4)
+    }
+}
+
+/// xdpbench runs for these tests.
+enum BenchProcess {
+    static func start(_ arguments: [String], prefix: [String] = []) throws -> ToolProcess {
+        try ToolProcess(tool: "xdpbench", arguments, prefix: prefix)
+    }
+    static func run(_ arguments: [String], prefix: [String] = [], timeout: Double = 60) throws -> ToolProcess {
+        try ToolProcess.run(tool: "xdpbench", arguments, prefix: prefix, timeout: timeout)
     }
 }

@@ -3,33 +3,34 @@ import Testing
 import XDP
 import XDPControl
 
-/// The xdpbench binary built next to the test bundle.
-let xdpbenchPath: String = {
+/// A tool of this package (xdpbench, xdpfwd) built next to the test bundle.
+public func toolPath(_ name: String) -> String {
     let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
     for candidate in [directory, directory.deletingLastPathComponent()] {
-        let path = candidate.appendingPathComponent("xdpbench").path
+        let path = candidate.appendingPathComponent(name).path
         if FileManager.default.isExecutableFile(atPath: path) { return path }
     }
-    return directory.appendingPathComponent("xdpbench").path
-}()
+    return directory.appendingPathComponent(name).path
+}
 
-/// A running or finished xdpbench process.
-final class BenchProcess: @unchecked Sendable {
-    let process = Process()
+/// A running or finished process of one of the package's tools.
+public final class ToolProcess: @unchecked Sendable {
+    public let process = Process()
     private let output = Pipe()
     private let errors = Pipe()
     private var stdoutData = Data()
     private var stderrData = Data()
     private let group = DispatchGroup()
 
-    /// Starts `xdpbench arguments...` (optionally through another program, e.g. setpriv).
-    init(_ arguments: [String], prefix: [String] = []) throws {
+    /// Starts `tool arguments...` (optionally through another program, e.g. setpriv).
+    public init(tool: String, _ arguments: [String], prefix: [String] = []) throws {
+        let path = toolPath(tool)
         if prefix.isEmpty {
-            process.executableURL = URL(fileURLWithPath: xdpbenchPath)
+            process.executableURL = URL(fileURLWithPath: path)
             process.arguments = arguments
         } else {
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = prefix + [xdpbenchPath] + arguments
+            process.arguments = prefix + [path] + arguments
         }
         process.standardOutput = output
         process.standardError = errors
@@ -46,11 +47,11 @@ final class BenchProcess: @unchecked Sendable {
 
     /// Waits (bounded) for the process to exit; kills it by PID if it overstays.
     @discardableResult
-    func wait(timeout: Double = 60) -> Int32 {
+    public func wait(timeout: Double = 60) -> Int32 {
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning && Date() < deadline { usleep(20_000) }
         if process.isRunning {
-            Issue.record("xdpbench overstayed \(timeout) s: killing PID \(process.processIdentifier)")
+            Issue.record("\(process.executableURL?.lastPathComponent ?? "tool") overstayed \(timeout) s: killing PID \(process.processIdentifier)")
             kill(process.processIdentifier, SIGKILL)
         }
         process.waitUntilExit()
@@ -58,34 +59,37 @@ final class BenchProcess: @unchecked Sendable {
         return process.terminationStatus
     }
 
-    var standardOutput: String { String(decoding: stdoutData, as: UTF8.self) }
-    var standardError: String { String(decoding: stderrData, as: UTF8.self) }
+    public var standardOutput: String { String(decoding: stdoutData, as: UTF8.self) }
+    public var standardError: String { String(decoding: stderrData, as: UTF8.self) }
 
-    /// The JSON object xdpbench printed last.
-    var json: [String: Any] {
+    /// The JSON object the tool printed last.
+    public var json: [String: Any] {
         guard let line = standardOutput.split(separator: "\n").last,
               let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return [:] }
         return object
     }
 
-    /// Runs xdpbench to completion.
-    static func run(_ arguments: [String], prefix: [String] = [], timeout: Double = 60) throws -> BenchProcess {
-        let bench = try BenchProcess(arguments, prefix: prefix)
-        bench.wait(timeout: timeout)
-        return bench
+    /// Runs the tool to completion.
+    public static func run(tool: String, _ arguments: [String], prefix: [String] = [], timeout: Double = 60) throws -> ToolProcess {
+        let running = try ToolProcess(tool: tool, arguments, prefix: prefix)
+        running.wait(timeout: timeout)
+        return running
     }
+
+    /// The process id.
+    public var pid: Int32 { process.processIdentifier }
 }
 
 /// Fails loudly when not root.
-func requireRoot() throws {
+public func requireRoot() throws {
     if geteuid() != 0 {
         Issue.record("xdpbench tests need root: run `make test` as root")
         throw XDPError(.permissionDenied, operation: "run xdpbench tests")
     }
 }
 
-/// Waits until `interface` in `namespace` has an XDP program (the receiver is ready).
-func waitForProgram(_ lab: VethLab, interface: String, timeout: Double = 10) throws -> Bool {
+/// Waits until `interface` in the lab's device namespace has an XDP program (the receiver is ready).
+public func waitForProgram(_ lab: VethLab, interface: String, timeout: Double = 10) throws -> Bool {
     let deadline = Date().addingTimeInterval(timeout)
     while Date() < deadline {
         let attached = try lab.inDevice { () throws(XDPError) -> UInt32? in XDPProgram.attachedProgramID(interface: interface) }
@@ -96,5 +100,5 @@ func waitForProgram(_ lab: VethLab, interface: String, timeout: Double = 10) thr
 }
 
 extension Dictionary where Key == String, Value == Any {
-    func integer(_ key: String) -> Int? { (self[key] as? NSNumber)?.intValue }
+    public func integer(_ key: String) -> Int? { (self[key] as? NSNumber)?.intValue }
 }

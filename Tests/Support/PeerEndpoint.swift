@@ -1,0 +1,59 @@
+import Foundation
+import XDP
+import XDPControl
+
+/// An AF_XDP endpoint on the lab's peer end that sends packets and collects
+/// what comes back (the redirect program on the peer end feeds it).
+public struct PeerEndpoint: ~Copyable {
+    var umem: UMEM
+    var socket: Socket
+    let program: XDPProgram
+
+    public init(namespace: String, interface: String) throws(XDPError) {
+        var umem = try NetworkNamespace.withEntered(namespace) { () throws(XDPError) -> UMEM in try UMEM() }
+        var socket = try NetworkNamespace.withEntered(namespace) { () throws(XDPError) -> Socket in try Socket(umem: umem, interface: interface, queue: 0) }
+        let program = try NetworkNamespace.withEntered(namespace) { () throws(XDPError) -> XDPProgram in try XDPProgram(interface: interface, mode: .native) }
+        try program.register(socket)
+        socket.fill.refill(from: &umem.pool, upTo: 2048)
+        self.umem = umem
+        self.socket = socket
+        self.program = program
+    }
+
+    /// Sends `packets` (a window at a time) and returns what came back.
+    public mutating func exchange(_ packets: [[UInt8]], timeout: Double) -> [[UInt8]] {
+        var received: [[UInt8]] = []
+        var next = 0
+        let deadline = Date().addingTimeInterval(timeout)
+        while received.count < packets.count && Date() < deadline {
+            socket.completion.drain(into: &umem.pool)
+            var pushed = 0
+            while next < packets.count, next - received.count < 256, socket.tx.freeCount(wanting: 1) > 0, var frame = umem.pool.allocate() {
+                let packet = packets[next]
+                frame.length = packet.count
+                frame.withUnsafeMutableBytes { buffer in packet.withUnsafeBytes { buffer.copyMemory(from: $0) } }
+                socket.tx.push(frame)
+                next += 1
+                pushed += 1
+            }
+            if pushed > 0 { socket.tx.submit() }
+            socket.kickPendingTransmit()
+            let ready = socket.rx.peek(upTo: 64)
+            for _ in 0..<ready {
+                let frame = socket.rx.receive()
+                received.append(bytesOf(frame))
+                umem.pool.release(frame)
+            }
+            if ready > 0 { socket.rx.release() }
+            socket.fill.refill(from: &umem.pool, upTo: 256)
+            if ready == 0 && pushed == 0 { socket.poll(timeoutMilliseconds: 1) }
+        }
+        return received
+    }
+}
+
+
+/// A frame's packet bytes, copied out.
+public func bytesOf(_ frame: borrowing Frame) -> [UInt8] {
+    frame.bytes.withUnsafeBytes { Array($0) }
+}

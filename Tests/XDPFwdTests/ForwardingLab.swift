@@ -1,0 +1,88 @@
+import Foundation
+import TestSupport
+import Testing
+import XDP
+import XDPControl
+
+/// Host A (netns) — veth — [xdpfwd, two ports, in the device netns] — veth — host B (netns).
+/// Addresses from 198.18.0.0/15 only; A and B route only the lab's subnets, via the device.
+final class ForwardingLab {
+    let lab: VethLab
+    var hostA: String { lab.peerNamespaces[0] }
+    var hostB: String { lab.peerNamespaces[1] }
+    var device: String { lab.deviceNamespace }
+    var portA: String { lab.links[0].deviceInterface }
+    var portB: String { lab.links[1].deviceInterface }
+    var addressA = "198.18.0.1"
+    var addressB = "198.18.1.1"
+
+    enum Topology { case bridge, router }
+
+    init(_ topology: Topology) throws {
+        try requireRoot()
+        VethLab.removeStale()
+        lab = try VethLab(linkCount: 2, separateHosts: true)
+        // One packet per MTU on the hosts (no TSO/GSO/GRO), and real checksums:
+        // veth's checksum offload leaves TCP/UDP checksums for the kernel to fill,
+        // which frames forwarded through AF_XDP never get.
+        for (namespace, interface) in [(hostA, lab.links[0].peerInterface), (hostB, lab.links[1].peerInterface)] {
+            try Command.run(["ip", "netns", "exec", namespace, "ethtool", "-K", interface, "tx", "off", "tso", "off", "gso", "off", "gro", "off"])
+        }
+        switch topology {
+        case .bridge:
+            // Bump in the wire: A and B share 198.18.0.0/24; the device's ports have no address.
+            addressB = "198.18.0.3"
+            try Command.run(["ip", "-n", hostB, "addr", "flush", "dev", lab.links[1].peerInterface])
+            try Command.run(["ip", "-n", hostB, "addr", "add", "198.18.0.3/24", "dev", lab.links[1].peerInterface])
+            for port in [portA, portB] { try Command.run(["ip", "-n", device, "addr", "flush", "dev", port]) }
+        case .router:
+            try Command.run(["ip", "-n", hostA, "route", "add", "198.18.1.0/24", "via", "198.18.0.2"])
+            try Command.run(["ip", "-n", hostB, "route", "add", "198.18.0.0/24", "via", "198.18.1.2"])
+            try Command.run(["ip", "netns", "exec", device, "sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward"])
+        }
+    }
+
+    /// Runs `ping` from A to `address` and returns how many replies came back.
+    func ping(_ address: String, count: Int = 100, interval: String = "0.01") throws -> Int {
+        let output = try Command.run(["ip", "netns", "exec", hostA, "ping", "-c", "\(count)", "-i", interval, "-W", "1", "-q", address], allowFailure: true)
+        guard let range = output.range(of: #"(\d+) received"#, options: .regularExpression) else { return 0 }
+        return Int(output[range].split(separator: " ")[0]) ?? 0
+    }
+
+    /// A TCP iperf3 run A → B; returns the bytes the receiver got.
+    func iperfTCP(seconds: Int = 2, port: Int = 5201) throws -> (bytes: Int, bitsPerSecond: Double) {
+        let server = try ToolProcessLike.start(["ip", "netns", "exec", hostB, "iperf3", "-s", "-1", "-p", "\(port)", "-J"])
+        usleep(300_000)
+        let client = try Command.run(["ip", "netns", "exec", hostA, "iperf3", "-c", addressB, "-p", "\(port)", "-t", "\(seconds)", "-J"], allowFailure: true)
+        server.waitUntilExit()
+        guard let data = client.data(using: .utf8), let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let end = json["end"] as? [String: Any], let received = end["sum_received"] as? [String: Any] else { return (0, 0) }
+        return ((received["bytes"] as? NSNumber)?.intValue ?? 0, (received["bits_per_second"] as? NSNumber)?.doubleValue ?? 0)
+    }
+
+}
+
+/// A background process that is not one of our tools (iperf3 server).
+enum ToolProcessLike {
+    static func start(_ arguments: [String]) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+}
+
+/// xdpfwd for these tests.
+enum Daemon {
+    static func start(_ arguments: [String]) throws -> ToolProcess { try ToolProcess(tool: "xdpfwd", arguments) }
+    static func run(_ arguments: [String], timeout: Double = 30) throws -> ToolProcess { try ToolProcess.run(tool: "xdpfwd", arguments, timeout: timeout) }
+
+    /// Stops a daemon with SIGTERM and returns its exit status.
+    static func stop(_ daemon: ToolProcess) -> Int32 {
+        kill(daemon.pid, SIGTERM)
+        return daemon.wait(timeout: 15)
+    }
+}
