@@ -15,9 +15,10 @@ test: deps
 	$(SWIFT) build --build-tests $(SWIFT_BUILD_FLAGS)
 	$(SWIFT) test --skip-build
 
-# Brings up the veth lab, sends real packets through AF_XDP, prints counts.
+# The main job on the built-in lab: xdpfwd routing between two hosts, with
+# ping, iperf3 and xdpbench traffic through it; prints the counts; tears down.
 demo: build
-	./.build/release/xdpbench demo
+	BIN=.build/release scripts/demo.sh
 
 # Swift vs the C reference on the lab, A B A B with the same generator (Benchmarks/compare.py).
 bench-compare: build

@@ -15,6 +15,8 @@ struct LabCommand: ParsableCommand {
         @Option(help: "Queues per veth end.") var queues = 1
         @Option(help: "Veth pairs.") var links = 1
         @Option(help: "MTU of every veth end.") var mtu = 1500
+        @Flag(name: .customLong("separate-hosts"), help: "Each link's far end in its own namespace (NAMEp, NAMEq, ...): hosts A, B on either side of the device.")
+        var separateHosts = false
 
         func validate() throws {
             guard name.count <= 10, name.allSatisfy({ $0.isLetter || $0.isNumber }) else {
@@ -29,7 +31,7 @@ struct LabCommand: ParsableCommand {
             guard !VethLab.exists(name: name) else {
                 throw ValidationError("lab \(name) is already up: run `xdpbench lab down --name \(name)` first")
             }
-            let lab = try VethLab(linkCount: links, queues: queues, mtu: mtu, name: name)
+            let lab = try VethLab(linkCount: links, queues: queues, mtu: mtu, name: name, separateHosts: separateHosts)
             lab.keep()
             print(describe(lab))
         }
@@ -53,9 +55,9 @@ struct LabCommand: ParsableCommand {
 func describe(_ lab: VethLab) -> String {
     func mac(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined(separator: ":") }
     func ip(_ bytes: [UInt8]) -> String { bytes.map(String.init).joined(separator: ".") }
-    var lines = ["lab up: namespace \(lab.peerNamespace) (generator side), \(lab.deviceNamespace) (device under test); \(lab.queues) queue(s) per veth end"]
+    var lines = ["lab up: namespace(s) \(lab.peerNamespaces.joined(separator: ", ")) (generator/host side), \(lab.deviceNamespace) (device under test); \(lab.queues) queue(s) per veth end"]
     for (index, link) in lab.links.enumerated() {
-        lines.append("  link \(index): \(link.peerInterface) \(mac(link.peerMAC)) \(ip(link.peerIPv4))/24  <->  \(link.deviceInterface) \(mac(link.deviceMAC)) \(ip(link.deviceIPv4))/24")
+        lines.append("  link \(index): \(link.peerInterface) [\(link.peerNamespace)] \(mac(link.peerMAC)) \(ip(link.peerIPv4))/24  <->  \(link.deviceInterface) [\(lab.deviceNamespace)] \(mac(link.deviceMAC)) \(ip(link.deviceIPv4))/24")
     }
     let cpus = Worker.allowedCPUs
     let link = lab.links[0]
