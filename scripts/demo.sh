@@ -10,6 +10,7 @@ A=${LAB}p B=${LAB}q D=${LAB}d
 METRICS=127.0.0.1:9119
 daemon=
 cleanup() {
+    [ "$BASHPID" = "$$" ] || return 0
     [ -n "$daemon" ] && kill -TERM "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
     "$BIN/xdpbench" lab down --name $LAB >/dev/null 2>&1
 }
