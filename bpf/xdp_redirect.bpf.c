@@ -59,6 +59,16 @@ struct {
     __type(value, __u8);
 } known_next_hops SEC(".maps");
 
+// The process that loaded this program (written by userspace at load), so a
+// new instance can tell a program left by a killed process (replace it) from
+// one a live process is using (refuse).
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, __u32);
+} owner SEC(".maps");
+
 enum counter {
     COUNTER_REDIRECTED = 0,     // handed to the queue's socket
     COUNTER_PASSED = 1,         // no match: to the kernel stack
@@ -211,6 +221,10 @@ int xdp_redirect_queues(struct xdp_md *ctx) {
         return XDP_PASS;
     }
     if (!bpf_map_lookup_elem(&xsks, &queue)) {
+        // Referencing `owner` here (a rare path) ties the map to the program,
+        // so another process can find it from the program id.
+        if (!bpf_map_lookup_elem(&owner, &zero))
+            return XDP_PASS;
         if (m && m->pass_without_socket) {
             count(COUNTER_PASSED_NO_SOCKET);
             return XDP_PASS;

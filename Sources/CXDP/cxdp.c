@@ -189,3 +189,42 @@ uint32_t cxdp_program_id(int prog_fd) {
     __u32 length = sizeof info;
     return bpf_obj_get_info_by_fd(prog_fd, &info, &length) == 0 ? info.id : 0;
 }
+
+bool cxdp_program_is_named(uint32_t id, const char *name) {
+    int fd = bpf_prog_get_fd_by_id(id);
+    if (fd < 0) return false;
+    struct bpf_prog_info info;
+    memset(&info, 0, sizeof info);
+    __u32 length = sizeof info;
+    bool same = bpf_obj_get_info_by_fd(fd, &info, &length) == 0 && strncmp(info.name, name, sizeof info.name) == 0;
+    close(fd);
+    return same;
+}
+
+int64_t cxdp_program_owner(uint32_t id) {
+    int fd = bpf_prog_get_fd_by_id(id);
+    if (fd < 0) return -1;
+    uint32_t map_ids[16];
+    struct bpf_prog_info info;
+    memset(&info, 0, sizeof info);
+    info.nr_map_ids = 16;
+    info.map_ids = (uint64_t)(unsigned long)map_ids;
+    __u32 length = sizeof info;
+    int64_t owner = -1;
+    if (bpf_obj_get_info_by_fd(fd, &info, &length) == 0) {
+        for (uint32_t i = 0; i < info.nr_map_ids && i < 16 && owner < 0; i++) {
+            int map = bpf_map_get_fd_by_id(map_ids[i]);
+            if (map < 0) continue;
+            struct bpf_map_info map_info;
+            memset(&map_info, 0, sizeof map_info);
+            __u32 map_length = sizeof map_info;
+            if (bpf_obj_get_info_by_fd(map, &map_info, &map_length) == 0 && strcmp(map_info.name, "owner") == 0) {
+                uint32_t key = 0, pid = 0;
+                if (bpf_map_lookup_elem(map, &key, &pid) == 0) owner = pid;
+            }
+            close(map);
+        }
+    }
+    close(fd);
+    return owner;
+}

@@ -48,7 +48,7 @@ public struct XDPProgram: ~Copyable {
         }
         let (object, programFD) = try XDPProgram.load(.xdpRedirect)
         var mapFDs: [Int32] = []
-        for name in ["xsks", "match_config", "counters", "known_next_hops"] {
+        for name in ["xsks", "match_config", "counters", "known_next_hops", "owner"] {
             let fd = bpf_object__find_map_fd_by_name(object, name)
             guard fd >= 0 else {
                 bpf_object__close(object)
@@ -58,6 +58,9 @@ public struct XDPProgram: ~Copyable {
         }
         let id = cxdp_program_id(programFD)
         let attached: (AttachMode, String?)
+        var ownerKey: UInt32 = 0
+        var ownerPID = UInt32(getpid())
+        _ = bpf_map_update_elem(mapFDs[4], &ownerKey, &ownerPID, UInt64(BPF_ANY))
         do throws(XDPError) {
             try XDPProgram.writeMatch(match, mapFD: mapFDs[1])
             attached = try XDPProgram.attach(programFD: programFD, interface: interface, index: index,
@@ -232,10 +235,20 @@ public struct XDPProgram: ~Copyable {
 
     static func attach(programFD: Int32, interface: String, index: UInt32, mode: AttachMode,
                        replaceExisting: Bool) throws(XDPError) -> (AttachMode, String?) {
+        var replaceStale = false
         if !replaceExisting, let existing = attachedProgramID(interface: interface) {
-            throw XDPError(.busy, operation: "attach XDP program to \(interface)", errno: EBUSY,
-                           hint: "\(interface) already has XDP program id \(existing) attached: detach it (ip link set dev \(interface) xdp off) or ask to replace it")
+            // Our own program, left by a process that was killed (SIGKILL skips
+            // every cleanup): replace it. Anyone else's, or ours in use by a
+            // live process, stays untouched.
+            let owner = cxdp_program_owner(existing)
+            let ownerGone = owner > 0 && kill(pid_t(owner), 0) != 0 && Glibc.errno == ESRCH
+            guard cxdp_program_is_named(existing, "xdp_redirect_qu"), ownerGone else {
+                throw XDPError(.busy, operation: "attach XDP program to \(interface)", errno: EBUSY,
+                               hint: "\(interface) already has XDP program id \(existing) attached: detach it (ip link set dev \(interface) xdp off) or ask to replace it")
+            }
+            replaceStale = true
         }
+        let replaceExisting = replaceExisting || replaceStale
         func tryAttach(_ mode: AttachMode) -> Int32 {
             var flags = mode.flags
             if !replaceExisting { flags |= UInt32(XDP_FLAGS_UPDATE_IF_NOEXIST) }

@@ -66,10 +66,16 @@ struct DaemonConfiguration: Codable, Equatable {
     var neighbors: [Neighbor]?
     /// What to do when our XDP program is removed or replaced behind our back: reattach or exit.
     var programLossPolicy: String?
+    /// Steer each served queue's interrupt: none (default), same-cpu, or sibling.
+    var irqAffinity: QueuePlan.IRQPlacement?
+    /// NAPI tunables set on every port while running (undone on exit).
+    var napiDeferHardIRQs: Int?
+    var groFlushTimeout: Int?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case mode, ports, cpus, attach, zeroCopy = "zero_copy", needWakeup = "need_wakeup", frameSize = "frame_size"
         case frameCount = "frame_count", batch, netns, metrics, routes, neighbors, programLossPolicy = "program_loss_policy"
+        case irqAffinity = "irq_affinity", napiDeferHardIRQs = "napi_defer_hard_irqs", groFlushTimeout = "gro_flush_timeout"
     }
 
     /// The engine configuration this file describes.

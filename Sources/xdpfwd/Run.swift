@@ -29,10 +29,11 @@ struct Run: AsyncParsableCommand {
         signal(SIGHUP) { _ in reloadRequested.store(true, ordering: .relaxed) }
         let group = ServiceGroup(configuration: .init(services: [.init(service: daemon)],
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
-        if let failure = daemon.failure {
-            logger.error("\(failure)")
-            throw ExitCode(2)
+        do {
+            try await group.run()
+        } catch {
+            if daemon.failure != nil { throw ExitCode(2) }
+            throw error
         }
     }
 }
@@ -47,6 +48,8 @@ final class Daemon: Service, @unchecked Sendable {
     let logger: Logger
     private var mirror: KernelRoutingMirror?
     private var metrics: MetricsServer?
+    /// System changes the plan made (IRQ affinity, NAPI tunables), undone at stop.
+    private var systemChanges: SystemChanges?
     private let reloads = Atomic<Int>(0)
     private(set) var failure: String?
 
@@ -82,6 +85,7 @@ final class Daemon: Service, @unchecked Sendable {
     func run() async throws {
         try engine.start()
         if let mirror { rebuildTables(reason: "start"); _ = mirror }
+        applySystemChanges()
         logStartup()
         let policy = configuration.programLossPolicy ?? "reattach"
         var ticks = 0
@@ -93,9 +97,11 @@ final class Daemon: Service, @unchecked Sendable {
             if ticks % 5 == 0 {
                 for port in engine.portsWithLostProgram() {
                     if policy == "exit" {
-                        failure = "the XDP program on \(port) was removed or replaced by someone else; exiting (program_loss_policy: exit)"
+                        let message = "the XDP program on \(port) was removed or replaced by someone else; exiting (program_loss_policy: exit)"
+                        failure = message
+                        logger.critical("\(message)")
                         shutDown()
-                        return
+                        throw ExitCode(2)
                     }
                     logger.warning("the XDP program on \(port) was removed or replaced by someone else: reattaching (program_loss_policy: reattach)")
                     do { try engine.reattachProgram(port: port) } catch { logger.error("reattach on \(port) failed: \(error)") }
@@ -108,9 +114,33 @@ final class Daemon: Service, @unchecked Sendable {
     private func shutDown() {
         logger.info("stopping: draining workers, detaching programs")
         engine.stop()
+        systemChanges?.undo()
+        systemChanges = nil
         metrics?.shutdown()
         metrics = nil
         logger.info("stopped")
+    }
+
+    /// IRQ affinity and NAPI tunables as configured; each change is logged and undone at stop.
+    private func applySystemChanges() {
+        let placement = configuration.irqAffinity ?? .none
+        guard placement != .none || configuration.napiDeferHardIRQs != nil || configuration.groFlushTimeout != nil else { return }
+        let changes = SystemChanges()
+        if placement != .none {
+            let ports = engine.plan.workers.flatMap(\.assignments).reduce(into: [String: [UInt32]]()) { $0[$1.port, default: []].append($1.queue) }
+            let plan = QueuePlan.make(ports: engine.interfaces.map { QueuePlan.Port(name: $0.name, queues: ports[$0.name] ?? [], numaNode: $0.numaNode, irqs: $0.queueIRQs) },
+                                      topology: CPUTopology.current(allowed: engine.plan.workers.map(\.cpu)),
+                                      forwarding: configuration.mode == .macswap ? [] : [(engine.interfaces[0].name, engine.interfaces[1].name)],
+                                      irqPlacement: placement)
+            if plan.irqAffinity.isEmpty { logger.info("irq_affinity: no queue interrupts found for the ports (virtual devices have none)") }
+            changes.applyIRQAffinity(plan)
+        }
+        for interface in engine.interfaces where configuration.napiDeferHardIRQs != nil || configuration.groFlushTimeout != nil {
+            changes.setNAPITunables(interface: interface.name, deferHardIRQs: configuration.napiDeferHardIRQs ?? 0,
+                                    groFlushTimeoutNanoseconds: configuration.groFlushTimeout ?? 0)
+        }
+        for change in changes.log { logger.info("system change: \(change)") }
+        systemChanges = changes
     }
 
     private func rebuildTables(reason: String) {

@@ -58,6 +58,10 @@ struct bpf_object *cxdp_open_object(const void *bytes, size_t size, const char *
 int cxdp_xdp_detach(int ifindex, uint32_t flags, int expected_prog_fd);
 /// The kernel id of a loaded program, or 0.
 uint32_t cxdp_program_id(int prog_fd);
+/// Whether the loaded program with this id has this (kernel-truncated, 15-byte) name.
+bool cxdp_program_is_named(uint32_t id, const char *name);
+/// The pid in the program's "owner" array map, or -1 when it has none.
+int64_t cxdp_program_owner(uint32_t id);
 /// The id of the XDP program attached to ifindex in any mode, 0 if none, or -errno.
 int64_t cxdp_xdp_attached_id(int ifindex);
 

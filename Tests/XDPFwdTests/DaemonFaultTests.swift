@@ -1,0 +1,109 @@
+import Foundation
+import Glibc
+import TestSupport
+import Testing
+import XDP
+import XDPControl
+
+/// The daemon under faults: SIGKILL and restart, its program removed behind
+/// its back, UDP at a fixed rate, the shipped example config.
+@Suite("xdpfwd faults", .serialized)
+struct DaemonFaultTests {
+    @Test("kill -9 mid-traffic, then start again: the new instance replaces the stale program and forwards")
+    func killAndRestart() throws {
+        let lab = try ForwardingLab(.bridge)
+        let arguments = ["run", "--mode", "xconnect", "-i", lab.portA, "-i", lab.portB, "--netns", lab.device, "--metrics", "off"]
+        let first = try Daemon.start(arguments)
+        #expect(try waitForProgram(lab.lab, interface: lab.portB))
+        #expect(try lab.ping(lab.addressB, count: 10) == 10)
+        kill(first.pid, SIGKILL)
+        first.wait(timeout: 10)
+        let stale = try lab.lab.inDevice { () throws(XDPError) -> UInt32? in XDPProgram.attachedProgramID(interface: lab.portA) }
+        #expect(stale != nil, "SIGKILL leaves the program attached (the kernel's behaviour)")
+        let second = try Daemon.start(arguments)
+        let deadline = Date().addingTimeInterval(10)
+        var replaced = false
+        while Date() < deadline && !replaced {
+            let now = try lab.lab.inDevice { () throws(XDPError) -> UInt32? in XDPProgram.attachedProgramID(interface: lab.portA) }
+            replaced = now != nil && now != stale
+            usleep(50_000)
+        }
+        #expect(replaced, "the new instance replaced its dead predecessor's program: \(second.standardError)")
+        #expect(try lab.ping(lab.addressB, count: 20) == 20)
+        #expect(Daemon.stop(second) == 0, "\(second.standardError)")
+        let left = try lab.lab.inDevice { () throws(XDPError) -> UInt32? in XDPProgram.attachedProgramID(interface: lab.portA) }
+        #expect(left == nil)
+    }
+
+    @Test("our program removed behind our back: reattached within a second (policy reattach)")
+    func programRemovedReattach() throws {
+        let lab = try ForwardingLab(.bridge)
+        let daemon = try Daemon.start(["run", "--mode", "xconnect", "-i", lab.portA, "-i", lab.portB, "--netns", lab.device, "--metrics", "off"])
+        #expect(try waitForProgram(lab.lab, interface: lab.portA))
+        try Command.run(["ip", "-n", lab.device, "link", "set", "dev", lab.portA, "xdp", "off"])
+        usleep(1_200_000)
+        let back = try lab.lab.inDevice { () throws(XDPError) -> UInt32? in XDPProgram.attachedProgramID(interface: lab.portA) }
+        #expect(back != nil, "reattached")
+        #expect(try lab.ping(lab.addressB, count: 10) == 10)
+        #expect(Daemon.stop(daemon) == 0)
+        #expect(daemon.standardError.contains("removed or replaced by someone else: reattaching"))
+    }
+
+    @Test("our program removed behind our back: exit non-zero with a clear message (policy exit)")
+    func programRemovedExit() throws {
+        let lab = try ForwardingLab(.bridge)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("xdpfwd-\(UUID().uuidString).yaml").path
+        try """
+            mode: xconnect
+            ports:
+              - interface: \(lab.portA)
+              - interface: \(lab.portB)
+            netns: \(lab.device)
+            metrics: "off"
+            program_loss_policy: exit
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        chmod(path, 0o644)
+        defer { unlink(path) }
+        let daemon = try Daemon.start(["run", "--config", path])
+        #expect(try waitForProgram(lab.lab, interface: lab.portA))
+        try Command.run(["ip", "-n", lab.device, "link", "set", "dev", lab.portA, "xdp", "off"])
+        let status = daemon.wait(timeout: 10)
+        #expect(status != 0)
+        #expect(daemon.standardError.contains("removed or replaced by someone else; exiting"), "\(daemon.standardError)")
+        let left = try lab.lab.inDevice { () throws(XDPError) -> UInt32? in XDPProgram.attachedProgramID(interface: lab.portB) }
+        #expect(left == nil, "the other port's program is detached on the way out")
+    }
+
+    @Test("UDP at a fixed rate through l3: iperf3's loss is what the daemon's counters show")
+    func udpLoss() throws {
+        let lab = try ForwardingLab(.router)
+        let daemon = try Daemon.start(["run", "--mode", "l3", "-i", lab.portA, "-i", lab.portB, "--netns", lab.device, "--metrics", "127.0.0.1:9184"])
+        #expect(try waitForProgram(lab.lab, interface: lab.portB))
+        #expect(try lab.ping(lab.addressB, count: 5) == 5)
+        let server = try ToolProcessLike.start(["ip", "netns", "exec", lab.hostB, "iperf3", "-s", "-1", "-p", "5202"])
+        usleep(300_000)
+        let output = try Command.run(["ip", "netns", "exec", lab.hostA, "iperf3", "-c", lab.addressB, "-p", "5202", "-u", "-b", "20M", "-t", "2", "-J"], allowFailure: true)
+        server.waitUntilExit()
+        let json = (try? JSONSerialization.jsonObject(with: Data(output.utf8))) as? [String: Any]
+        let sum = ((json?["end"] as? [String: Any])?["sum"] as? [String: Any]) ?? [:]
+        let sent = (sum["packets"] as? NSNumber)?.intValue ?? 0
+        let lost = (sum["lost_packets"] as? NSNumber)?.intValue ?? -1
+        let metrics = scrape(port: 9184)
+        let dropped = metrics.filter { $0.key.hasPrefix("xdpfwd_drops_total") }.values.reduce(0, +)
+            + metrics.filter { $0.key.hasPrefix("xdpfwd_xdp_statistics_total") && ($0.key.contains("rx_ring_full") || $0.key.contains("rx_dropped")) }.values.reduce(0, +)
+        #expect(sent > 1000, "iperf3 sent \(sent) datagrams")
+        #expect(lost == Int(dropped), "iperf3 lost \(lost), the daemon counted \(dropped) drops")
+        #expect(Daemon.stop(daemon) == 0)
+    }
+
+    @Test("the shipped example config (dist/xdpfwd.yaml) is valid")
+    func exampleConfig() throws {
+        try requireRoot()
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("dist/xdpfwd.yaml").path
+        chmod(path, 0o644)
+        let check = try Daemon.run(["check", "--config", path])
+        #expect(check.process.terminationStatus == 0, "\(check.standardError)")
+        #expect(check.standardOutput.contains("configuration OK"))
+    }
+}
