@@ -10,10 +10,13 @@ deps:
 build: deps
 	$(SWIFT) build -c release $(SWIFT_BUILD_FLAGS)
 
-# All tests: unit and integration (real AF_XDP sockets on veth in namespaces).
+# All tests: unit and integration (real AF_XDP sockets on veth in namespaces),
+# then the allocation check again on optimized code (what the claim is about).
 test: deps
 	$(SWIFT) build --build-tests $(SWIFT_BUILD_FLAGS)
 	$(SWIFT) test --skip-build
+	$(SWIFT) build -c release --build-tests -Xswiftc -enable-testing $(SWIFT_BUILD_FLAGS)
+	$(SWIFT) test -c release -Xswiftc -enable-testing --skip-build --filter AllocationTests
 
 # The main job on the built-in lab: xdpfwd routing between two hosts, with
 # ping, iperf3 and xdpbench traffic through it; prints the counts; tears down.

@@ -79,9 +79,14 @@ let package = Package(
         // Compiles bpf/*.bpf.c with clang -target bpf and embeds the object
         // into XDPControl, so no binary depends on the working directory.
         .plugin(name: "EmbedBPF", capability: .buildTool()),
+        // Counts the test thread's heap allocations (test builds only).
+        .target(
+            name: "AllocationCounter",
+            path: "Tests/AllocationCounter"
+        ),
         .testTarget(
             name: "XDPTests",
-            dependencies: ["XDP"],
+            dependencies: ["XDP", "AllocationCounter"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
