@@ -49,6 +49,27 @@ extension Socket {
             kickPendingTransmit()
             return BatchResult()
         }
+        let result = Socket.dispatch(ready, from: &rx, recyclingTo: &fill, sendingTo: &tx, pool: &pool, handler: &handler)
+        rx.release()
+        if result.transmitted > 0 {
+            tx.submit()
+            kickTransmit()
+        }
+        fill.submit()
+        if pool.count > 0 { fill.refill(from: &pool, upTo: ready) }
+        return result
+    }
+
+    /// The per-packet part of every batch loop: take `ready` received frames
+    /// from `rx`, let the handler decide, and put each where it goes: the
+    /// fill ring (`.drop`), the TX ring (`.transmit`), or the pool when a
+    /// ring is out of room (counted). Nothing is published here; the caller
+    /// releases, submits and kicks once per batch.
+    @inlinable @inline(__always)
+    static func dispatch<Handler: PacketHandler>(
+        _ ready: Int, from rx: inout RXRing, recyclingTo fill: inout FillRing, sendingTo tx: inout TXRing,
+        pool: inout FramePool, handler: inout Handler
+    ) -> BatchResult {
         var fillRoom = fill.freeCount(wanting: ready)
         var txRoom = tx.freeCount(wanting: ready)
         var result = BatchResult(packets: ready)
@@ -74,16 +95,6 @@ extension Socket {
                     result.transmitDropped &+= 1
                 }
             }
-        }
-        rx.release()
-        if result.transmitted > 0 {
-            tx.submit()
-            kickTransmit()
-        }
-        if fillRoom > 0 && pool.count > 0 {
-            fill.refill(from: &pool, upTo: fillRoom)
-        } else {
-            fill.submit()
         }
         return result
     }

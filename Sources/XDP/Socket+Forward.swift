@@ -27,42 +27,14 @@ extension Socket {
             output.kickPendingTransmit()
             return BatchResult()
         }
-        var fillRoom = input.fill.freeCount(wanting: ready)
-        var txRoom = output.tx.freeCount(wanting: ready)
-        var result = BatchResult(packets: ready)
-        for _ in 0..<ready {
-            var frame = input.rx.receive()
-            result.bytes &+= frame.length
-            switch handler.handle(&frame) {
-            case .drop:
-                if fillRoom > 0 {
-                    input.fill.pushReserved(frame)
-                    fillRoom &-= 1
-                } else {
-                    pool.release(frame)
-                }
-            case .transmit:
-                if txRoom > 0, frame.length > 0 {
-                    result.transmittedBytes &+= frame.length
-                    output.tx.pushReserved(frame)
-                    txRoom &-= 1
-                    result.transmitted &+= 1
-                } else {
-                    pool.release(frame)
-                    result.transmitDropped &+= 1
-                }
-            }
-        }
+        let result = Socket.dispatch(ready, from: &input.rx, recyclingTo: &input.fill, sendingTo: &output.tx, pool: &pool, handler: &handler)
         input.rx.release()
         if result.transmitted > 0 {
             output.tx.submit()
             output.kickTransmit()
         }
-        if fillRoom > 0 && pool.count > 0 {
-            input.fill.refill(from: &pool, upTo: fillRoom)
-        } else {
-            input.fill.submit()
-        }
+        input.fill.submit()
+        if pool.count > 0 { input.fill.refill(from: &pool, upTo: ready) }
         return result
     }
 }
