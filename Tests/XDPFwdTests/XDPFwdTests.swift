@@ -92,17 +92,22 @@ struct XDPFwdTests {
         var ihlBeyond = good; ihlBeyond[14] = 0x4f                                          // IHL 15: 60-byte header, options unverified
         bad.append(ihlBeyond)
         bad.append(Array(good[0..<12]) + [0x81, 0x00, 0, 1, 0x81, 0x00, 0, 2, 0x81, 0x00, 0, 3] + Array(good[12...]))  // three stacked VLAN tags
+        bad.append(Array(good.prefix(10)))                                                  // truncated Ethernet header
+        var ipv6 = Array(good[0..<12]) + [0x86, 0xdd, 0x60, 0, 0, 0, 0, 8, 0 /* hop-by-hop */, 64]
+        ipv6 += [UInt8](repeating: 0x20, count: 32) + [17, 0, 0, 0, 0, 0, 0, 0]
+        bad.append(ipv6)                                                                    // IPv6 with an extension header
         do {
             // AF_XDP on host A only while sending the bad frames: its program takes all of A's traffic.
             var host = try PeerEndpoint(namespace: lab.hostA, interface: link.peerInterface)
-            _ = host.exchange(Array(repeating: bad, count: 40).flatMap { $0 }, timeout: 2)
+            _ = host.exchange(Array(repeating: bad, count: 30).flatMap { $0 }, timeout: 2)   // 210 frames: within the endpoint's window of 256 unanswered
         }
         #expect(try lab.ping(lab.addressB, count: 20) == 20, "good traffic keeps flowing")
         let metrics = scrape(port: 9183)
         let malformed = metrics[#"xdpfwd_drops_total{port="\#(lab.portA)",queue="0",reason="malformed"}"#] ?? 0
         let passed = metrics[#"xdpfwd_program_packets_total{port="\#(lab.portA)",decision="router_passed"}"#] ?? 0
-        #expect(malformed >= 40, "frames that reached userspace malformed are counted (\(malformed))")
-        #expect(malformed + passed >= 200, "every bad frame is a userspace drop or left to the kernel (\(malformed) + \(passed))")
+        #expect(malformed >= 30, "frames that reached userspace malformed are counted (\(malformed))")
+        // 7 kinds x 30; a 10-byte runt may be dropped by veth before it reaches the device's XDP hook.
+        #expect(malformed + passed >= 180, "every bad frame that reaches the device is a userspace drop or left to the kernel (\(malformed) + \(passed))")
         #expect(Daemon.stop(daemon) == 0)
     }
 

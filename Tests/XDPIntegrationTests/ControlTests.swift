@@ -113,3 +113,32 @@ func sourcePort(of frame: borrowing Frame) -> Int {
     let bytes = copyBytes(of: frame)
     return bytes.count >= 36 ? Int(bytes[34]) << 8 | Int(bytes[35]) : -1
 }
+
+/// Channel counts changed through the plan's system changes, and undone.
+@Suite("Control: channels", .serialized)
+struct ChannelChangeTests {
+    @Test("ETHTOOL_SCHANNELS on a 4-queue veth: set to 2, logged, undone back to 4; a dry run changes nothing")
+    func setAndUndo() throws {
+        let lab = try makeLab(queues: 4)
+        let port = lab.links[0].deviceInterface
+        func queues() throws -> Int? {
+            try lab.inDevice { () throws(XDPError) -> Int? in try Interface.discover(port).channels?.queueCount }
+        }
+        try lab.inDevice { () throws(XDPError) in
+            let dryRun = SystemChanges(dryRun: true)
+            try dryRun.setChannels(interface: port, count: 2)
+            #expect(dryRun.log.first?.note == "dry run")
+        }
+        #expect(try queues() == 4)
+        let changes = SystemChanges()
+        try lab.inDevice { () throws(XDPError) in try changes.setChannels(interface: port, count: 2) }
+        #expect(try queues() == 2)
+        #expect(changes.log.first?.description == "channels of \(port): rx 4 tx 4 combined 0 -> rx 2 tx 2 combined 0")
+        try lab.inDevice { () throws(XDPError) in changes.undo() }
+        #expect(try queues() == 4)
+        let tooMany = #expect(throws: XDPError.self) {
+            try lab.inDevice { () throws(XDPError) in try SystemChanges().setChannels(interface: port, count: 9) }
+        }
+        #expect(tooMany?.description.contains("at most 4") == true, "\(String(describing: tooMany))")
+    }
+}
