@@ -71,11 +71,13 @@ struct DaemonConfiguration: Codable, Equatable {
     /// NAPI tunables set on every port while running (undone on exit).
     var napiDeferHardIRQs: Int?
     var groFlushTimeout: Int?
+    /// Set every port's channel (queue) count before binding (ETHTOOL_SCHANNELS; undone on exit).
+    var channels: Int?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case mode, ports, cpus, attach, zeroCopy = "zero_copy", needWakeup = "need_wakeup", frameSize = "frame_size"
         case frameCount = "frame_count", batch, netns, metrics, routes, neighbors, programLossPolicy = "program_loss_policy"
-        case irqAffinity = "irq_affinity", napiDeferHardIRQs = "napi_defer_hard_irqs", groFlushTimeout = "gro_flush_timeout"
+        case irqAffinity = "irq_affinity", napiDeferHardIRQs = "napi_defer_hard_irqs", groFlushTimeout = "gro_flush_timeout", channels
     }
 
     /// The engine configuration this file describes.
@@ -95,6 +97,9 @@ struct DaemonConfiguration: Codable, Equatable {
             cpus: cpuList, attach: attach ?? .auto, zeroCopy: zeroCopy ?? .preferred, needWakeup: needWakeup ?? true,
             frameSize: frameSize ?? 2048, frameCount: frameCount ?? 4096, batch: batch ?? 64, namespace: netns)
         do { try engine.validate() } catch { throw ConfigurationError(key: nil, line: nil, message: error.hint) }
+        if let channels, !(1...1024).contains(channels) {
+            throw ConfigurationError(key: "channels", line: nil, message: "\(channels) out of range: use 1 to 1024")
+        }
         if let policy = programLossPolicy, policy != "reattach" && policy != "exit" {
             throw ConfigurationError(key: "program_loss_policy", line: nil, message: "'\(policy)': use reattach or exit")
         }

@@ -50,6 +50,8 @@ final class Daemon: Service, @unchecked Sendable {
     private var metrics: MetricsServer?
     /// System changes the plan made (IRQ affinity, NAPI tunables), undone at stop.
     private var systemChanges: SystemChanges?
+    /// Channel counts set before binding, undone after the sockets are closed.
+    private var channelChanges: SystemChanges?
     private let reloads = Atomic<Int>(0)
     private(set) var failure: String?
 
@@ -57,6 +59,16 @@ final class Daemon: Service, @unchecked Sendable {
         self.configuration = configuration
         self.configPath = configPath
         self.logger = logger
+        if let channels = configuration.channels {
+            // Before binding: the queue count decides the plan.
+            let changes = SystemChanges()
+            for port in configuration.ports {
+                let set = { () throws(XDPError) in try changes.setChannels(interface: port.interface, count: channels) }
+                if let namespace = configuration.netns { try NetworkNamespace.withEntered(namespace, set) } else { try set() }
+            }
+            for change in changes.log { logger.info("system change: \(change)") }
+            channelChanges = changes
+        }
         engine = try ForwardingEngine(configuration: try configuration.engineConfiguration())
         if configuration.mode == .l3 {
             var ports: [Int32: OutputInterface] = [:]
@@ -116,6 +128,14 @@ final class Daemon: Service, @unchecked Sendable {
         engine.stop()
         systemChanges?.undo()
         systemChanges = nil
+        if let changes = channelChanges {
+            if let namespace = configuration.netns {
+                try? NetworkNamespace.withEntered(namespace) { () throws(XDPError) in changes.undo() }
+            } else {
+                changes.undo()
+            }
+            channelChanges = nil
+        }
         metrics?.shutdown()
         metrics = nil
         logger.info("stopped")
