@@ -168,9 +168,24 @@ public final class ForwardingEngine: @unchecked Sendable {
         var address: [UInt8]
     }
 
+    /// Ports whose interface no longer exists (deleted while running).
+    public func missingPorts() -> [String] {
+        let check = { () -> [String] in
+            zip(self.configuration.ports, self.interfaces).filter { port, interface in
+                Int(if_nametoindex(port.interface)) != interface.index
+            }.map { port, _ in port.interface }
+        }
+        if let namespace = configuration.namespace {
+            return (try? NetworkNamespace.withEntered(namespace) { () throws(XDPError) -> [String] in check() }) ?? []
+        }
+        return check()
+    }
+
     /// Ports whose program was removed or replaced behind our back.
     public func portsWithLostProgram() -> [String] {
-        zip(configuration.ports, programs).filter { !$1.program.isAttached() }.map { $0.0.interface }
+        let missing = Set(missingPorts())
+        return zip(configuration.ports, programs).filter { port, box in !missing.contains(port.interface) && !box.program.isAttached() }
+            .map { port, _ in port.interface }
     }
 
     /// Attaches the program of `port` again.

@@ -31,6 +31,8 @@ struct Run: AsyncParsableCommand {
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()
+        } catch let exit as ExitCode {
+            throw exit
         } catch {
             if daemon.failure != nil { throw ExitCode(2) }
             throw error
@@ -107,6 +109,13 @@ final class Daemon: Service, @unchecked Sendable {
             if let mirror, mirror.changesPending() { rebuildTables(reason: "kernel routing change") }
             if reloadRequested.exchange(false, ordering: .relaxed) { reload() }
             if ticks % 5 == 0 {
+                if let gone = engine.missingPorts().first {
+                    let message = "interface \(gone) disappeared (deleted while running); exiting"
+                    failure = message
+                    logger.critical("\(message)")
+                    shutDown()
+                    throw ExitCode(3)
+                }
                 for port in engine.portsWithLostProgram() {
                     if policy == "exit" {
                         let message = "the XDP program on \(port) was removed or replaced by someone else; exiting (program_loss_policy: exit)"

@@ -107,3 +107,42 @@ struct DaemonFaultTests {
         #expect(check.standardOutput.contains("configuration OK"))
     }
 }
+
+/// Links that go away.
+@Suite("xdpfwd links", .serialized)
+struct DaemonLinkTests {
+    @Test("link flap under traffic: forwarding resumes within a second of link up, frames conserved")
+    func linkFlap() throws {
+        let lab = try ForwardingLab(.bridge)
+        let daemon = try Daemon.start(["run", "--mode", "xconnect", "-i", lab.portA, "-i", lab.portB, "--netns", lab.device, "--metrics", "127.0.0.1:9185"])
+        #expect(try waitForProgram(lab.lab, interface: lab.portB))
+        #expect(try lab.ping(lab.addressB, count: 20) == 20)
+        let load = try ToolProcessLike.start(["ip", "netns", "exec", lab.hostA, "ping", "-c", "300", "-i", "0.005", "-q", lab.addressB])
+        usleep(300_000)
+        try Command.run(["ip", "-n", lab.device, "link", "set", lab.portA, "down"])
+        usleep(300_000)
+        try Command.run(["ip", "-n", lab.device, "link", "set", lab.portA, "up"])
+        load.waitUntilExit()
+        usleep(1_000_000)
+        #expect(try lab.ping(lab.addressB, count: 20) == 20, "forwarding resumed after link up")
+        let metrics = scrape(port: 9185)
+        #expect(metrics[#"xdpfwd_frames{worker="0",place="held"}"#] == 0)
+        #expect(daemon.process.isRunning)
+        #expect(Daemon.stop(daemon) == 0, "\(daemon.standardError)")
+    }
+
+    @Test("an interface deleted while running: a clean exit with the reason, never a crash or a hang")
+    func interfaceDeleted() throws {
+        let lab = try ForwardingLab(.bridge)
+        let daemon = try Daemon.start(["run", "--mode", "xconnect", "-i", lab.portA, "-i", lab.portB, "--netns", lab.device, "--metrics", "off"])
+        #expect(try waitForProgram(lab.lab, interface: lab.portB))
+        #expect(try lab.ping(lab.addressB, count: 5) == 5)
+        try Command.run(["ip", "-n", lab.device, "link", "del", lab.portB])
+        let status = daemon.wait(timeout: 10)
+        #expect(status == 3, "exit status \(status): \(daemon.standardError)")
+        #expect(daemon.process.terminationReason == .exit, "exited, not killed by a signal")
+        #expect(daemon.standardError.contains("interface \(lab.portB) disappeared"), "\(daemon.standardError)")
+        let left = try lab.lab.inDevice { () throws(XDPError) -> UInt32? in XDPProgram.attachedProgramID(interface: lab.portA) }
+        #expect(left == nil, "the surviving port's program is detached")
+    }
+}
