@@ -2,7 +2,7 @@
 SWIFT ?= swift
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: deps build test demo bench-compare lab-clean clean
+.PHONY: deps build test sanitize demo bench-compare lab-clean clean
 
 deps:
 	@scripts/deps.sh
@@ -17,6 +17,12 @@ test: deps
 	$(SWIFT) test --skip-build
 	$(SWIFT) build -c release --build-tests -Xswiftc -enable-testing $(SWIFT_BUILD_FLAGS)
 	$(SWIFT) test -c release -Xswiftc -enable-testing --skip-build --filter AllocationTests
+
+# The library and control module under AddressSanitizer (unit and real-socket tests).
+sanitize: deps
+	$(SWIFT) build --build-tests --sanitize=address --scratch-path .build-asan $(SWIFT_BUILD_FLAGS)
+	LSAN_OPTIONS=suppressions=$(CURDIR)/Tests/lsan.supp $(SWIFT) test --skip-build --sanitize=address --scratch-path .build-asan \
+		--filter 'XDPTests|PacketTests|XDPControlTests|XDPIntegrationTests'
 
 # The main job on the built-in lab: xdpfwd routing between two hosts, with
 # ping, iperf3 and xdpbench traffic through it; prints the counts; tears down.

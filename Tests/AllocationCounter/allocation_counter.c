@@ -13,6 +13,18 @@ static __thread uint64_t allocations;
 
 uint64_t allocation_counter_thread_total(void) { return allocations; }
 
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define ALLOCATION_COUNTER_OFF 1
+#endif
+#endif
+
+#ifdef ALLOCATION_COUNTER_OFF
+// Under a sanitizer the sanitizer owns the allocator: count nothing.
+int allocation_counter_is_active(void) { return 0; }
+#else
+int allocation_counter_is_active(void) { return 1; }
+
 void *malloc(size_t size) { allocations++; return __libc_malloc(size); }
 void *calloc(size_t count, size_t size) { allocations++; return __libc_calloc(count, size); }
 void *realloc(void *pointer, size_t size) { allocations++; return __libc_realloc(pointer, size); }
@@ -26,3 +38,4 @@ int posix_memalign(void **out, size_t alignment, size_t size) {
     *out = pointer;
     return 0;
 }
+#endif

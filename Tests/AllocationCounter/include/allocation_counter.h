@@ -6,4 +6,6 @@
 #include <stdint.h>
 /// Allocations (malloc, calloc, realloc, aligned variants) by this thread so far.
 uint64_t allocation_counter_thread_total(void);
+/// 0 when the counter is compiled out (sanitizer builds, which own the allocator).
+int allocation_counter_is_active(void);
 #endif
