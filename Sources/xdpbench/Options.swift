@@ -79,13 +79,13 @@ struct CommonOptions: ParsableArguments {
     }
 
     func queueList() throws -> [UInt32] {
-        do { return try parseList(queues).map(UInt32.init) } catch { throw ValidationError("--queues \(queues): \(error)") }
+        do { return try CPUList.parse(queues).map(UInt32.init) } catch { throw ValidationError("--queues \(queues): \(error)") }
     }
 
     func cpuList() throws -> [Int]? {
         guard let cpus else { return nil }
         let list: [Int]
-        do { list = try parseList(cpus) } catch { throw ValidationError("--cpus \(cpus): \(error)") }
+        do { list = try CPUList.parse(cpus) } catch { throw ValidationError("--cpus \(cpus): \(error)") }
         let allowed = Set(Worker.allowedCPUs)
         if let bad = list.first(where: { !allowed.contains($0) }) {
             throw ValidationError("--cpus: CPU \(bad) is not available to this process (allowed: \(allowed.sorted().map(String.init).joined(separator: ",")))")
@@ -148,21 +148,6 @@ enum WaitPolicy: String {
     case pollEveryBatch = "poll every batch"
     /// Never sleep.
     case spin
-}
-
-/// Parses "0,2,4-6" into [0, 2, 4, 5, 6].
-func parseList(_ text: String) throws -> [Int] {
-    struct ListError: Error, CustomStringConvertible { let description: String }
-    var values: [Int] = []
-    for part in text.split(separator: ",", omittingEmptySubsequences: false) {
-        let bounds = part.split(separator: "-", omittingEmptySubsequences: false)
-        guard (1...2).contains(bounds.count), let low = Int(bounds[0]), let high = Int(bounds.last!), low >= 0, low <= high, high < 4096 else {
-            throw ListError(description: "'\(part)' is not a number or a range like 0-3")
-        }
-        values.append(contentsOf: low...high)
-    }
-    guard Set(values).count == values.count else { throw ListError(description: "lists a value twice") }
-    return values
 }
 
 func parseMAC(_ text: String, option: String) throws -> [UInt8] {

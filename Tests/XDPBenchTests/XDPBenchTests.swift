@@ -137,11 +137,6 @@ struct XDPBenchTests {
     }
 }
 
-/// The bytes of a frame's packet, copied out.
-func copyBytes(of frame: borrowing Frame) -> [UInt8] {
-    frame.bytes.withUnsafeBytes { Array($0) }
-}
-
 /// Multi-queue runs and inspect.
 @Suite("xdpbench control", .serialized)
 struct XDPBenchControlTests {
