@@ -12,6 +12,10 @@
 #include <linux/ethtool.h>
 #include <linux/sockios.h>
 #include <linux/capability.h>
+#include <sys/prctl.h>
+#include <dirent.h>
+#include <sys/vfs.h>
+#include <errno.h>
 
 static bool cxdp_quiet = false;
 static __thread char cxdp_last_message[512];
@@ -136,6 +140,51 @@ uint64_t cxdp_effective_capabilities(void) {
     return (uint64_t)data[0].effective | ((uint64_t)data[1].effective << 32);
 }
 
+/* Keeps only `keep` (bit numbers as 1ull << CAP_x) in the calling thread's
+ * permitted and effective sets, clears the inheritable and ambient sets,
+ * shrinks the bounding set when CAP_SETPCAP allows, and sets no_new_privs.
+ * Capabilities are per thread on Linux: the caller makes sure it is the
+ * process's only thread (cxdp_thread_count) so the result holds for all. */
+int cxdp_limit_capabilities(uint64_t keep) {
+    struct __user_cap_data_struct data[2];
+    int rc = cxdp_capget(data);
+    if (rc) return rc;
+    uint64_t effective = (uint64_t)data[0].effective | ((uint64_t)data[1].effective << 32);
+    if (effective & (1ull << CAP_SETPCAP)) {
+        for (int cap = 0; cap <= CAP_LAST_CAP; cap++) {
+            if (!(keep & (1ull << cap)) && prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1
+                && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) return -errno;
+        }
+    }
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL) return -errno;
+    for (int i = 0; i < 2; i++) {
+        uint32_t kept = (uint32_t)(keep >> (32 * i));
+        data[i].permitted &= kept;
+        data[i].effective = data[i].permitted;
+        data[i].inheritable = 0;
+    }
+    rc = cxdp_capset(data);
+    if (rc) return rc;
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return -errno;
+    return 0;
+}
+
+uint64_t cxdp_permitted_capabilities(void) {
+    struct __user_cap_data_struct data[2];
+    if (cxdp_capget(data)) return 0;
+    return (uint64_t)data[0].permitted | ((uint64_t)data[1].permitted << 32);
+}
+
+int cxdp_thread_count(void) {
+    DIR *tasks = opendir("/proc/self/task");
+    if (!tasks) return -errno;
+    int count = 0;
+    struct dirent *entry;
+    while ((entry = readdir(tasks)) != NULL) if (entry->d_name[0] != '.') count++;
+    closedir(tasks);
+    return count;
+}
+
 int cxdp_set_memlock_limit(uint64_t bytes) {
     struct rlimit limit;
     if (getrlimit(RLIMIT_MEMLOCK, &limit) != 0) return -errno;
@@ -174,6 +223,21 @@ struct bpf_object *cxdp_open_object(const void *bytes, size_t size, const char *
 int cxdp_xdp_detach(int ifindex, uint32_t flags, int expected_prog_fd) {
     LIBBPF_OPTS(bpf_xdp_attach_opts, options, .old_prog_fd = expected_prog_fd);
     return bpf_xdp_detach(ifindex, flags, &options);
+}
+
+int cxdp_xdp_detach_id(int ifindex, uint32_t id) {
+    LIBBPF_OPTS(bpf_xdp_query_opts, query);
+    int rc = bpf_xdp_query(ifindex, 0, &query);
+    if (rc) return rc;
+    if (query.prog_id != id) return -ENOENT;
+    uint32_t flags = query.attach_mode == XDP_ATTACHED_SKB ? XDP_FLAGS_SKB_MODE
+        : query.attach_mode == XDP_ATTACHED_DRV ? XDP_FLAGS_DRV_MODE
+        : query.attach_mode == XDP_ATTACHED_HW ? XDP_FLAGS_HW_MODE : 0;
+    int fd = bpf_prog_get_fd_by_id(id);
+    if (fd < 0) return -errno;
+    rc = cxdp_xdp_detach(ifindex, flags, fd);
+    close(fd);
+    return rc;
 }
 
 int64_t cxdp_xdp_attached_id(int ifindex) {
@@ -227,4 +291,9 @@ int64_t cxdp_program_owner(uint32_t id) {
     }
     close(fd);
     return owner;
+}
+
+bool cxdp_is_bpffs(const char *path) {
+    struct statfs info;
+    return statfs(path, &info) == 0 && info.f_type == 0xCAFE4A11;
 }

@@ -29,6 +29,9 @@ public struct XDPProgram: ~Copyable {
     let matchMapFD: Int32
     let countersMapFD: Int32
     let nextHopsMapFD: Int32
+    let ownerMapFD: Int32
+    /// False once ``leaveAttached()`` hands the program over to the kernel.
+    var detachOnDrop = true
 
     /// Loads the embedded redirect program and attaches it to `interface`.
     /// - Parameters:
@@ -76,6 +79,7 @@ public struct XDPProgram: ~Copyable {
         matchMapFD = mapFDs[1]
         countersMapFD = mapFDs[2]
         nextHopsMapFD = mapFDs[3]
+        ownerMapFD = mapFDs[4]
         self.interface = interface
         interfaceIndex = index
         programID = id
@@ -83,17 +87,8 @@ public struct XDPProgram: ~Copyable {
     }
 
     deinit {
-        if namespaceFD >= 0 {
-            let current = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)
-            if current >= 0, cxdp_enter_network_namespace(namespaceFD) == 0 {
-                _ = XDPProgram.detach(programFD: programFD, index: interfaceIndex, mode: mode)
-                precondition(cxdp_enter_network_namespace(current) == 0, "could not return the thread to its network namespace")
-            }
-            if current >= 0 { close(current) }
-            close(namespaceFD)
-        } else {
-            _ = XDPProgram.detach(programFD: programFD, index: interfaceIndex, mode: mode)
-        }
+        if detachOnDrop { _ = withOwnNamespace { XDPProgram.detach(programFD: programFD, index: interfaceIndex, mode: mode) } }
+        if namespaceFD >= 0 { close(namespaceFD) }
         bpf_object__close(object)
     }
 
@@ -112,12 +107,19 @@ public struct XDPProgram: ~Copyable {
         if rc != 0 { throw XDPProgram.attachError(rc, interface: interface, mode: mode) }
     }
 
-    /// Runs `body` with the thread in the namespace the program was attached in.
+    /// Runs `body` with the thread in the namespace the program was attached
+    /// in. No setns (which needs CAP_SYS_ADMIN) when the thread is already
+    /// there, so a process that gave up its capabilities but runs inside the
+    /// namespace can still watch and detach its programs.
     private func withOwnNamespace<R>(_ body: () -> R) -> R? {
         guard namespaceFD >= 0 else { return body() }
         let current = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)
         guard current >= 0 else { return nil }
         defer { close(current) }
+        var here = stat(), there = stat()
+        if fstat(current, &here) == 0, fstat(namespaceFD, &there) == 0, here.st_ino == there.st_ino, here.st_dev == there.st_dev {
+            return body()
+        }
         guard cxdp_enter_network_namespace(namespaceFD) == 0 else { return nil }
         defer { precondition(cxdp_enter_network_namespace(current) == 0, "could not return the thread to its network namespace") }
         return body()
@@ -242,7 +244,12 @@ public struct XDPProgram: ~Copyable {
             // live process, stays untouched.
             let owner = cxdp_program_owner(existing)
             let ownerGone = owner > 0 && kill(pid_t(owner), 0) != 0 && Glibc.errno == ESRCH
-            guard cxdp_program_is_named(existing, "xdp_redirect_qu"), ownerGone else {
+            let ours = cxdp_program_is_named(existing, "xdp_redirect_qu")
+            if ours && owner == 0 {
+                throw XDPError(.busy, operation: "attach XDP program to \(interface)", errno: EBUSY,
+                               hint: "\(interface) has our redirect program id \(existing) left attached on purpose (xdpctl attach, pinned maps): run xdpctl detach -i \(interface) first")
+            }
+            guard ours, ownerGone else {
                 throw XDPError(.busy, operation: "attach XDP program to \(interface)", errno: EBUSY,
                                hint: "\(interface) already has XDP program id \(existing) attached: detach it (ip link set dev \(interface) xdp off) or ask to replace it")
             }

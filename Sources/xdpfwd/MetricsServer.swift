@@ -23,7 +23,7 @@ final class MetricsServer: @unchecked Sendable {
         return (host, port)
     }
 
-    /// Binds and starts serving.
+    /// Binds and listens; ``start()`` serves.
     /// - Throws: ``XDPError`` when the address cannot be bound.
     init(address: String, render: @escaping @Sendable () -> String) throws(XDPError) {
         guard let (host, port) = MetricsServer.parseAddress(address) else {
@@ -46,6 +46,11 @@ final class MetricsServer: @unchecked Sendable {
             close(fd)
             throw XDPError.fromErrno(error, operation: "listen for metrics on \(address)", hint: "is another process using the port? choose another with metrics: host:port")
         }
+    }
+
+    /// Starts serving on a thread of its own.
+    /// - Throws: ``XDPError`` when the thread cannot be created.
+    func start() throws(XDPError) {
         let server = self
         thread = try Worker(name: "xdpfwd-metrics") { server.serve() }
     }

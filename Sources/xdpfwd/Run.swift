@@ -11,11 +11,18 @@ import XDPControl
 /// Set by SIGHUP; the daemon reloads at its next tick.
 let reloadRequested = Atomic<Bool>(false)
 
-struct Run: AsyncParsableCommand {
+struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Forward packets until SIGTERM/SIGINT (SIGHUP reloads routes, neighbors and the config's tables).")
     @OptionGroup var options: ConfigurationOptions
+    @Flag(help: "Keep every capability after setup (default: give up all but the ones needed to detach and watch the programs).")
+    var keepCapabilities = false
 
-    func run() async throws {
+    /// Privileged setup on the main thread while it is the only thread
+    /// (programs attached, sockets bound, metrics socket listening), then
+    /// the capabilities it no longer needs given up, and only then workers
+    /// and the concurrency runtime started, so every thread has the reduced
+    /// sets (Linux keeps capabilities per thread).
+    func run() throws {
         // A parent may have started us with signals blocked (children inherit the mask).
         var mask = sigset_t()
         sigemptyset(&mask)
@@ -25,18 +32,33 @@ struct Run: AsyncParsableCommand {
         let logger = Logger(label: "xdpfwd")
         let configuration = try options.effective()
         let daemon = try Daemon(configuration: configuration, configPath: options.config, logger: logger)
+        if keepCapabilities {
+            logger.warning("--keep-capabilities: keeping \(Privileges.permitted) for the whole run")
+        } else {
+            daemon.giveUpCapabilities()
+        }
+        try daemon.startThreads()
         _ = reloadRequested.load(ordering: .relaxed)
         signal(SIGHUP) { _ in reloadRequested.store(true, ordering: .relaxed) }
-        let group = ServiceGroup(configuration: .init(services: [.init(service: daemon)],
-                                                      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        do {
-            try await group.run()
-        } catch let exit as ExitCode {
-            throw exit
-        } catch {
+        let outcome = Outcome()
+        let done = DispatchSemaphore(value: 0)
+        Task.detached {
+            let group = ServiceGroup(configuration: .init(services: [.init(service: daemon)],
+                                                          gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            do { try await group.run() } catch { outcome.error = error }
+            done.signal()
+        }
+        done.wait()
+        if let error = outcome.error {
+            if error is ExitCode { throw error }
             if daemon.failure != nil { throw ExitCode(2) }
             throw error
         }
+    }
+
+    /// How the service group ended, handed from its task to the main thread.
+    final class Outcome: @unchecked Sendable {
+        var error: Error?
     }
 }
 
@@ -94,12 +116,38 @@ final class Daemon: Service, @unchecked Sendable {
                                        tables: configuration.mode == .l3 ? engine.tables.snapshot : nil, rebuilds: mirror?.rebuilds ?? 0)
             }
         }
+        applySystemChanges()
+    }
+
+    /// Starts the workers and the metrics thread (after the capabilities are given up).
+    func startThreads() throws {
+        try engine.start()
+        try metrics?.start()
+    }
+
+    /// Gives up every capability except what the rest of the run needs:
+    ///  CAP_NET_ADMIN     detach the programs at stop, reattach them after a
+    ///                    loss, restore channel counts;
+    ///  CAP_SYS_ADMIN     only with `netns:` (setns to do the above there;
+    ///                    run the daemon inside the namespace to drop it);
+    ///  CAP_DAC_OVERRIDE  only when IRQ/NAPI settings were changed and the
+    ///                    daemon is not uid 0 (to write them back at stop).
+    /// Everything else (CAP_BPF, CAP_NET_RAW, CAP_IPC_LOCK, CAP_PERFMON...)
+    /// was needed for setup only.
+    func giveUpCapabilities() {
+        var keep: Capabilities = [.netAdmin]
+        if configuration.netns != nil { keep.insert(.sysAdmin) }
+        if systemChanges.map({ !$0.log.isEmpty }) == true, geteuid() != 0 { keep.insert(.dacOverride) }
+        do {
+            let dropped = try Privileges.limit(to: keep)
+            logger.info("capabilities: gave up \(dropped); keeping \(Privileges.permitted.intersection(keep))")
+        } catch {
+            logger.warning("could not give up capabilities: \(error)")
+        }
     }
 
     func run() async throws {
-        try engine.start()
         if let mirror { rebuildTables(reason: "start"); _ = mirror }
-        applySystemChanges()
         logStartup()
         let policy = configuration.programLossPolicy ?? "reattach"
         var ticks = 0

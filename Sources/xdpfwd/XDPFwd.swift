@@ -7,7 +7,7 @@ import XDPControl
 /// `xdpfwd`: forwards packets between ports in userspace at AF_XDP speed
 /// (xconnect, macswap, or l3 with the kernel as control plane).
 @main
-struct XDPFwd: AsyncParsableCommand {
+struct XDPFwd: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "xdpfwd",
         abstract: "AF_XDP forwarding daemon (swift-xdp).",

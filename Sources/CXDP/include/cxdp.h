@@ -63,6 +63,11 @@ bool cxdp_program_is_named(uint32_t id, const char *name);
 /// The pid in the program's "owner" array map, or -1 when it has none.
 int64_t cxdp_program_owner(uint32_t id);
 /// The id of the XDP program attached to ifindex in any mode, 0 if none, or -errno.
+/// Detaches the program with this id from the interface, in whichever mode
+/// it is attached, and only if it is still the one attached there.
+/// 0, -ENOENT when it is not, or -errno.
+int cxdp_xdp_detach_id(int ifindex, uint32_t id);
+
 int64_t cxdp_xdp_attached_id(int ifindex);
 
 /// Routes libbpf/libxdp log lines: warnings to stderr unless quiet, debug never.
@@ -106,6 +111,18 @@ int cxdp_drop_capabilities(uint64_t mask);
 /// The calling thread's effective capability set as a bit mask.
 uint64_t cxdp_effective_capabilities(void);
 
+/// Keeps only `keep` in the calling thread's permitted and effective sets,
+/// clears inheritable and ambient, shrinks the bounding set when allowed, and
+/// sets no_new_privs. Per thread: call it while the process has one thread.
+/// 0 or -errno.
+int cxdp_limit_capabilities(uint64_t keep);
+
+/// The calling thread's permitted capability set as a bit mask.
+uint64_t cxdp_permitted_capabilities(void);
+
+/// The number of threads in this process (/proc/self/task), or -errno.
+int cxdp_thread_count(void);
+
 /// Sets the soft RLIMIT_MEMLOCK (process-wide); 0 or -errno.
 int cxdp_set_memlock_limit(uint64_t bytes);
 
@@ -117,5 +134,8 @@ int cxdp_interface_mac(const char *ifname, uint8_t *mac);
 
 /// The calling thread id (gettid).
 int cxdp_thread_id(void);
+
+/// Whether `path` is on a BPF filesystem (bpffs).
+bool cxdp_is_bpffs(const char *path);
 
 #endif
