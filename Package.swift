@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "Forwarding", targets: ["Forwarding"]),
         .executable(name: "xdpbench", targets: ["xdpbench"]),
         .executable(name: "xdpfwd", targets: ["xdpfwd"]),
+        .executable(name: "xdpctl", targets: ["xdpctl"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -67,6 +68,15 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Privileged setup for unprivileged AF_XDP users: attach, pin, detach.
+        .executableTarget(
+            name: "xdpctl",
+            dependencies: [
+                "XDP", "XDPControl",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "xdpbench",
             dependencies: [
@@ -114,6 +124,11 @@ let package = Package(
         .testTarget(
             name: "XDPFwdTests",
             dependencies: ["XDP", "XDPControl", "Packet", "TestSupport", "xdpfwd"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "XDPCtlTests",
+            dependencies: ["XDP", "XDPControl", "TestSupport", "xdpctl", "xdpbench"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -34,6 +34,9 @@ struct SessionPlan: Sendable {
     var packet: PacketTemplate?
     /// txonly: packets per second over all queues, or unlimited.
     var rate: Double? = nil
+    /// Register in this pinned XSKMAP (`xdpctl attach --pin`) instead of
+    /// attaching a program: the unprivileged data path.
+    var pinnedMap: String? = nil
 }
 
 /// The packet txonly sends.
@@ -52,6 +55,7 @@ final class BenchmarkSession {
     let plan: SessionPlan
     private var program: XDPProgram?
     private var secondProgram: XDPProgram?
+    private var pinnedMap: PinnedSocketMap?
     private var handoffs: [Handoff<QueueState>] = []
     private var fileDescriptors: [Int32] = []
     private(set) var counters: [QueueCounters] = []
@@ -77,7 +81,9 @@ final class BenchmarkSession {
 
     private func setUp() throws(XDPError) {
         let needsProgram = plan.mode != .txonly
-        if needsProgram {
+        if needsProgram, let path = plan.pinnedMap {
+            pinnedMap = try PinnedSocketMap(path: path)
+        } else if needsProgram {
             let program = try XDPProgram(interface: plan.interface, mode: plan.attach)
             attachMode = program.mode
             fallbackReason = program.fallbackReason
@@ -108,6 +114,7 @@ final class BenchmarkSession {
             if needsProgram {
                 socket.fill.refill(from: &umem.pool, upTo: umem.pool.count / 2)
                 try program?.register(socket)
+                try pinnedMap?.register(socket)
             }
             if let packet = plan.packet {
                 BenchmarkSession.prime(&umem.pool, with: packet, sourceMAC: sourceMAC)

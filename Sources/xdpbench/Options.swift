@@ -61,6 +61,9 @@ struct CommonOptions: ParsableArguments {
     @Flag(help: "No live lines.")
     var quiet = false
 
+    @Option(name: .customLong("pinned-map"), help: "Attach no program: register the sockets in the XSKMAP that `xdpctl attach --pin DIR` pinned (DIR or DIR/xsks). Needs only CAP_NET_RAW.")
+    var pinnedMap: String?
+
     func validate() throws {
         _ = try queueList()
         _ = try cpuList()

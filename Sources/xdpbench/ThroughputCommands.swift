@@ -7,6 +7,10 @@ import XDPControl
 func runThroughput(mode: BenchmarkMode, options: CommonOptions, packet: PacketOptions?, secondInterface: String? = nil,
                    rate: Double? = nil) throws {
     installSignalHandlers()
+    if options.pinnedMap != nil {
+        if secondInterface != nil { throw ValidationError("--pinned-map serves one interface: it cannot be combined with --to") }
+        if mode == .txonly { throw ValidationError("--pinned-map is for receiving modes (rxdrop, l2fwd): txonly attaches no program") }
+    }
     var template: PacketTemplate?
     if let packet {
         guard packet.packetSize <= options.frameSize - UMEMConfiguration.kernelHeadroom else {
@@ -24,7 +28,7 @@ func runThroughput(mode: BenchmarkMode, options: CommonOptions, packet: PacketOp
         mode: mode, interface: options.interface, secondInterface: secondInterface, namespace: options.netns,
         queues: try options.queueList(), cpus: try options.cpuList(), batch: options.batch,
         umem: options.umemConfiguration, socket: options.socketConfiguration, attach: options.attach,
-        wait: options.waitPolicy, count: options.count, timeLimit: options.timeLimit, packet: template, rate: rate)
+        wait: options.waitPolicy, count: options.count, timeLimit: options.timeLimit, packet: template, rate: rate, pinnedMap: options.pinnedMap)
     let session = try BenchmarkSession(plan: plan)
     if !options.json { describeSetup(session) } else if let reason = session.fallbackReason { note("warning: \(reason)") }
     let result = try runSessions([session], timeLimit: plan.timeLimit, live: !options.json && !options.quiet)[0]

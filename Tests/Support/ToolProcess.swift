@@ -22,9 +22,10 @@ public final class ToolProcess: @unchecked Sendable {
     private var stderrData = Data()
     private let group = DispatchGroup()
 
-    /// Starts `tool arguments...` (optionally through another program, e.g. setpriv).
+    /// Starts `tool arguments...` (optionally through another program, e.g.
+    /// setpriv); `tool` is a name next to the tests, or a path.
     public init(tool: String, _ arguments: [String], prefix: [String] = []) throws {
-        let path = toolPath(tool)
+        let path = tool.contains("/") ? tool : toolPath(tool)
         if prefix.isEmpty {
             process.executableURL = URL(fileURLWithPath: path)
             process.arguments = arguments
