@@ -2,7 +2,7 @@
 SWIFT ?= swift
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: deps build test sanitize demo bench-compare lab-clean clean
+.PHONY: deps build test sanitize sanitize-address sanitize-thread fuzz soak demo bench-compare lab-clean clean
 
 deps:
 	@scripts/deps.sh
@@ -11,18 +11,41 @@ build: deps
 	$(SWIFT) build -c release $(SWIFT_BUILD_FLAGS)
 
 # All tests: unit and integration (real AF_XDP sockets on veth in namespaces),
-# then the allocation check again on optimized code (what the claim is about).
+# the allocation check again on optimized code (what the claim is about), a
+# bounded libFuzzer pass, and the library and control module under
+# AddressSanitizer.
 test: deps
 	$(SWIFT) build --build-tests $(SWIFT_BUILD_FLAGS)
 	$(SWIFT) test --skip-build
 	$(SWIFT) build -c release --build-tests -Xswiftc -enable-testing $(SWIFT_BUILD_FLAGS)
 	$(SWIFT) test -c release -Xswiftc -enable-testing --skip-build --filter AllocationTests
+	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
+	$(MAKE) sanitize-address
 
-# The library and control module under AddressSanitizer (unit and real-socket tests).
-sanitize: deps
+FUZZ_SECONDS ?= 60
+SANITIZED_TESTS = XDPTests|PacketTests|XDPControlTests|XDPIntegrationTests
+
+# Both sanitizers (ThreadSanitizer is not in `make test`: see README).
+sanitize: sanitize-address sanitize-thread
+
+sanitize-address: deps
 	$(SWIFT) build --build-tests --sanitize=address --scratch-path .build-asan $(SWIFT_BUILD_FLAGS)
 	LSAN_OPTIONS=suppressions=$(CURDIR)/Tests/lsan.supp $(SWIFT) test --skip-build --sanitize=address --scratch-path .build-asan \
-		--filter 'XDPTests|PacketTests|XDPControlTests|XDPIntegrationTests'
+		--filter '$(SANITIZED_TESTS)'
+
+sanitize-thread: deps
+	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan $(SWIFT_BUILD_FLAGS)
+	TSAN_OPTIONS=suppressions=$(CURDIR)/Tests/tsan.supp $(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-tsan \
+		--filter '$(SANITIZED_TESTS)'
+
+# libFuzzer over the packet parser and the L3 forwarder (FUZZ_SECONDS, default 60).
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
+
+# txonly -> xdpfwd -> rxdrop with faults; SOAK_SECONDS (default 300). Not in CI.
+SOAK_SECONDS ?= 300
+soak: build
+	python3 scripts/soak.py --seconds $(SOAK_SECONDS) --bin .build/release
 
 # The main job on the built-in lab: xdpfwd routing between two hosts, with
 # ping, iperf3 and xdpbench traffic through it; prints the counts; tears down.

@@ -16,8 +16,10 @@
 #include <dirent.h>
 #include <sys/vfs.h>
 #include <errno.h>
+#include <stdatomic.h>
 
-static bool cxdp_quiet = false;
+// Set by any thread that loads or attaches (setup code runs on several threads).
+static _Atomic bool cxdp_quiet = false;
 static __thread char cxdp_last_message[512];
 
 static int cxdp_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args) {
