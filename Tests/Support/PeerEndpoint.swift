@@ -52,6 +52,37 @@ public struct PeerEndpoint: ~Copyable {
     }
 }
 
+extension PeerEndpoint {
+    /// Sends `packets` as fast as the TX ring takes them, answers ignored
+    /// (received frames go straight back to the fill ring), and waits for
+    /// their completions.
+    /// - Returns: How many completed (sent, or refused as invalid by the kernel).
+    public mutating func blast(_ packets: [[UInt8]], timeout: Double) -> Int {
+        var next = 0
+        var completed = 0
+        let deadline = Date().addingTimeInterval(timeout)
+        while completed < packets.count && Date() < deadline {
+            completed += socket.completion.drain(into: &umem.pool)
+            var pushed = 0
+            while next < packets.count, socket.tx.freeCount(wanting: 1) > 0, var frame = umem.pool.allocate() {
+                let packet = packets[next]
+                frame.length = packet.count
+                frame.withUnsafeMutableBytes { buffer in packet.withUnsafeBytes { if $0.count > 0 { buffer.copyMemory(from: $0) } } }
+                socket.tx.push(frame)
+                next += 1
+                pushed += 1
+            }
+            if pushed > 0 { socket.tx.submit() }
+            socket.kickPendingTransmit()
+            let ready = socket.rx.peek(upTo: 64)
+            for _ in 0..<ready { umem.pool.release(socket.rx.receive()) }
+            if ready > 0 { socket.rx.release() }
+            socket.fill.refill(from: &umem.pool, upTo: 256)
+            if pushed == 0 { socket.poll(forTransmit: true, timeoutMilliseconds: 1) }
+        }
+        return completed
+    }
+}
 
 /// A frame's packet bytes, copied out.
 public func bytesOf(_ frame: borrowing Frame) -> [UInt8] {

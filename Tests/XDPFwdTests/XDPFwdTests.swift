@@ -111,6 +111,55 @@ struct XDPFwdTests {
         #expect(Daemon.stop(daemon) == 0)
     }
 
+    @Test("the fuzz seed corpus at full rate through l3: every frame forwarded, counted in a drop reason or left to the kernel; good traffic flows")
+    func corpusAtFullRate() throws {
+        let lab = try ForwardingLab(.router)
+        let daemon = try Daemon.start(["run", "--mode", "l3", "-i", lab.portA, "-i", lab.portB, "--netns", lab.device, "--metrics", "127.0.0.1:9184"])
+        #expect(try waitForProgram(lab.lab, interface: lab.portB))
+        #expect(try lab.ping(lab.addressB, count: 10) == 10)   // neighbors resolved
+        let link = lab.lab.links[0]
+        let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Fuzz/corpus/packet")
+        let corpus = try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted().map { name -> [UInt8] in
+            var frame = [UInt8](try Data(contentsOf: directory.appendingPathComponent(name)))
+            // Addressed to the device, from host A, so each reaches the router's decisions.
+            if frame.count >= 12 { frame.replaceSubrange(0..<12, with: link.deviceMAC + link.peerMAC) }
+            return frame
+        }.filter { $0.count >= 14 }  // shorter is no Ethernet frame: veth refuses it before any XDP hook
+        try #require(corpus.count >= 30)
+        let good = UDPPacketBuilder(sourceMAC: link.peerMAC, destinationMAC: link.deviceMAC, sourceIPv4: [198, 18, 0, 1], destinationIPv4: [198, 18, 1, 1])
+            .make(frameLength: 100)
+        let rounds = 300
+        let frames = Array(repeating: corpus + [good], count: rounds).flatMap { $0 }
+        let sent = try {
+            // AF_XDP on host A only while blasting: its program takes all of A's traffic.
+            var host = try PeerEndpoint(namespace: lab.hostA, interface: link.peerInterface)
+            return host.blast(frames, timeout: 30)
+        }()
+        #expect(sent == frames.count, "all \(frames.count) frames completed")
+        usleep(500_000)
+        #expect(try lab.ping(lab.addressB, count: 20) == 20, "good traffic keeps flowing")
+        let metrics = scrape(port: 9184)
+        func sum(_ prefix: String) -> Double { metrics.filter { $0.key.hasPrefix(prefix) }.map(\.value).reduce(0, +) }
+        let received = sum("xdpfwd_rx_packets_total{"), transmitted = sum("xdpfwd_tx_packets_total{"), dropped = sum("xdpfwd_drops_total{")
+        let redirected = sum(#"xdpfwd_program_packets_total{port="\#(lab.portA)",decision="redirected"}"#)
+            + sum(#"xdpfwd_program_packets_total{port="\#(lab.portB)",decision="redirected"}"#)
+        let socketDrops = metrics.filter { $0.key.hasPrefix("xdpfwd_xdp_statistics_total{") && ($0.key.contains("rx_dropped") || $0.key.contains("rx_ring_full")) }
+            .map(\.value).reduce(0, +)
+        #expect(received == transmitted + dropped, "every frame userspace received was forwarded or counted in a drop reason: \(received) = \(transmitted) + \(dropped)")
+        #expect(redirected == received + socketDrops, "every frame the program redirected reached userspace or a kernel drop counter: \(redirected) = \(received) + \(socketDrops)")
+        let forwardedToB = metrics[#"xdpfwd_tx_packets_total{port="\#(lab.portB)",queue="0"}"#] ?? 0
+        #expect(forwardedToB >= Double(rounds), "the \(rounds) good frames among the bad went through (\(forwardedToB) sent on B)")
+        let malformed = metrics[#"xdpfwd_drops_total{port="\#(lab.portA)",queue="0",reason="malformed"}"#] ?? 0
+        let leftToKernel = metrics[#"xdpfwd_program_packets_total{port="\#(lab.portA)",decision="router_passed"}"#] ?? 0
+        let decisions = sum(#"xdpfwd_program_packets_total{port="\#(lab.portA)""#)
+        // Host A's ping (10 + 20 requests) and its ARP also crossed port A.
+        #expect(decisions >= Double(sent) && decisions <= Double(sent + 64),
+                "every frame sent got a decision of the program on A: \(decisions) for \(sent) sent (\(leftToKernel) left to the kernel, \(malformed) malformed in userspace)")
+        #expect(leftToKernel >= Double(rounds * (corpus.count - 8)), "malformed, ARP, local and unroutable frames left to the kernel by the program (\(leftToKernel))")
+        #expect(Daemon.stop(daemon) == 0)
+    }
+
     @Test("bad configuration files: each error names the problem", arguments: [
         ("mode: xconnect\nports:\n  - interface: a\n  - interface: b\nfrobnicate: 1\n", "line 5, key frobnicate: unknown key"),
         ("mode: teleport\nports:\n  - interface: a\n", "key mode"),
