@@ -94,4 +94,37 @@ struct LeastPrivilegeTests {
         #expect(Daemon.stop(keeping) == 0, "\(keeping.standardError)")
         #expect(keeping.standardError.contains("--keep-capabilities"))
     }
+
+    @Test("as the systemd unit runs it: a non-root user with only the five setup capabilities forwards, ends with CAP_NET_ADMIN, detaches at stop")
+    func asUnprivilegedUser() throws {
+        let lab = try ForwardingLab(.bridge)
+        // The build directory may sit under /root: a copy anyone can execute.
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("xdpfwd-user-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let binary = scratch + "/xdpfwd"
+        try FileManager.default.copyItem(atPath: toolPath("xdpfwd"), toPath: binary)
+        chmod(scratch, 0o755)
+        chmod(binary, 0o755)
+        // dist/xdpfwd.service: AmbientCapabilities=CAP_NET_ADMIN CAP_BPF CAP_NET_RAW CAP_IPC_LOCK CAP_PERFMON, a dynamic user, NoNewPrivileges.
+        let caps = "net_admin,+bpf,+net_raw,+ipc_lock,+perfmon"
+        let daemon = try ToolProcess(tool: binary, ["run", "--mode", "xconnect", "-i", lab.portA, "-i", lab.portB, "--metrics", "off"],
+                                     prefix: ["ip", "netns", "exec", lab.device, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                                              "--inh-caps=-all,+\(caps)", "--ambient-caps=+\(caps)", "--bounding-set=-all,+\(caps)", "--no-new-privs"])
+        #expect(try waitForProgram(lab.lab, interface: lab.portB), "\(daemon.pid)")
+        #expect(try lab.ping(lab.addressB, count: 20) == 20)
+        try LeastPrivilegeTests.waitForSetup(daemon.pid)
+        for (thread, fields) in try LeastPrivilegeTests.threadCapabilities(daemon.pid) {
+            #expect(fields["CapEff"] == "0000000000001000", "thread \(thread): \(fields)")
+            #expect(fields["CapPrm"] == "0000000000001000", "thread \(thread): \(fields)")
+            #expect(fields["CapAmb"] == "0000000000000000", "thread \(thread): \(fields)")
+        }
+        let status = try String(contentsOfFile: "/proc/\(daemon.pid)/status", encoding: .utf8)
+        #expect(status.contains("Uid:\t65534"), "runs as nobody")
+        #expect(Daemon.stop(daemon) == 0, "\(daemon.standardError)")
+        for port in [lab.portA, lab.portB] {
+            let left = try lab.lab.inDevice { () throws(XDPError) -> UInt32? in XDPProgram.attachedProgramID(interface: port) }
+            #expect(left == nil, "\(port): detached at stop by a non-root user holding CAP_NET_ADMIN only")
+        }
+    }
 }
