@@ -27,16 +27,7 @@ public struct PeerEndpoint: ~Copyable {
         let deadline = Date().addingTimeInterval(timeout)
         while received.count < packets.count && Date() < deadline {
             socket.completion.drain(into: &umem.pool)
-            var pushed = 0
-            while next < packets.count, next - received.count < 256, socket.tx.freeCount(wanting: 1) > 0, var frame = umem.pool.allocate() {
-                let packet = packets[next]
-                frame.length = packet.count
-                frame.withUnsafeMutableBytes { buffer in packet.withUnsafeBytes { buffer.copyMemory(from: $0) } }
-                socket.tx.push(frame)
-                next += 1
-                pushed += 1
-            }
-            if pushed > 0 { socket.tx.submit() }
+            let pushed = push(packets, from: &next, upTo: received.count + 256)
             socket.kickPendingTransmit()
             let ready = socket.rx.peek(upTo: 64)
             for _ in 0..<ready {
@@ -53,6 +44,22 @@ public struct PeerEndpoint: ~Copyable {
 }
 
 extension PeerEndpoint {
+    /// Copies `packets[next...]` into frames on the TX ring while it has room,
+    /// up to index `limit`, and submits them. Returns how many.
+    mutating func push(_ packets: [[UInt8]], from next: inout Int, upTo limit: Int) -> Int {
+        var pushed = 0
+        while next < min(packets.count, limit), socket.tx.freeCount(wanting: 1) > 0, var frame = umem.pool.allocate() {
+            let packet = packets[next]
+            frame.length = packet.count
+            frame.withUnsafeMutableBytes { buffer in packet.withUnsafeBytes { if $0.count > 0 { buffer.copyMemory(from: $0) } } }
+            socket.tx.push(frame)
+            next += 1
+            pushed += 1
+        }
+        if pushed > 0 { socket.tx.submit() }
+        return pushed
+    }
+
     /// Sends `packets` as fast as the TX ring takes them, answers ignored
     /// (received frames go straight back to the fill ring), and waits for
     /// their completions.
@@ -63,16 +70,7 @@ extension PeerEndpoint {
         let deadline = Date().addingTimeInterval(timeout)
         while completed < packets.count && Date() < deadline {
             completed += socket.completion.drain(into: &umem.pool)
-            var pushed = 0
-            while next < packets.count, socket.tx.freeCount(wanting: 1) > 0, var frame = umem.pool.allocate() {
-                let packet = packets[next]
-                frame.length = packet.count
-                frame.withUnsafeMutableBytes { buffer in packet.withUnsafeBytes { if $0.count > 0 { buffer.copyMemory(from: $0) } } }
-                socket.tx.push(frame)
-                next += 1
-                pushed += 1
-            }
-            if pushed > 0 { socket.tx.submit() }
+            let pushed = push(packets, from: &next, upTo: packets.count)
             socket.kickPendingTransmit()
             let ready = socket.rx.peek(upTo: 64)
             for _ in 0..<ready { umem.pool.release(socket.rx.receive()) }
