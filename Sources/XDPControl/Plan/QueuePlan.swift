@@ -1,3 +1,5 @@
+import XDP
+
 /// Which worker (pinned to which CPU) serves which (port, queue), and where
 /// each queue's interrupt should go: the map that lets the data plane scale
 /// past one queue. A pure function of its inputs; see ``QueuePlan/make(ports:topology:forwarding:irqPlacement:)``.
@@ -19,6 +21,22 @@ public struct QueuePlan: Sendable, Equatable, Codable {
             self.queues = queues
             self.numaNode = numaNode
             self.irqs = irqs
+        }
+
+        /// The port of a discovered interface: the given queues (all the
+        /// interface has when `nil`), its NUMA node and queue interrupts.
+        /// - Parameters:
+        ///   - interface: What ``Interface/discover(_:)`` found.
+        ///   - queues: Queue ids to serve; `nil` for every queue.
+        /// - Throws: ``XDPError`` of kind `.queueOutOfRange` naming a queue the interface does not have.
+        public init(_ interface: Interface, queues: [UInt32]?) throws(XDPError) {
+            let count = interface.channels?.queueCount
+            let queues = queues ?? Array(0..<UInt32(count ?? 1))
+            if let count, let bad = queues.first(where: { $0 >= count }) {
+                throw XDPError(.queueOutOfRange, operation: "plan queues of \(interface.name)",
+                               hint: "queue \(bad) out of range: \(interface.name) has \(count) queue\(count == 1 ? "" : "s")")
+            }
+            self.init(name: interface.name, queues: queues, numaNode: interface.numaNode, irqs: interface.queueIRQs)
         }
     }
 
