@@ -62,10 +62,13 @@ enum StreamLoop {
             }
             for index in 0..<queues.sockets.count {
                 let result = queues.sockets.withSocket(at: index) { (socket: inout Socket) -> BatchResult in
+                    // Exactly `ready` packets are taken (limit 0 when none: the
+                    // batch then only recycles, refills and kicks), so the
+                    // reservation and the copies are for this batch alone.
                     let ready = socket.rx.peek(upTo: batch)
-                    let reserved = ready > 0 ? buffer.reserve(batch) : 0
+                    let reserved = ready > 0 ? buffer.reserve(ready) : 0
                     if ready > 0 { handler.begin(room: reserved) }
-                    let result = socket.receiveBatch(limit: batch, pool: &queues.umem.pool, handler: &handler)
+                    let result = socket.receiveBatch(limit: ready, pool: &queues.umem.pool, handler: &handler)
                     if ready > 0 {
                         buffer.deliver(ReceivedBatch(queue: queueIDs[index], storage: handler.storage, ends: handler.ends), reserved: reserved)
                     }
