@@ -34,7 +34,7 @@ public final class WorkerGroup<State: ~Copyable>: @unchecked Sendable {
     ///   - cpus: One CPU per state.
     ///   - name: The threads' name prefix (the CPU is appended).
     ///   - loop: The worker loop: runs with the worker's index and state until the flag is raised.
-    /// - Throws: ``XDPError`` if a thread cannot be created; the ones started are stopped.
+    /// - Throws: `XDPError` if a thread cannot be created; the ones started are stopped.
     public func start(cpus: [Int], name: String,
                       loop: @escaping @Sendable (_ index: Int, _ state: inout State, _ stop: StopFlag) -> Void) throws(XDPError) {
         precondition(cpus.count == handoffs.count, "one CPU per worker state")

@@ -25,7 +25,7 @@ public struct WorkerQueues: ~Copyable, Sendable {
     ///   - socketConfiguration: Ring sizes and bind modes of every socket.
     ///   - register: Registers a freshly bound socket with the program of its
     ///     interface (``XDPProgram/register(_:)``), so its queue is redirected to it.
-    /// - Throws: ``XDPError`` from mapping, binding or registering; what was
+    /// - Throws: `XDPError` from mapping, binding or registering; what was
     ///   made so far is closed again.
     public init(serving assignments: [QueuePlan.Assignment], framesPerSocket: Int, frameSize: Int,
                 socketConfiguration: SocketConfiguration,

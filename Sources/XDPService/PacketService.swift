@@ -2,8 +2,8 @@ import ServiceLifecycle
 import XDP
 import XDPControl
 
-/// Serves the packets of one interface that a ``RedirectMatch`` selects,
-/// on pinned worker threads that call your ``XDP/PacketHandler`` a batch at a
+/// Serves the packets of one interface that a `RedirectMatch` selects,
+/// on pinned worker threads that call your `PacketHandler` a batch at a
 /// time; everything else on the interface keeps going to the kernel.
 ///
 /// Creating the service discovers the interface, plans its queues onto the
@@ -35,7 +35,7 @@ public final class PacketService<Handler: PacketHandler & SendableMetatype>: Ser
     ///   - configuration: What to serve, and how.
     ///   - makeHandler: Makes the handler of worker `index` (0-based), on that
     ///     worker's thread.
-    /// - Throws: ``XDP/XDPError`` for any setup failure; what was set up is undone.
+    /// - Throws: `XDPError` for any setup failure; what was set up is undone.
     @inlinable
     public convenience init(configuration: PacketServiceConfiguration,
                             handler makeHandler: @escaping @Sendable (_ worker: Int) -> Handler) throws(XDPError) {
@@ -57,7 +57,7 @@ public final class PacketService<Handler: PacketHandler & SendableMetatype>: Ser
     deinit { runtime.stop() }
 
     /// Starts the pinned workers (once; a second call does nothing).
-    /// - Throws: ``XDP/XDPError`` if a thread cannot be started, or the service was stopped.
+    /// - Throws: `XDPError` if a thread cannot be started, or the service was stopped.
     public func start() throws(XDPError) {
         try runtime.start(name: "xdpsvc", loop: loop)
     }
@@ -68,7 +68,7 @@ public final class PacketService<Handler: PacketHandler & SendableMetatype>: Ser
 
     /// Runs until the service group shuts down gracefully or the task is
     /// cancelled, then stops.
-    /// - Throws: ``XDP/XDPError`` if the workers cannot be started.
+    /// - Throws: `XDPError` if the workers cannot be started.
     public func run() async throws {
         try start()
         defer { stop() }

@@ -68,7 +68,7 @@ public struct PacketServiceConfiguration: Sendable, Equatable {
     }
 
     /// Checks what can be checked without the system.
-    /// - Throws: ``XDP/XDPError`` of kind `.invalidConfiguration` naming the field.
+    /// - Throws: `XDPError` of kind `.invalidConfiguration` naming the field.
     public func validate() throws(XDPError) {
         func fail(_ hint: String) -> XDPError { XDPError(.invalidConfiguration, operation: "packet service configuration", hint: hint) }
         guard !interface.isEmpty else { throw fail("no interface given") }

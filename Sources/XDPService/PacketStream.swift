@@ -1,7 +1,7 @@
 import XDP
 import XDPControl
 
-/// The async bridge: the packets a ``RedirectMatch`` selects on an interface,
+/// The async bridge: the packets a `RedirectMatch` selects on an interface,
 /// as an `AsyncSequence` of ``ReceivedBatch``es, and an async
 /// ``send(_:queue:)``, for code off the hot path (control protocols,
 /// tooling, tests).
@@ -42,7 +42,7 @@ public final class PacketStream: AsyncSequence, @unchecked Sendable {
     ///   - configuration: What to receive, and how.
     ///   - bufferCapacity: Packets buffered for the consumer at most.
     ///   - sendCapacity: Packets per worker waiting to be sent at most; ``send(_:queue:)`` waits while full.
-    /// - Throws: ``XDP/XDPError`` for any setup failure; what was set up is undone.
+    /// - Throws: `XDPError` for any setup failure; what was set up is undone.
     public init(configuration: PacketServiceConfiguration, bufferCapacity: Int = 4096, sendCapacity: Int = 1024) throws(XDPError) {
         guard bufferCapacity > 0, sendCapacity > 0 else {
             throw XDPError(.invalidConfiguration, operation: "packet stream", hint: "buffer and send capacities must be positive")
@@ -90,7 +90,7 @@ public final class PacketStream: AsyncSequence, @unchecked Sendable {
     ///   - packet: The frame's bytes, 1 to ``maximumPacketLength``.
     ///   - queue: The queue to send on (e.g. ``ReceivedPacket/queue`` to answer
     ///     on the request's queue); `nil` sends on the first served queue.
-    /// - Throws: ``XDP/XDPError``: a packet of bad length, a queue not served, or the stream stopped.
+    /// - Throws: `XDPError`: a packet of bad length, a queue not served, or the stream stopped.
     public func send(_ packet: [UInt8], queue: UInt32? = nil) async throws(XDPError) {
         guard (1...maximumPacketLength).contains(packet.count) else {
             throw XDPError(.invalidConfiguration, operation: "send a packet of \(packet.count) bytes",

@@ -28,7 +28,7 @@ public struct QueuePlan: Sendable, Equatable, Codable {
         /// - Parameters:
         ///   - interface: What ``Interface/discover(_:)`` found.
         ///   - queues: Queue ids to serve; `nil` for every queue.
-        /// - Throws: ``XDPError`` of kind `.queueOutOfRange` naming a queue the interface does not have.
+        /// - Throws: `XDPError` of kind `.queueOutOfRange` naming a queue the interface does not have.
         public init(_ interface: Interface, queues: [UInt32]?) throws(XDPError) {
             let count = interface.channels?.queueCount
             let queues = queues ?? Array(0..<UInt32(count ?? 1))
@@ -42,8 +42,11 @@ public struct QueuePlan: Sendable, Equatable, Codable {
 
     /// One (port, queue) pair.
     public struct Assignment: Sendable, Equatable, Hashable, Codable {
+        /// The interface name.
         public var port: String
+        /// The queue id.
         public var queue: UInt32
+        /// Creates an assignment.
         public init(port: String, queue: UInt32) {
             self.port = port
             self.queue = queue
@@ -63,9 +66,13 @@ public struct QueuePlan: Sendable, Equatable, Codable {
 
     /// Where to steer a queue's interrupt.
     public struct IRQAffinity: Sendable, Equatable, Codable {
+        /// The interrupt number.
         public var irq: Int
+        /// The interface whose queue raises it.
         public var port: String
+        /// The queue id.
         public var queue: UInt32
+        /// The CPU it should be handled on.
         public var cpu: Int
     }
 
