@@ -77,6 +77,7 @@ let package = Package(
             name: "udp-echo",
             dependencies: [
                 "XDPService", "XDP", "XDPControl", "Packet",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -85,7 +86,10 @@ let package = Package(
         ),
         .executableTarget(
             name: "packet-counter",
-            dependencies: ["XDPService", "XDP", "XDPControl", "Packet"],
+            dependencies: [
+                "XDPService", "XDP", "XDPControl", "Packet",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             path: "Examples/packet-counter",
             swiftSettings: swiftSettings
         ),

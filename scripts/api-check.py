@@ -34,6 +34,15 @@ def symbols(path):
     return lines, sorted(set(undocumented))
 
 
+def report(title, mark, lines):
+    """Prints a titled list; returns whether there was anything to list."""
+    if lines:
+        print(title.format(len(lines)))
+        for line in lines:
+            print(f"  {mark} {line}")
+    return bool(lines)
+
+
 def main():
     mode, directory = sys.argv[1], sys.argv[2]
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -60,23 +69,11 @@ def main():
                 out.write("\n".join(sorted(current)) + "\n")
             print(f"{module}: {len(current)} public symbols ({len(added)} added, {len(removed)} removed)")
         else:
-            if removed:
-                failed = True
-                print(f"{module}: {len(removed)} public symbols removed or changed (a breaking change):")
-                for line in removed:
-                    print(f"  - {line}")
-            if added:
-                failed = True
-                print(f"{module}: {len(added)} public symbols not yet in api/{module}.txt:")
-                for line in added:
-                    print(f"  + {line}")
+            failed |= report(f"{module}: {{}} public symbols removed or changed (a breaking change):", "-", removed)
+            failed |= report(f"{module}: {{}} public symbols not yet in api/{module}.txt:", "+", added)
             if removed or added:
-                print(f"  if intended: note removals in api/CHANGES.md, then make api-update")
-        if undocumented:
-            failed = True
-            print(f"{module}: {len(undocumented)} public symbols without a doc comment:")
-            for name in undocumented:
-                print(f"  ? {name}")
+                print("  if intended: note removals in api/CHANGES.md, then make api-update")
+        failed |= report(f"{module}: {{}} public symbols without a doc comment:", "?", undocumented)
     if not failed and mode == "check":
         print("api-check: public API matches api/*.txt; every public symbol documented")
     sys.exit(1 if failed else 0)
