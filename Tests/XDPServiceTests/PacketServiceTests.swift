@@ -15,19 +15,20 @@ struct CountingDrop: PacketHandler {
 /// The service in process, inside a ServiceGroup.
 @Suite("PacketService", .serialized)
 struct PacketServiceTests {
-    @Test("in a ServiceGroup: serves every queue, graceful shutdown stops workers, closes sockets, detaches")
-    func serviceGroup() async throws {
+    @Test("in a ServiceGroup: serves every queue, graceful shutdown stops workers, closes sockets, detaches",
+          arguments: [AttachMode.generic, .native])
+    func serviceGroup(mode: AttachMode) async throws {
         let lab = try ServiceLab(queues: 2)
         let service = try PacketService(configuration: .init(interface: lab.interface, match: .udp(ports: 9500...9509),
-                                                             namespace: lab.device)) { _ in CountingDrop() }
+                                                             attach: mode, namespace: lab.device)) { _ in CountingDrop() }
+        #expect(service.setup.attachMode == mode)
         #expect(service.setup.plan.workers.flatMap(\.assignments).map(\.queue).sorted() == [0, 1])
         #expect(try lab.attachedProgram() == service.setup.programID)
         let group = ServiceGroup(services: [service], logger: Logger(label: "test"))
         let running = Task { try await group.run() }
-        let deadline = Date().addingTimeInterval(5)
-        while !service.isRunning && Date() < deadline { usleep(10_000) }
-        _ = try lab.runClient(["send", lab.serviceAddress, "9505", "40", "40030", "send", lab.serviceAddress, "9510", "10", "40031"])
-        while service.statistics.received < 40 && Date() < deadline { usleep(10_000) }
+        #expect(await eventually { service.isRunning })
+        _ = try await lab.client(["send", lab.serviceAddress, "9505", "40", "40030", "send", lab.serviceAddress, "9510", "10", "40031"])
+        await eventually { service.statistics.received >= 40 }
         #expect(service.statistics.received == 40, "only ports 9500-9509")
         #expect(service.statistics.droppedByHandler == 40)
         #expect((service.programCounters?.passed ?? 0) >= 10, "port 9510 went to the kernel")

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import TestSupport
 import Testing
 import XDP
@@ -16,10 +17,9 @@ struct PacketStreamTests {
         let stream = try PacketStream(configuration: .init(interface: lab.interface, match: .udp(port: 9200), namespace: lab.device),
                                       bufferCapacity: 64)
         // Nobody consumes while 1000 datagrams arrive.
-        let sent = try lab.runClient(["send", lab.serviceAddress, "9200", "1000", "40010"])
-        #expect(sent.integer("sent") == 1000)
-        let deadline = Date().addingTimeInterval(5)
-        while stream.statistics.received < 1000 && Date() < deadline { usleep(20_000) }
+        let sent = try await lab.client(["send", lab.serviceAddress, "9200", "1000", "40010"])
+        #expect(sent.sent == 1000)
+        await eventually { stream.statistics.received >= 1000 }
         let full = stream.statistics
         #expect(full.received == 1000, "every datagram taken off the RX ring: \(full)")
         #expect(stream.bufferedPackets <= 64, "the buffer never holds more than its capacity")
@@ -37,7 +37,7 @@ struct PacketStreamTests {
         #expect(consumed == full.delivered)
 
         // Traffic flows again once the consumer is back.
-        _ = try lab.runClient(["send", lab.serviceAddress, "9200", "10", "40011"])
+        _ = try await lab.client(["send", lab.serviceAddress, "9200", "10", "40011"])
         var after = 0
         while after < 10, let batch = await iterator.next() { after += batch.count }
         #expect(after == 10)
@@ -58,17 +58,15 @@ struct PacketStreamTests {
         #expect(stream.isRunning)
         #expect(stream.setup.plan.workers.flatMap(\.assignments).count == 2, "all queues served")
         #expect(try lab.attachedProgram() == stream.setup.programID)
+        let seen = Tally()
         let consumer = Task {
-            var packets = 0
-            for await batch in stream { packets += batch.count }
-            return packets
+            for await batch in stream { seen.add(batch.count) }
         }
-        _ = try lab.runClient(["send", lab.serviceAddress, "9300", "25", "40020"])
-        let deadline = Date().addingTimeInterval(5)
-        while stream.statistics.delivered < 25 && Date() < deadline { usleep(20_000) }
+        _ = try await lab.client(["send", lab.serviceAddress, "9300", "25", "40020"])
+        #expect(await eventually { seen.value >= 25 }, "the consumer got \(seen.value) of 25")
         consumer.cancel()
-        let packets = await consumer.value
-        #expect(packets == 25)
+        await consumer.value
+        #expect(seen.value == 25)
         #expect(!stream.isRunning, "workers stopped before the iteration ended")
         #expect(try lab.attachedProgram() == nil, "program detached before the iteration ended")
         #expect(stream.statistics.frames.isConserved)
@@ -96,11 +94,18 @@ struct PacketStreamTests {
                 }
             }
         }
-        let result = try lab.runClient(["echo", lab.serviceAddress, "9400", "50"])
-        #expect(result.integer("echo") == 50)
+        let result = try await lab.client(["echo", lab.serviceAddress, "9400", "50"])
+        #expect(result.echo == 50)
         #expect(stream.statistics.sent == 50)
         responder.cancel()
         await responder.value
         #expect(try lab.attachedProgram() == nil)
     }
+}
+
+/// A count shared between a consuming task and the test.
+final class Tally: Sendable {
+    private let count = Atomic<Int>(0)
+    func add(_ value: Int) { count.add(value, ordering: .relaxed) }
+    var value: Int { count.load(ordering: .relaxed) }
 }

@@ -9,7 +9,7 @@ import XDPControl
 /// other ports of the service's interface, and Python's socket module as
 /// the client. The client's checksum offload is off: a frame answered from
 /// AF_XDP carries the checksum the client put in it, so it must be complete.
-final class ServiceLab {
+final class ServiceLab: @unchecked Sendable {
     let lab: VethLab
     var client: String { lab.peerNamespace }
     var device: String { lab.deviceNamespace }
@@ -42,15 +42,31 @@ final class ServiceLab {
         usleep(300_000)
     }
 
-    /// Runs the Python client in the client namespace and returns its JSON.
-    func runClient(_ arguments: [String]) throws -> [String: Any] {
+    /// What the Python client saw.
+    struct ClientResult: Sendable, CustomStringConvertible {
+        /// Answers that matched their request exactly.
+        var echo = 0
+        /// Datagrams sent with `send`.
+        var sent = 0
+        /// Whether the TCP exchange worked (nil: none asked).
+        var tcp: Bool?
+        var description: String { "echo \(echo), sent \(sent), tcp \(tcp.map(String.init) ?? "-")" }
+    }
+
+    /// Runs the Python client in the client namespace (blocking).
+    func runClient(_ arguments: [String]) throws -> ClientResult {
         let output = try Command.run(["ip", "netns", "exec", client, "timeout", "60", "python3", "-c", PythonScripts.client] + arguments)
         guard let line = output.split(separator: "\n").last,
               let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
             Issue.record("client printed no JSON: \(output)")
-            return [:]
+            return ClientResult()
         }
-        return object
+        return ClientResult(echo: object.integer("echo") ?? -1, sent: object.integer("sent") ?? -1, tcp: object["tcp"] as? Bool)
+    }
+
+    /// Runs the Python client from an async test, off the cooperative pool.
+    func client(_ arguments: [String]) async throws -> ClientResult {
+        try await offPool { try self.runClient(arguments) }
     }
 
     /// Replies to `count` pings from the client.
@@ -75,7 +91,7 @@ enum PythonScripts {
     ///   tcp ADDRESS PORT             one TCP echo exchange
     /// Prints one JSON object: {"echo": replies, "tcp": true/false, "sent": n}.
     static let client = #"""
-import json, socket, sys
+import json, socket, sys, time
 args = sys.argv[1:]
 result = {"echo": 0, "sent": 0, "tcp": None}
 while args:
@@ -83,16 +99,21 @@ while args:
     if kind == "echo":
         address, port, count = args.pop(0), int(args.pop(0)), int(args.pop(0))
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.settimeout(1.0)
         for i in range(count):
             message = b"echo-%d-" % i + b"x" * (i % 200)
             s.sendto(message, (address, port))
-            try:
-                data, peer = s.recvfrom(4096)
+            # Wait up to 5 s for this answer; a late answer to an earlier
+            # request is skipped, not counted.
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                s.settimeout(max(deadline - time.monotonic(), 0.001))
+                try:
+                    data, peer = s.recvfrom(4096)
+                except socket.timeout:
+                    break
                 if data == message and peer == (address, port):
                     result["echo"] += 1
-            except socket.timeout:
-                pass
+                    break
         s.close()
     elif kind == "send":
         address, port, count, source = args.pop(0), int(args.pop(0)), int(args.pop(0)), int(args.pop(0))
@@ -137,4 +158,25 @@ for target in (udp, tcp):
     threading.Thread(target=target, daemon=True).start()
 time.sleep(seconds)
 """#
+}
+
+/// Runs blocking work (a child process) on a Dispatch thread, so an async
+/// test never holds one of the few cooperative threads the tasks under test
+/// (a ServiceGroup, a stream's consumer) need to run.
+func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+    }
+}
+
+/// Waits, without blocking a thread, until `condition` holds or `seconds` pass.
+/// - Returns: Whether it held.
+@discardableResult
+func eventually(within seconds: Double = 15, _ condition: () -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+    while !condition() {
+        if ContinuousClock.now >= deadline { return false }
+        try? await Task.sleep(for: .milliseconds(10))
+    }
+    return true
 }
