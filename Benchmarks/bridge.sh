@@ -10,7 +10,7 @@ set -uo pipefail
 BIN=${BIN:-.build/release}
 RUNS=${1:-2}
 SECONDS_PER_RUN=${2:-5}
-LAB=xe$(printf %x $$)
+LAB=xl$(printf %x $$)x0   # a VethLab-style name: make lab-clean and VethLab.removeStale know it
 P=${LAB}p D=${LAB}d
 echo_pid=
 cleanup() {

@@ -38,6 +38,9 @@ public final class PacketStream: AsyncSequence, @unchecked Sendable {
     public let maximumPacketLength: Int
 
     /// Sets up (interface, plan, program, sockets) and starts the workers.
+    ///
+    /// Packets are received from now on: until a task iterates the stream,
+    /// they are buffered up to `bufferCapacity`, then counted as dropped.
     /// - Parameters:
     ///   - configuration: What to receive, and how.
     ///   - bufferCapacity: Packets buffered for the consumer at most.
