@@ -27,11 +27,11 @@ enum AsyncEcho {
             let stream = stream
             try await cancelWhenGracefulShutdown {
                 for await batch in stream {
-                    for packet in batch {
+                    let replies = batch.compactMap { packet -> [UInt8]? in
                         var reply = Array(packet.bytes)
-                        guard reply.withUnsafeMutableBytes({ reflectUDP($0) }) else { continue }
-                        try await stream.send(reply, queue: packet.queue)
+                        return reply.withUnsafeMutableBytes { reflectUDP($0) } ? reply : nil
                     }
+                    try await stream.send(contentsOf: replies, queue: batch.queue)   // one hand-over per batch
                 }
             }
         }

@@ -43,23 +43,28 @@ final class Outbox: @unchecked Sendable {
         for fd in [wakeFD, signalFD] where fd >= 0 { Glibc.close(fd) }
     }
 
-    /// Adds an item, waiting while the outbox is full.
+    /// Adds items in order, as many at a time as fit, waiting while the
+    /// outbox is full; wakes the worker once per group added to an empty outbox.
     /// - Returns: `false` if the outbox was closed (the stream stopped).
-    func put(_ item: Item) async -> Bool {
-        while true {
-            enum Outcome { case added(wake: Bool), full, closed }
+    func put(_ items: [Item]) async -> Bool {
+        var next = 0
+        while next < items.count {
+            enum Outcome { case added(count: Int, wake: Bool), full, closed }
+            let start = next
             let outcome = state.withLock { state -> Outcome in
                 if state.closed { return .closed }
-                guard state.items.count < capacity else { return .full }
-                state.items.append(item)
+                let room = min(capacity - state.items.count, items.count - start)
+                guard room > 0 else { return .full }
+                let wasEmpty = state.items.isEmpty
+                state.items.append(contentsOf: items[start..<(start + room)])
                 waiting.store(state.items.count, ordering: .releasing)
-                return .added(wake: state.items.count == 1)
+                return .added(count: room, wake: wasEmpty)
             }
             switch outcome {
             case .closed: return false
-            case .added(let wake):
+            case .added(let count, let wake):
                 if wake { var one: UInt8 = 1; _ = write(signalFD, &one, 1) }
-                return true
+                next += count
             case .full:
                 let open = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
                     let resumeNow = state.withLock { state -> Bool? in
@@ -73,6 +78,7 @@ final class Outbox: @unchecked Sendable {
                 if !open { return false }
             }
         }
+        return true
     }
 
     /// Takes every waiting item (worker side) and lets waiting senders retry.

@@ -95,8 +95,21 @@ public final class PacketStream: AsyncSequence, @unchecked Sendable {
     ///     on the request's queue); `nil` sends on the first served queue.
     /// - Throws: `XDPError`: a packet of bad length, a queue not served, or the stream stopped.
     public func send(_ packet: [UInt8], queue: UInt32? = nil) async throws(XDPError) {
-        guard (1...maximumPacketLength).contains(packet.count) else {
-            throw XDPError(.invalidConfiguration, operation: "send a packet of \(packet.count) bytes",
+        try await send(contentsOf: [packet], queue: queue)
+    }
+
+    /// Sends packets, in order, out of `queue`: like ``send(_:queue:)`` for
+    /// each, but with one lock operation and at most one wake-up of the worker
+    /// per group that fits, which is what a consumer answering a whole
+    /// ``ReceivedBatch`` wants.
+    /// - Parameters:
+    ///   - packets: The frames' bytes, each 1 to ``maximumPacketLength``.
+    ///   - queue: The queue to send on; `nil` sends on the first served queue.
+    /// - Throws: `XDPError`: a packet of bad length (nothing is sent), a queue
+    ///   not served, or the stream stopped.
+    public func send(contentsOf packets: [[UInt8]], queue: UInt32? = nil) async throws(XDPError) {
+        if let bad = packets.first(where: { !(1...maximumPacketLength).contains($0.count) }) {
+            throw XDPError(.invalidConfiguration, operation: "send a packet of \(bad.count) bytes",
                            hint: "packets are 1 to \(maximumPacketLength) bytes (one frame)")
         }
         let queue = queue ?? runtime.plan.workers[0].assignments[0].queue
@@ -104,7 +117,7 @@ public final class PacketStream: AsyncSequence, @unchecked Sendable {
             throw XDPError(.queueOutOfRange, operation: "send on queue \(queue) of \(runtime.configuration.interface)",
                            hint: "queue \(queue) is not served by this stream")
         }
-        guard await outboxes[route.worker].put(Outbox.Item(socket: route.socket, bytes: packet)) else {
+        guard await outboxes[route.worker].put(packets.map { Outbox.Item(socket: route.socket, bytes: $0) }) else {
             throw XDPError(.invalidConfiguration, operation: "send on \(runtime.configuration.interface) queue \(queue)",
                            hint: "the stream was stopped (its task cancelled or stop() called)")
         }
