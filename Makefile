@@ -2,7 +2,7 @@
 SWIFT ?= swift
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: deps build test sanitize sanitize-address sanitize-thread fuzz soak demo bench-compare lab-clean clean
+.PHONY: deps build test sanitize sanitize-address sanitize-thread fuzz soak demo bench-compare lab-clean clean docs api-check api-update
 
 deps:
 	@scripts/deps.sh
@@ -56,6 +56,22 @@ demo: build
 bench-compare: build
 	$(MAKE) -C Benchmarks/reference
 	python3 Benchmarks/compare.py $(COMPARE_FLAGS)
+
+# DocC for the library modules (XDP, XDPControl, XDPService); any warning fails.
+# Archives: .build/plugins/Swift-DocC/outputs/*.doccarchive
+docs:
+	$(SWIFT) package generate-documentation --target XDP --target XDPControl --target XDPService --warnings-as-errors
+
+# Public API of XDP, XDPControl, XDPService, Packet against api/*.txt (and
+# every public symbol documented); api-update records the current API
+# (removals need a note in api/CHANGES.md).
+api-check:
+	$(SWIFT) build $(SWIFT_BUILD_FLAGS)
+	scripts/api-check.sh check
+
+api-update:
+	$(SWIFT) build $(SWIFT_BUILD_FLAGS)
+	scripts/api-check.sh update
 
 # Removes labs left by crashed runs (namespaces named xl<pid>...).
 lab-clean:

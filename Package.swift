@@ -15,9 +15,12 @@ let package = Package(
         .library(name: "XDPControl", targets: ["XDPControl"]),
         .library(name: "Packet", targets: ["Packet"]),
         .library(name: "Forwarding", targets: ["Forwarding"]),
+        .library(name: "XDPService", targets: ["XDPService"]),
         .executable(name: "xdpbench", targets: ["xdpbench"]),
         .executable(name: "xdpfwd", targets: ["xdpfwd"]),
         .executable(name: "xdpctl", targets: ["xdpctl"]),
+        .executable(name: "udp-echo", targets: ["udp-echo"]),
+        .executable(name: "packet-counter", targets: ["packet-counter"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -25,6 +28,8 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        // `swift package generate-documentation` (make docs); a plugin only, nothing links it.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         // C shim: kernel and libxdp/libbpf headers plus the few helpers that
@@ -55,6 +60,37 @@ let package = Package(
         .target(
             name: "Forwarding",
             dependencies: ["XDP", "XDPControl", "Packet"],
+            swiftSettings: swiftSettings
+        ),
+        // Embedding: a service (pinned workers, your handler) or an async
+        // stream of the packets a match selects, for other Swift services.
+        .target(
+            name: "XDPService",
+            dependencies: [
+                "XDP", "XDPControl",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Examples of embedding, built by `swift build` and run by the tests.
+        .executableTarget(
+            name: "udp-echo",
+            dependencies: [
+                "XDPService", "XDP", "XDPControl", "Packet",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Examples/udp-echo",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "packet-counter",
+            dependencies: [
+                "XDPService", "XDP", "XDPControl", "Packet",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Examples/packet-counter",
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -129,6 +165,11 @@ let package = Package(
         .testTarget(
             name: "XDPCtlTests",
             dependencies: ["XDP", "XDPControl", "TestSupport", "xdpctl", "xdpbench"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "XDPServiceTests",
+            dependencies: ["XDPService", "XDP", "XDPControl", "Packet", "TestSupport", "udp-echo", "packet-counter"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

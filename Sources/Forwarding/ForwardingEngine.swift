@@ -28,9 +28,7 @@ public final class ForwardingEngine: @unchecked Sendable {
     /// One program per port (boxed: arrays hold copyable values only).
     private var programs: [ProgramBox] = []
     private var socketDescriptors: [(port: String, queue: UInt32, fd: Int32)] = []
-    private var handoffs: [Handoff<WorkerState>] = []
-    private var workers: [Worker] = []
-    private let stopFlag = StopFlag()
+    private let workers = WorkerGroup<WorkerState>()
 
     /// Sets everything up (discovery, plan, programs, UMEMs, sockets); call ``start()`` to forward.
     /// - Throws: ``XDPError`` for any setup failure; everything made so far is undone.
@@ -47,17 +45,8 @@ public final class ForwardingEngine: @unchecked Sendable {
     private func setUp() throws(XDPError) {
         let config = configuration
         for port in config.ports { interfaces.append(try Interface.discover(port.interface)) }
-        let planPorts = zip(config.ports, interfaces).map { port, interface in
-            QueuePlan.Port(name: port.interface,
-                           queues: port.queues ?? Array(0..<UInt32(interface.channels?.queueCount ?? 1)),
-                           numaNode: interface.numaNode, irqs: interface.queueIRQs)
-        }
-        for (port, interface) in zip(planPorts, interfaces) {
-            if let count = interface.channels?.queueCount, let bad = port.queues.first(where: { $0 >= count }) {
-                throw XDPError(.queueOutOfRange, operation: "plan queues of \(port.name)",
-                               hint: "queue \(bad) out of range: \(port.name) has \(count) queue\(count == 1 ? "" : "s")")
-            }
-        }
+        var planPorts: [QueuePlan.Port] = []
+        for (port, interface) in zip(config.ports, interfaces) { planPorts.append(try QueuePlan.Port(interface, queues: port.queues)) }
         let pairs = config.mode == .macswap ? [] : [(config.ports[0].interface, config.ports[1].interface)]
         plan = QueuePlan.make(ports: planPorts, topology: CPUTopology.current(allowed: config.cpus), forwarding: pairs, irqPlacement: .none)
         guard !plan.workers.isEmpty else {
@@ -73,49 +62,33 @@ public final class ForwardingEngine: @unchecked Sendable {
         let socketConfig = SocketConfiguration(zeroCopy: config.zeroCopy, needWakeup: config.needWakeup)
         for worker in plan.workers {
             // One UMEM per worker, shared by all its sockets: forwarding between its ports needs no copy.
-            let umemConfig = UMEMConfiguration(frameCount: config.frameCount * worker.assignments.count, frameSize: config.frameSize,
-                                               fillRingSize: 2048, completionRingSize: 2048)
-            var umem = try UMEM(configuration: umemConfig)
-            var sockets = SocketSet(capacity: worker.assignments.count)
-            var counters: [PortCounters] = []
-            for assignment in worker.assignments {
-                var socket = try Socket(umem: umem, interface: assignment.port, queue: assignment.queue, configuration: socketConfig)
-                socket.fill.refill(from: &umem.pool, upTo: min(2048, umemConfig.frameCount / (2 * worker.assignments.count)))
-                let programIndex = config.ports.firstIndex { $0.interface == assignment.port }!
+            let queues = try WorkerQueues(serving: worker.assignments, framesPerSocket: config.frameCount, frameSize: config.frameSize,
+                                          socketConfiguration: socketConfig) { (socket: borrowing Socket) throws(XDPError) in
+                let programIndex = config.ports.firstIndex { $0.interface == socket.interface }!
                 try programs[programIndex].program.register(socket)
                 zeroCopy = socket.isZeroCopy
-                socketDescriptors.append((assignment.port, assignment.queue, socket.fileDescriptor))
-                let portCounter = PortCounters(port: assignment.port, queue: assignment.queue)
-                counters.append(portCounter)
-                portCounters.append(portCounter)
-                sockets.append(socket)
+                socketDescriptors.append((socket.interface, socket.queue, socket.fileDescriptor))
             }
+            let counters = worker.assignments.map { PortCounters(port: $0.port, queue: $0.queue) }
+            portCounters += counters
             let frames = FrameCounters()
             frameCounters.append(frames)
-            handoffs.append(Handoff(WorkerState(umem: umem, sockets: sockets, counters: counters, frames: frames,
-                                                interfaceIndexes: worker.assignments.map { a in interfaces.first { $0.name == a.port }!.index })))
+            workers.add(WorkerState(queues: queues, counters: counters, frames: frames,
+                                    interfaceIndexes: worker.assignments.map { a in interfaces.first { $0.name == a.port }!.index }))
         }
     }
 
     /// Starts the workers.
     public func start() throws(XDPError) {
-        for (index, worker) in plan.workers.enumerated() {
-            let handoff = handoffs[index], stop = stopFlag, mode = configuration.mode, batch = configuration.batch, tables = tables
-            workers.append(try Worker(name: "xdpfwd-\(worker.cpu)", cpu: worker.cpu) {
-                var state = handoff.take()
-                ForwardingLoops.run(mode: mode, batch: batch, state: &state, stop: stop, tables: tables)
-                handoff.put(state)
-            })
+        let mode = configuration.mode, batch = configuration.batch, tables = tables
+        try workers.start(cpus: plan.workers.map(\.cpu), name: "xdpfwd") { _, state, stop in
+            ForwardingLoops.run(mode: mode, batch: batch, state: &state, stop: stop, tables: tables)
         }
     }
 
     /// Stops the workers, detaches the programs, closes the sockets. Safe to call twice.
     public func stop() {
-        stopFlag.raise()
-        for worker in workers { worker.join() }
-        workers.removeAll()
-        for handoff in handoffs { _ = handoff.takeIfPresent() }
-        handoffs.removeAll()
+        workers.stop()
         socketDescriptors.removeAll()
         programs.removeAll()
     }
@@ -142,7 +115,7 @@ public final class ForwardingEngine: @unchecked Sendable {
         tables.publish(forwarder)
         let generation = tables.generation
         let deadline = ContinuousClock.now + .milliseconds(200)
-        while !workers.isEmpty && ContinuousClock.now < deadline
+        while workers.runningCount > 0 && ContinuousClock.now < deadline
                 && frameCounters.contains(where: { $0.tablesGeneration.load(ordering: .acquiring) < generation }) {
             usleep(200)
         }
@@ -202,8 +175,8 @@ public final class ForwardingEngine: @unchecked Sendable {
 
 /// Everything one worker owns.
 struct WorkerState: ~Copyable {
-    var umem: UMEM
-    var sockets: SocketSet
+    /// The worker's UMEM and its sockets (socket i serves plan assignment i).
+    var queues: WorkerQueues
     let counters: [PortCounters]
     let frames: FrameCounters
     let interfaceIndexes: [Int]

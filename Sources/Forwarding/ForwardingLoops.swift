@@ -50,10 +50,10 @@ enum ForwardingLoops {
     static func run(mode: ForwardingMode, batch: Int, state: inout WorkerState, stop: StopFlag, tables: TableStore) {
         switch mode {
         case .xconnect:
-            var handlers = (0..<state.sockets.count).map { _ in PassHandler() }
+            var handlers = (0..<state.queues.sockets.count).map { _ in PassHandler() }
             pairLoop(batch: batch, state: &state, handlers: &handlers, stop: stop, tables: tables)
         case .l3:
-            var handlers = (0..<state.sockets.count).map { index in
+            var handlers = (0..<state.queues.sockets.count).map { index in
                 L3Handler(outputInterfaceIndex: state.interfaceIndexes[index ^ 1])
             }
             pairLoop(batch: batch, state: &state, handlers: &handlers, stop: stop, tables: tables)
@@ -76,14 +76,14 @@ enum ForwardingLoops {
             }
             var handled = 0
             var pair = 0
-            while pair + 1 < state.sockets.count {
+            while pair + 1 < state.queues.sockets.count {
                 handled += step(from: pair, to: pair + 1, batch: batch, state: &state, handlers: &handlers, local: &local)
                 handled += step(from: pair + 1, to: pair, batch: batch, state: &state, handlers: &handlers, local: &local)
                 pair += 2
             }
             iterations &+= 1
             if iterations & 63 == 0 { publishFrames(&state) }
-            if handled == 0 { state.sockets.pollAny(timeoutMilliseconds: 1) }
+            if handled == 0 { state.queues.sockets.pollAny(timeoutMilliseconds: 1) }
         }
         publishFrames(&state)
     }
@@ -92,7 +92,7 @@ enum ForwardingLoops {
     @inline(__always)
     static func step<Handler: CountingHandler>(from input: Int, to output: Int, batch: Int, state: inout WorkerState,
                                                 handlers: inout [Handler], local: inout [LocalPortCounters]) -> Int {
-        let result = state.sockets.forwardBatch(from: input, to: output, limit: batch, pool: &state.umem.pool, handler: &handlers[input])
+        let result = state.queues.sockets.forwardBatch(from: input, to: output, limit: batch, pool: &state.queues.umem.pool, handler: &handlers[input])
         guard result.packets > 0 else { return 0 }
         local[input].rxPackets &+= UInt64(result.packets)
         local[input].rxBytes &+= UInt64(result.bytes)
@@ -112,9 +112,9 @@ enum ForwardingLoops {
         var iterations = 0
         while !stop.isRaised {
             var handled = 0
-            for index in 0..<state.sockets.count {
-                let result = state.sockets.withSocket(at: index) { socket in
-                    socket.receiveBatch(limit: batch, pool: &state.umem.pool, handler: &handler)
+            for index in 0..<state.queues.sockets.count {
+                let result = state.queues.sockets.withSocket(at: index) { socket in
+                    socket.receiveBatch(limit: batch, pool: &state.queues.umem.pool, handler: &handler)
                 }
                 guard result.packets > 0 else { continue }
                 handled += result.packets
@@ -127,16 +127,13 @@ enum ForwardingLoops {
             }
             iterations &+= 1
             if iterations & 63 == 0 { publishFrames(&state) }
-            if handled == 0 { state.sockets.pollAny(timeoutMilliseconds: 1) }
+            if handled == 0 { state.queues.sockets.pollAny(timeoutMilliseconds: 1) }
         }
         publishFrames(&state)
     }
 
     static func publishFrames(_ state: inout WorkerState) {
-        var account = FrameAccounting(state.umem)
-        for index in 0..<state.sockets.count {
-            state.sockets.withSocket(at: index) { (socket: borrowing Socket) in account.add(socket) }
-        }
+        let account = state.queues.accounting
         state.frames.total.store(account.total, ordering: .relaxed)
         state.frames.free.store(account.free, ordering: .relaxed)
         state.frames.receiveSide.store(account.receiveSide, ordering: .relaxed)

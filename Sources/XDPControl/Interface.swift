@@ -37,8 +37,22 @@ public struct Interface: Sendable, Equatable, Codable {
 
     /// Channel counts, current and maximum.
     public struct Channels: Sendable, Equatable, Codable {
-        public var rx: Int, tx: Int, combined: Int, other: Int
-        public var maxRX: Int, maxTX: Int, maxCombined: Int, maxOther: Int
+        /// RX-only channels now.
+        public var rx: Int
+        /// TX-only channels now.
+        public var tx: Int
+        /// Combined (RX and TX) channels now.
+        public var combined: Int
+        /// Other channels (link interrupts and the like) now.
+        public var other: Int
+        /// The most RX-only channels the driver allows.
+        public var maxRX: Int
+        /// The most TX-only channels the driver allows.
+        public var maxTX: Int
+        /// The most combined channels the driver allows.
+        public var maxCombined: Int
+        /// The most other channels the driver allows.
+        public var maxOther: Int
         /// Where the counts came from: "ethtool" or "sysfs".
         public var source: String
         /// Queues usable for AF_XDP (max of rx+combined, tx+combined).
@@ -46,7 +60,7 @@ public struct Interface: Sendable, Equatable, Codable {
     }
 
     /// Reads everything the kernel says about `name`.
-    /// - Throws: ``XDPError`` of kind `.interfaceNotFound` when it does not exist.
+    /// - Throws: `XDPError` of kind `.interfaceNotFound` when it does not exist.
     public static func discover(_ name: String) throws(XDPError) -> Interface {
         var link = cxdp_link()
         let rc = cxdp_probe_link(name, &link)

@@ -14,7 +14,7 @@ public enum NetworkNamespace {
     ///   - name: A namespace under /run/netns.
     ///   - body: The work to do inside.
     /// - Returns: What `body` returns.
-    /// - Throws: ``XDPError`` if the namespace cannot be entered, or what `body` throws.
+    /// - Throws: `XDPError` if the namespace cannot be entered, or what `body` throws.
     public static func withEntered<R: ~Copyable>(
         _ name: String, _ body: () throws(XDPError) -> R
     ) throws(XDPError) -> R {
@@ -42,7 +42,7 @@ public enum NetworkNamespace {
 
     /// Moves the calling thread into namespace `name` for good (for a worker
     /// or setup thread that lives there).
-    /// - Throws: ``XDPError`` if the namespace cannot be entered.
+    /// - Throws: `XDPError` if the namespace cannot be entered.
     public static func enter(_ name: String) throws(XDPError) {
         let target = open("/run/netns/\(name)", O_RDONLY | O_CLOEXEC)
         guard target >= 0 else {

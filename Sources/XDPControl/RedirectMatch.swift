@@ -42,6 +42,24 @@ public struct RedirectMatch: Sendable, Equatable {
         RedirectMatch(ipProtocol: 17, destinationPorts: ports, passWithoutSocket: true)
     }
 
+    /// UDP to one destination port, over IPv4 and IPv6.
+    public static func udp(port: UInt16) -> RedirectMatch { .udp(ports: port...port) }
+
+    /// TCP to the given destination ports, over IPv4 and IPv6.
+    public static func tcp(ports: ClosedRange<UInt16>) -> RedirectMatch {
+        RedirectMatch(ipProtocol: 6, destinationPorts: ports, passWithoutSocket: true)
+    }
+
+    /// Every packet of one IP protocol (e.g. 47 for GRE, 132 for SCTP), over IPv4 and IPv6.
+    public static func ipProtocol(_ value: UInt8) -> RedirectMatch {
+        RedirectMatch(ipProtocol: value, passWithoutSocket: true)
+    }
+
+    /// Every frame of one ethertype (after at most one VLAN tag), e.g. 0x88F7 for PTP.
+    public static func ethertype(_ value: UInt16) -> RedirectMatch {
+        RedirectMatch(ethertype: value, passWithoutSocket: true)
+    }
+
     /// The 16-byte map value the BPF program reads.
     var mapValue: [UInt8] {
         let enabled: UInt32 = (ethertype != nil || ipProtocol != nil || destinationPorts != nil) ? 1 : 0

@@ -19,7 +19,7 @@ public final class Worker: @unchecked Sendable {
     ///   - name: The thread name (at most 15 bytes are kept).
     ///   - cpu: The CPU to pin to.
     ///   - body: The loop; it must return when its stop condition is met.
-    /// - Throws: ``XDPError`` if the thread cannot be created.
+    /// - Throws: `XDPError` if the thread cannot be created.
     public init(name: String, cpu: Int? = nil, body: @escaping @Sendable () -> Void) throws(XDPError) {
         self.name = name
         self.cpu = cpu

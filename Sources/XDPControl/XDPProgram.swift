@@ -39,7 +39,7 @@ public struct XDPProgram: ~Copyable {
     ///   - mode: `.native`, `.generic`, or `.auto` (native, else generic).
     ///   - match: What goes to the sockets; everything else to the kernel.
     ///   - replaceExisting: Replace a program already attached by someone else.
-    /// - Throws: ``XDPError``: interface not found, a foreign program present,
+    /// - Throws: `XDPError`: interface not found, a foreign program present,
     ///   mode unsupported, no permission, the object rejected by the verifier.
     public init(interface: String, mode: AttachMode = .auto, match: RedirectMatch = .everything,
                 replaceExisting: Bool = false) throws(XDPError) {
@@ -101,7 +101,7 @@ public struct XDPProgram: ~Copyable {
 
     /// Attaches this (already loaded) program again after someone removed or
     /// replaced it, replacing whatever is there now, in the mode it had.
-    /// - Throws: ``XDPError`` when the kernel refuses.
+    /// - Throws: `XDPError` when the kernel refuses.
     public func reattach() throws(XDPError) {
         let rc = withOwnNamespace { -bpf_xdp_attach(Int32(interfaceIndex), programFD, mode.flags, nil) } ?? EINVAL
         if rc != 0 { throw XDPProgram.attachError(rc, interface: interface, mode: mode) }
@@ -126,7 +126,7 @@ public struct XDPProgram: ~Copyable {
     }
 
     /// Sends `socket`'s queue to it from now on.
-    /// - Throws: ``XDPError`` if the map update fails.
+    /// - Throws: `XDPError` if the map update fails.
     public func register(_ socket: borrowing Socket) throws(XDPError) {
         guard socket.interfaceIndex == interfaceIndex else {
             throw XDPError(.invalidConfiguration, operation: "register socket of \(socket.interface) with the program of \(interface)",
@@ -148,7 +148,7 @@ public struct XDPProgram: ~Copyable {
     }
 
     /// Changes what goes to the sockets, atomically for the next packet.
-    /// - Throws: ``XDPError`` if the map update fails.
+    /// - Throws: `XDPError` if the map update fails.
     public func setMatch(_ match: RedirectMatch) throws(XDPError) {
         try XDPProgram.writeMatch(match, mapFD: matchMapFD)
     }
@@ -156,7 +156,7 @@ public struct XDPProgram: ~Copyable {
     /// Router mode: tells the program which next hops (output interface index,
     /// address) userspace can forward to. Add before remove, so nothing in
     /// both sets is ever missing.
-    /// - Throws: ``XDPError`` if the map update fails (e.g. full: 65536 entries).
+    /// - Throws: `XDPError` if the map update fails (e.g. full: 65536 entries).
     public func updateNextHops(adding: [(interfaceIndex: Int32, address: [UInt8])], removing: [(interfaceIndex: Int32, address: [UInt8])]) throws(XDPError) {
         func key(_ entry: (interfaceIndex: Int32, address: [UInt8])) -> [UInt8] {
             var bytes = [UInt8](repeating: 0, count: 24)
@@ -177,7 +177,7 @@ public struct XDPProgram: ~Copyable {
     }
 
     /// The program's counters, summed over CPUs.
-    /// - Throws: ``XDPError`` if the map cannot be read.
+    /// - Throws: `XDPError` if the map cannot be read.
     public func counters() throws(XDPError) -> RedirectCounters {
         let cpus = Int(libbpf_num_possible_cpus())
         var values = [UInt64](repeating: 0, count: max(cpus, 1))

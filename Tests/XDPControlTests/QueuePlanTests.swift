@@ -1,4 +1,6 @@
+import Foundation
 import Testing
+import XDP
 @testable import XDPControl
 
 /// The queue→core plan on synthetic machines.
@@ -102,5 +104,27 @@ struct QueuePlanTests {
         #expect(plan.workers.count == 64)
         #expect(plan.crossNUMA.isEmpty)
         #expect(plan.workers.filter { $0.numaNode == 0 }.flatMap(\.assignments).allSatisfy { $0.port == "eth0" || $0.port == "eth1" })
+    }
+
+    @Test("a discovered interface's port: every queue when none are named, a queue it lacks is an error naming it")
+    func portOfInterface() throws {
+        let json = #"""
+        {"name": "eth9", "index": 9, "mtu": 1500, "isUp": true, "isRunning": true, "numaNode": 1, "queueIRQs": [2, 40, 3, 41],
+         "channels": {"rx": 0, "tx": 0, "combined": 4, "other": 1, "maxRX": 0, "maxTX": 0, "maxCombined": 8, "maxOther": 1, "source": "ethtool"},
+         "xdp": {"reported": false, "flags": 0}}
+        """#
+        let interface = try JSONDecoder().decode(Interface.self, from: Data(json.utf8))
+        let all = try QueuePlan.Port(interface, queues: nil)
+        #expect(all.queues == [0, 1, 2, 3])
+        #expect(all.numaNode == 1)
+        #expect(all.irqs == [2: 40, 3: 41])
+        #expect(try QueuePlan.Port(interface, queues: [3, 1]).queues == [3, 1])
+        do {
+            _ = try QueuePlan.Port(interface, queues: [1, 4])
+            Issue.record("queue 4 of a 4-queue interface accepted")
+        } catch {
+            #expect(error.kind == .queueOutOfRange)
+            #expect(error.description.contains("queue 4 out of range: eth9 has 4 queues"))
+        }
     }
 }

@@ -9,7 +9,7 @@ public enum Command {
     ///   - arguments: The program (looked up in PATH) and its arguments.
     ///   - allowFailure: Return the output instead of throwing on a non-zero exit.
     /// - Returns: Standard output and standard error together.
-    /// - Throws: ``XDPError`` when the program cannot start or exits non-zero.
+    /// - Throws: `XDPError` when the program cannot start or exits non-zero.
     @discardableResult
     public static func run(_ arguments: [String], allowFailure: Bool = false) throws(XDPError) -> String {
         let process = Process()

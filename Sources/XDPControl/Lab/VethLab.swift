@@ -54,7 +54,7 @@ public final class VethLab: @unchecked Sendable {
     ///     router solicitation mixes into counted traffic.
     ///   - separateHosts: Put each link's peer end in a namespace of its own
     ///     (`NAMEp`, `NAMEq`, `NAMEr`, ...): hosts A, B, ... on either side of the device.
-    /// - Throws: ``XDPError`` when `ip` fails (not root, no iproute2).
+    /// - Throws: `XDPError` when `ip` fails (not root, no iproute2).
     public init(linkCount: Int = 1, queues: Int = 1, mtu: Int = 1500, name: String? = nil, ipv6: Bool = false,
                 separateHosts: Bool = false) throws(XDPError) {
         guard (1...8).contains(linkCount), (1...64).contains(queues) else {

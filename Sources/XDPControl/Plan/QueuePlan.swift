@@ -1,3 +1,5 @@
+import XDP
+
 /// Which worker (pinned to which CPU) serves which (port, queue), and where
 /// each queue's interrupt should go: the map that lets the data plane scale
 /// past one queue. A pure function of its inputs; see ``QueuePlan/make(ports:topology:forwarding:irqPlacement:)``.
@@ -20,12 +22,31 @@ public struct QueuePlan: Sendable, Equatable, Codable {
             self.numaNode = numaNode
             self.irqs = irqs
         }
+
+        /// The port of a discovered interface: the given queues (all the
+        /// interface has when `nil`), its NUMA node and queue interrupts.
+        /// - Parameters:
+        ///   - interface: What ``Interface/discover(_:)`` found.
+        ///   - queues: Queue ids to serve; `nil` for every queue.
+        /// - Throws: `XDPError` of kind `.queueOutOfRange` naming a queue the interface does not have.
+        public init(_ interface: Interface, queues: [UInt32]?) throws(XDPError) {
+            let count = interface.channels?.queueCount
+            let queues = queues ?? Array(0..<UInt32(count ?? 1))
+            if let count, let bad = queues.first(where: { $0 >= count }) {
+                throw XDPError(.queueOutOfRange, operation: "plan queues of \(interface.name)",
+                               hint: "queue \(bad) out of range: \(interface.name) has \(count) queue\(count == 1 ? "" : "s")")
+            }
+            self.init(name: interface.name, queues: queues, numaNode: interface.numaNode, irqs: interface.queueIRQs)
+        }
     }
 
     /// One (port, queue) pair.
     public struct Assignment: Sendable, Equatable, Hashable, Codable {
+        /// The interface name.
         public var port: String
+        /// The queue id.
         public var queue: UInt32
+        /// Creates an assignment.
         public init(port: String, queue: UInt32) {
             self.port = port
             self.queue = queue
@@ -45,9 +66,13 @@ public struct QueuePlan: Sendable, Equatable, Codable {
 
     /// Where to steer a queue's interrupt.
     public struct IRQAffinity: Sendable, Equatable, Codable {
+        /// The interrupt number.
         public var irq: Int
+        /// The interface whose queue raises it.
         public var port: String
+        /// The queue id.
         public var queue: UInt32
+        /// The CPU it should be handled on.
         public var cpu: Int
     }
 

@@ -88,7 +88,7 @@ public final class SystemChanges: @unchecked Sendable {
     }
 
     /// Sets an interface's combined (or rx/tx) channel count with ETHTOOL_SCHANNELS, remembering the old counts.
-    /// - Throws: ``XDPError`` when the driver refuses.
+    /// - Throws: `XDPError` when the driver refuses.
     public func setChannels(interface: String, count: Int) throws(XDPError) {
         var current = cxdp_channels()
         let rc = cxdp_probe_channels(interface, &current)

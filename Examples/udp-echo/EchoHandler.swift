@@ -1,0 +1,30 @@
+import Packet
+import XDP
+
+/// Answers every UDP datagram with itself: MAC addresses, IP addresses and
+/// ports swapped, in place, in the frame it arrived in. Swapping leaves the
+/// IPv4 header checksum and the UDP checksum valid, so nothing is recomputed.
+struct EchoHandler: PacketHandler {
+    @inline(__always)
+    mutating func handle(_ frame: inout Frame) -> PacketVerdict {
+        frame.withUnsafeMutableBytes { bytes in reflectUDP(bytes) ? .transmit : .drop }
+    }
+}
+
+/// Turns a UDP datagram (Ethernet, at most two VLAN tags, IPv4 or IPv6)
+/// around in place. Returns false, changing nothing, for anything else.
+@inline(__always)
+func reflectUDP(_ bytes: UnsafeMutableRawBufferPointer) -> Bool {
+    guard let packet = try? ParsedPacket.parse(UnsafeRawBufferPointer(bytes)),
+          packet.ipProtocol == ParsedPacket.protocolUDP, !packet.isFragment, packet.destinationPort != nil else { return false }
+    let (addressOffset, addressLength) = packet.ipVersion == 4 ? (packet.l3Offset + 12, 4) : (packet.l3Offset + 8, 16)
+    swap(bytes, 0, 6, count: 6)                                                    // MAC addresses
+    swap(bytes, addressOffset, addressOffset + addressLength, count: addressLength) // IP addresses
+    swap(bytes, packet.l4Offset, packet.l4Offset + 2, count: 2)                     // UDP ports
+    return true
+}
+
+@inline(__always)
+private func swap(_ bytes: UnsafeMutableRawBufferPointer, _ a: Int, _ b: Int, count: Int) {
+    for index in 0..<count { bytes.swapAt(a + index, b + index) }
+}

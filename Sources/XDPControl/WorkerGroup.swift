@@ -1,0 +1,67 @@
+import XDP
+
+/// Pinned worker threads, each running one loop over a move-only state
+/// (its ``WorkerQueues`` and whatever else it owns) that it takes at start
+/// and gives back when it returns, until ``stop()``.
+///
+/// Add one state per worker with ``add(_:)``, then ``start(cpus:name:loop:)``;
+/// ``stop()`` raises the shared ``StopFlag``, joins every thread and drops
+/// the states (closing their sockets). The loops must poll ``StopFlag/isRaised``
+/// once per batch and return when it is raised.
+public final class WorkerGroup<State: ~Copyable>: @unchecked Sendable {
+    private var handoffs: [Handoff<State>] = []
+    private var workers: [Worker] = []
+    /// Raised by ``stop()``; every loop polls it once per batch.
+    public let stopFlag = StopFlag()
+
+    /// Creates an empty group.
+    public init() {}
+
+    /// Adds the state of the next worker (before ``start(cpus:name:loop:)``).
+    /// - Parameter state: What the worker will own.
+    public func add(_ state: consuming State) {
+        handoffs.append(Handoff(state))
+    }
+
+    /// The states added, one per worker.
+    public var count: Int { handoffs.count }
+
+    /// Worker threads started and not yet joined.
+    public var runningCount: Int { workers.count }
+
+    /// Starts one thread per state, the `i`th pinned to `cpus[i]`.
+    /// - Parameters:
+    ///   - cpus: One CPU per state.
+    ///   - name: The threads' name prefix (the CPU is appended).
+    ///   - loop: The worker loop: runs with the worker's index and state until the flag is raised.
+    /// - Throws: `XDPError` if a thread cannot be created; the ones started are stopped.
+    public func start(cpus: [Int], name: String,
+                      loop: @escaping @Sendable (_ index: Int, _ state: inout State, _ stop: StopFlag) -> Void) throws(XDPError) {
+        precondition(cpus.count == handoffs.count, "one CPU per worker state")
+        let stop = stopFlag
+        for (index, cpu) in cpus.enumerated() {
+            let handoff = handoffs[index]
+            do {
+                workers.append(try Worker(name: "\(name)-\(cpu)", cpu: cpu) {
+                    var state = handoff.take()
+                    loop(index, &state, stop)
+                    handoff.put(state)
+                })
+            } catch {
+                self.stop()
+                throw error
+            }
+        }
+    }
+
+    /// Stops and joins the workers and drops their states. Safe to call twice.
+    public func stop() {
+        stopFlag.raise()
+        for worker in workers { worker.join() }
+        workers.removeAll()
+        for handoff in handoffs { _ = handoff.takeIfPresent() }
+        handoffs.removeAll()
+    }
+
+    deinit { stop() }
+}

@@ -1,0 +1,64 @@
+import XDP
+
+/// What one worker owns: one UMEM, and on it a socket for each
+/// (interface, queue) the worker serves, its fill ring primed and the socket
+/// registered with its interface's program.
+///
+/// One UMEM per worker, shared by all its sockets: a worker can move a frame
+/// from one of its sockets to another without a copy, and no two threads ever
+/// touch the same rings or pool. Hand it to the worker thread whole (a
+/// ``WorkerGroup`` does); dropping it closes the sockets and unmaps the UMEM.
+public struct WorkerQueues: ~Copyable, Sendable {
+    /// The packet memory and its frame pool.
+    public var umem: UMEM
+    /// One socket per assignment, in the order of ``assignments``.
+    public var sockets: SocketSet
+    /// What each socket serves: socket `i` is bound to `assignments[i]`.
+    public let assignments: [QueuePlan.Assignment]
+
+    /// Maps the UMEM, binds one socket per assignment, primes each fill ring
+    /// and registers each socket.
+    /// - Parameters:
+    ///   - assignments: The (interface, queue) pairs to serve, at least one.
+    ///   - framesPerSocket: UMEM frames per socket (the UMEM has this many times the assignments).
+    ///   - frameSize: Bytes per frame (2048 or 4096).
+    ///   - socketConfiguration: Ring sizes and bind modes of every socket.
+    ///   - register: Registers a freshly bound socket with the program of its
+    ///     interface (``XDPProgram/register(_:)``), so its queue is redirected to it.
+    /// - Throws: `XDPError` from mapping, binding or registering; what was
+    ///   made so far is closed again.
+    public init(serving assignments: [QueuePlan.Assignment], framesPerSocket: Int, frameSize: Int,
+                socketConfiguration: SocketConfiguration,
+                register: (borrowing Socket) throws(XDPError) -> Void) throws(XDPError) {
+        guard !assignments.isEmpty else {
+            throw XDPError(.invalidConfiguration, operation: "set up worker queues", hint: "a worker serves at least one queue")
+        }
+        let umemConfig = UMEMConfiguration(frameCount: framesPerSocket * assignments.count, frameSize: frameSize,
+                                           fillRingSize: 2048, completionRingSize: 2048)
+        var umem = try UMEM(configuration: umemConfig)
+        var sockets = SocketSet(capacity: assignments.count)
+        for assignment in assignments {
+            var socket = try Socket(umem: umem, interface: assignment.port, queue: assignment.queue, configuration: socketConfiguration)
+            socket.fill.refill(from: &umem.pool, upTo: min(2048, umemConfig.frameCount / (2 * assignments.count)))
+            try register(socket)
+            sockets.append(socket)
+        }
+        self.umem = umem
+        self.sockets = sockets
+        self.assignments = assignments
+    }
+
+    /// Where this worker's frames are now (exact at a batch boundary, on the worker's thread).
+    public var accounting: FrameAccounting {
+        var account = FrameAccounting(umem)
+        for index in 0..<sockets.count {
+            sockets.withSocket(at: index) { (socket: borrowing Socket) in account.add(socket) }
+        }
+        return account
+    }
+
+    /// The index in ``sockets`` of the socket serving `queue` of `interface`, if this worker serves it.
+    public func socketIndex(interface: String, queue: UInt32) -> Int? {
+        assignments.firstIndex(of: QueuePlan.Assignment(port: interface, queue: queue))
+    }
+}

@@ -1,0 +1,80 @@
+import XDP
+import XDPControl
+
+/// What a ``PacketService`` or ``PacketStream`` serves: which packets of which
+/// interface, on which queues and cores, and how the sockets are set up.
+///
+/// Only packets that ``match`` selects leave the kernel's path; everything
+/// else on the interface (ARP, ping, TCP, other UDP ports) reaches the kernel
+/// stack as before.
+public struct PacketServiceConfiguration: Sendable, Equatable {
+    /// The interface, in ``namespace`` (or the caller's namespace).
+    public var interface: String
+    /// The packets to take, e.g. `.udp(port: 7000)`; the rest go to the kernel.
+    public var match: RedirectMatch
+    /// Queue ids to serve; `nil` serves every queue the interface has.
+    public var queues: [UInt32]?
+    /// CPUs for the pinned workers (one worker per CPU at most, queues spread
+    /// evenly); `nil` uses the process's affinity mask.
+    public var cpus: [Int]?
+    /// Native, generic, or native-else-generic program attachment.
+    public var attach: AttachMode
+    /// Zero-copy when the driver can (`.preferred`), always (`.required`), or never (`.off`).
+    public var zeroCopy: ZeroCopyMode
+    /// Make syscalls only when the kernel asks (need_wakeup).
+    public var needWakeup: Bool
+    /// Bytes per UMEM frame: 2048 or 4096.
+    public var frameSize: Int
+    /// UMEM frames per served queue.
+    public var framesPerQueue: Int
+    /// Packets taken per batch.
+    public var batchSize: Int
+    /// Set up inside this network namespace (`ip netns` name); workers and
+    /// sockets keep working from any thread afterwards.
+    public var namespace: String?
+    /// Replace an XDP program someone else attached to the interface.
+    public var replaceExistingProgram: Bool
+
+    /// Creates a configuration.
+    /// - Parameters:
+    ///   - interface: The interface name.
+    ///   - match: The packets to take; the rest go to the kernel.
+    ///   - queues: Queue ids to serve (`nil`: all).
+    ///   - cpus: CPUs for workers (`nil`: the affinity mask).
+    ///   - attach: Program attach mode.
+    ///   - zeroCopy: Socket bind mode.
+    ///   - needWakeup: Use need_wakeup.
+    ///   - frameSize: Bytes per frame.
+    ///   - framesPerQueue: UMEM frames per queue.
+    ///   - batchSize: Packets per batch.
+    ///   - namespace: A network namespace to set up in.
+    ///   - replaceExistingProgram: Replace a foreign XDP program.
+    public init(interface: String, match: RedirectMatch, queues: [UInt32]? = nil, cpus: [Int]? = nil,
+                attach: AttachMode = .auto, zeroCopy: ZeroCopyMode = .preferred, needWakeup: Bool = true,
+                frameSize: Int = 2048, framesPerQueue: Int = 4096, batchSize: Int = 64,
+                namespace: String? = nil, replaceExistingProgram: Bool = false) {
+        self.interface = interface
+        self.match = match
+        self.queues = queues
+        self.cpus = cpus
+        self.attach = attach
+        self.zeroCopy = zeroCopy
+        self.needWakeup = needWakeup
+        self.frameSize = frameSize
+        self.framesPerQueue = framesPerQueue
+        self.batchSize = batchSize
+        self.namespace = namespace
+        self.replaceExistingProgram = replaceExistingProgram
+    }
+
+    /// Checks what can be checked without the system.
+    /// - Throws: `XDPError` of kind `.invalidConfiguration` naming the field.
+    public func validate() throws(XDPError) {
+        func fail(_ hint: String) -> XDPError { XDPError(.invalidConfiguration, operation: "packet service configuration", hint: hint) }
+        guard !interface.isEmpty else { throw fail("no interface given") }
+        guard (1...2048).contains(batchSize) else { throw fail("batch size \(batchSize) out of range: use 1 to 2048") }
+        if let queues, queues.isEmpty || Set(queues).count != queues.count { throw fail("queues \(queues): give each queue once, at least one") }
+        if let cpus, cpus.isEmpty { throw fail("no CPUs given") }
+        try UMEMConfiguration(frameCount: framesPerQueue, frameSize: frameSize).validate()
+    }
+}

@@ -1,0 +1,125 @@
+import Glibc
+import XDP
+import XDPControl
+
+/// Copies each received packet into the batch being built, while the
+/// batch's reservation lasts; the rest are counted as overflow. Every frame
+/// goes back to the fill ring (`.drop`): the consumer never holds a frame.
+struct CopyOutHandler: PacketHandler {
+    var storage: [UInt8] = []
+    var ends: [Int] = []
+    var room = 0
+    var overflow = 0
+
+    /// Starts a batch with room for `room` packets.
+    mutating func begin(room: Int) {
+        self.room = room
+        overflow = 0
+        storage = []
+        ends = []
+        storage.reserveCapacity(room * 128)
+        ends.reserveCapacity(room)
+    }
+
+    mutating func handle(_ frame: inout Frame) -> PacketVerdict {
+        if ends.count < room {
+            frame.bytes.withUnsafeBytes { storage.append(contentsOf: $0) }
+            ends.append(storage.count)
+        } else {
+            overflow += 1
+        }
+        return .drop
+    }
+}
+
+/// The worker loop of a ``PacketStream``: received batches copied out to the
+/// consumer's buffer, packets from ``PacketStream/send(_:queue:)`` copied into
+/// frames and transmitted, `poll()` on the sockets and the send queue's
+/// wake pipe when idle (so a send wakes the worker at once).
+enum StreamLoop {
+    static func run(queues: inout WorkerQueues, queueIDs: [UInt32], buffer: BatchBuffer, outbox: Outbox,
+                    batch: Int, stop: StopFlag, counters: WorkerCounters) {
+        var local = LocalCounters()
+        var handler = CopyOutHandler()
+        var pending: [Outbox.Item] = []
+        var descriptors = (0..<queues.sockets.count).map { index in
+            queues.sockets.withSocket(at: index) { (socket: borrowing Socket) in pollfd(fd: socket.fileDescriptor, events: Int16(POLLIN), revents: 0) }
+        }
+        descriptors.append(pollfd(fd: outbox.wakeFD, events: Int16(POLLIN), revents: 0))
+        var rounds = 0
+        counters.publish(queues.accounting)
+        while !stop.isRaised {
+            var busy = false
+            if !pending.isEmpty || outbox.hasItems {
+                if outbox.hasItems { pending += outbox.takeAll() }
+                let sent = transmit(&pending, queues: &queues)
+                if sent > 0 {
+                    busy = true
+                    local.sent &+= sent
+                    local.transmitted &+= sent
+                    local.publish(to: counters)
+                }
+            }
+            for index in 0..<queues.sockets.count {
+                let result = queues.sockets.withSocket(at: index) { (socket: inout Socket) -> BatchResult in
+                    // Exactly `ready` packets are taken (limit 0 when none: the
+                    // batch then only recycles, refills and kicks), so the
+                    // reservation and the copies are for this batch alone.
+                    let ready = socket.rx.peek(upTo: batch)
+                    let reserved = ready > 0 ? buffer.reserve(ready) : 0
+                    if ready > 0 { handler.begin(room: reserved) }
+                    let result = socket.receiveBatch(limit: ready, pool: &queues.umem.pool, handler: &handler)
+                    if ready > 0 {
+                        buffer.deliver(ReceivedBatch(queue: queueIDs[index], storage: handler.storage, ends: handler.ends), reserved: reserved)
+                    }
+                    return result
+                }
+                guard result.packets > 0 else { continue }
+                busy = true
+                local.add(result)
+                local.delivered &+= handler.ends.count
+                local.droppedSlowConsumer &+= handler.overflow
+                local.publish(to: counters)
+            }
+            rounds &+= 1
+            if rounds & 63 == 0 { counters.publish(queues.accounting) }
+            if !busy {
+                // Sockets and the send queue's wake pipe: a send wakes the worker at once.
+                _ = poll(&descriptors, nfds_t(descriptors.count), pending.isEmpty ? 10 : 1)
+            }
+        }
+        counters.publish(queues.accounting)
+    }
+
+    /// Copies pending packets into frames and queues them on their sockets'
+    /// TX rings, in order, until a ring or the pool runs out; submits and kicks.
+    /// - Returns: The packets queued; the rest stay pending.
+    static func transmit(_ pending: inout [Outbox.Item], queues: inout WorkerQueues) -> Int {
+        var queued = 0
+        var touched = Set<Int>()
+        while queued < pending.count {
+            let item = pending[queued]
+            let placed = queues.sockets.withSocket(at: item.socket) { (socket: inout Socket) -> Bool in
+                if socket.tx.freeCount(wanting: 1) == 0 || queues.umem.pool.count == 0 {
+                    socket.completion.drain(into: &queues.umem.pool)
+                }
+                guard socket.tx.freeCount(wanting: 1) > 0, var frame = queues.umem.pool.allocate() else { return false }
+                frame.length = item.bytes.count
+                frame.withUnsafeMutableBytes { destination in item.bytes.withUnsafeBytes { destination.copyMemory(from: $0) } }
+                socket.tx.push(frame)
+                return true
+            }
+            guard placed else { break }
+            touched.insert(item.socket)
+            queued += 1
+        }
+        pending.removeFirst(queued)
+        for index in touched {
+            queues.sockets.withSocket(at: index) { (socket: inout Socket) in
+                socket.tx.submit()
+                socket.kickTransmit()
+            }
+        }
+        return queued
+    }
+}
