@@ -49,3 +49,18 @@ public struct MACSwapHandler: PacketHandler {
         }
     }
 }
+
+/// Per-packet logic for multi-buffer sockets
+/// (``Socket/receivePacketBatch(limit:pool:handler:)``): the same contract
+/// as ``PacketHandler``, for a packet of one or more frames.
+public protocol MultiBufferHandler {
+    /// Looks at (and may rewrite) one packet and says where it goes.
+    /// - Parameter packet: The received packet, all its frames, borrowed mutably.
+    /// - Returns: The verdict.
+    mutating func handle(_ packet: inout FramePacket) -> PacketVerdict
+}
+
+extension DropHandler: MultiBufferHandler {
+    @inlinable @inline(__always)
+    public mutating func handle(_ packet: inout FramePacket) -> PacketVerdict { .drop }
+}

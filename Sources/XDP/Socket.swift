@@ -32,6 +32,9 @@ public struct Socket: ~Copyable, @unchecked Sendable {
     public let usesNeedWakeup: Bool
     /// Whether busy polling is configured.
     public let usesBusyPoll: Bool
+    /// Whether the socket takes multi-buffer packets (XDP_USE_SG): receive
+    /// them with ``RXRing/receivePacket(droppingOversizedInto:)``.
+    public let usesMultiBuffer: Bool
     /// Bind attempts that failed with EBUSY before this one succeeded.
     public let busyRetriesUsed: Int
 
@@ -86,6 +89,7 @@ public struct Socket: ~Copyable, @unchecked Sendable {
         case .preferred: break
         }
         if configuration.needWakeup { bindFlags |= UInt16(XDP_USE_NEED_WAKEUP) }
+        if configuration.multiBuffer { bindFlags |= UInt16(cxdp_xdp_use_sg) }
         socketConfig.bind_flags = bindFlags
 
         let headers = UnsafeMutablePointer<cxdp_ring_set>.allocate(capacity: 1)
@@ -142,10 +146,12 @@ public struct Socket: ~Copyable, @unchecked Sendable {
         }
 
         let frameSize = storage.frameSize
-        rx = RXRing(headers.pointee.rx, base: storage.area, frameSize: frameSize)
-        tx = TXRing(headers.pointee.tx, umemSize: storage.byteCount, frameSize: frameSize)
+        let unaligned = storage.unaligned
+        rx = RXRing(headers.pointee.rx, base: storage.area, frameSize: frameSize, unaligned: unaligned)
+        tx = TXRing(headers.pointee.tx, umemSize: storage.byteCount, frameSize: frameSize, unaligned: unaligned)
         fill = FillRing(headers.pointee.fill)
-        completion = CompletionRing(headers.pointee.completion, base: storage.area, umemSize: storage.byteCount, frameSize: frameSize)
+        completion = CompletionRing(headers.pointee.completion, base: storage.area, umemSize: storage.byteCount,
+                                    frameSize: frameSize, unaligned: unaligned)
         fileDescriptor = fd
         self.interface = interface
         interfaceIndex = index
@@ -153,6 +159,7 @@ public struct Socket: ~Copyable, @unchecked Sendable {
         isZeroCopy = (options?.flags ?? 0) & UInt32(XDP_OPTIONS_ZEROCOPY) != 0
         usesNeedWakeup = configuration.needWakeup
         usesBusyPoll = configuration.busyPoll != nil
+        usesMultiBuffer = configuration.multiBuffer
         busyRetriesUsed = retries
         handle = created
         ringHeaders = headers
@@ -173,6 +180,14 @@ public struct Socket: ~Copyable, @unchecked Sendable {
         case EBUSY:
             return XDPError(.busy, operation: operation, errno: EBUSY,
                             hint: "socket still bound, retried \(retries) times: another AF_XDP socket holds this queue (or one closed moments ago; try again)")
+        case EOPNOTSUPP where configuration.multiBuffer, EINVAL where configuration.multiBuffer:
+            var features = cxdp_xdp_features()
+            let probed = cxdp_probe_xdp_features(Int32(if_nametoindex(interface)), &features) == 0 && features.reported
+            let answer = probed
+                ? "the kernel reports rx-sg \(features.xdp_features & 32 != 0 ? "yes" : "no"), xdp-zc-max-segs \(features.has_zc_max_segs ? String(features.xdp_zc_max_segs) : "not reported")"
+                : "the kernel reports no XDP features for \(interface)"
+            return XDPError(.unsupported, operation: operation, errno: error,
+                            hint: "multi-buffer (XDP_USE_SG) refused on \(interface) in this mode (\(answer)): use copy mode (--zero-copy off), a frame size that fits the MTU, or a driver with multi-buffer AF_XDP")
         case EOPNOTSUPP where configuration.zeroCopy == .required, EPROTONOSUPPORT where configuration.zeroCopy == .required:
             return XDPError(.unsupported, operation: operation, errno: error,
                             hint: "zero-copy required but \(interface) does not support it: use --zero-copy preferred or off")

@@ -40,6 +40,7 @@ final class UMEMStorage: @unchecked Sendable {
     let area: UnsafeMutableRawPointer
     let byteCount: Int
     let frameSize: Int
+    let unaligned: Bool
     let handle: OpaquePointer
     /// Ring headers libxdp fills at UMEM creation. The first socket must be
     /// created with exactly these (libxdp keeps pointers to them, and on a
@@ -55,6 +56,7 @@ final class UMEMStorage: @unchecked Sendable {
     init(configuration: UMEMConfiguration) throws(XDPError) {
         byteCount = configuration.byteCount
         frameSize = configuration.frameSize
+        unaligned = configuration.unalignedChunks
         var flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE
         if configuration.hugePages { flags |= MAP_HUGETLB | (21 << MAP_HUGE_SHIFT) }
         let mapped = mmap(nil, byteCount, PROT_READ | PROT_WRITE, flags, -1, 0)
@@ -70,7 +72,8 @@ final class UMEMStorage: @unchecked Sendable {
         initialRings.initialize(to: cxdp_ring_set())
         var umemConfig = xsk_umem_config(
             fill_size: UInt32(configuration.fillRingSize), comp_size: UInt32(configuration.completionRingSize),
-            frame_size: UInt32(configuration.frameSize), frame_headroom: UInt32(configuration.headroom), flags: 0)
+            frame_size: UInt32(configuration.frameSize), frame_headroom: UInt32(configuration.headroom),
+            flags: configuration.unalignedChunks ? UInt32(XDP_UMEM_UNALIGNED_CHUNK_FLAG) : 0)
         var umem: OpaquePointer?
         let rc = xsk_umem__create(&umem, mapped, UInt64(byteCount), &initialRings.pointee.fill,
                                   &initialRings.pointee.completion, &umemConfig)

@@ -50,9 +50,11 @@ func openEndpoint(namespace: String, interface: String, queue: UInt32 = 0,
 
 /// Attaches the redirect program inside `namespace` and registers the socket.
 func attachProgram(namespace: String, interface: String, mode: AttachMode, match: RedirectMatch = .everything,
+                   multiBuffer: Bool = false, rxMetadata: Bool = false,
                    registering socket: borrowing Socket) throws(XDPError) -> XDPProgram {
     try NetworkNamespace.withEntered(namespace) { () throws(XDPError) -> XDPProgram in
-        let program = try XDPProgram(interface: interface, mode: mode, match: match)
+        let program = try XDPProgram(interface: interface, mode: mode, match: match,
+                                     multiBuffer: multiBuffer, rxMetadata: rxMetadata)
         try program.register(socket)
         return program
     }

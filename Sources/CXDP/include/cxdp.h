@@ -47,6 +47,14 @@ struct cxdp_ring_set {
     struct xsk_ring_cons completion;
 };
 
+/// AF_XDP and BPF constants newer than Debian 12's 6.1 UAPI headers (values
+/// from the kernel's include/uapi/linux/if_xdp.h and bpf.h, stable ABI).
+static const uint16_t cxdp_xdp_use_sg = 1 << 4;               /* XDP_USE_SG, bind flag (6.6) */
+static const uint32_t cxdp_xdp_pkt_contd = 1 << 0;            /* XDP_PKT_CONTD, descriptor option (6.6) */
+static const uint32_t cxdp_xdp_tx_metadata = 1 << 1;          /* XDP_TX_METADATA, descriptor option (6.8) */
+static const uint32_t cxdp_bpf_f_xdp_has_frags = 1U << 5;     /* BPF_F_XDP_HAS_FRAGS, program flag (5.18) */
+static const uint32_t cxdp_bpf_f_xdp_dev_bound_only = 1U << 6; /* BPF_F_XDP_DEV_BOUND_ONLY, program flag (6.3) */
+
 /// Constants that are macros with casts or expressions Swift cannot import.
 static const uint32_t cxdp_ring_need_wakeup = XDP_RING_NEED_WAKEUP;
 static const uint32_t cxdp_packet_headroom = 256; /* XDP_PACKET_HEADROOM */
