@@ -39,6 +39,9 @@ public struct UMEM: ~Copyable, @unchecked Sendable {
 final class UMEMStorage: @unchecked Sendable {
     let area: UnsafeMutableRawPointer
     let byteCount: Int
+    /// The length of the mapping: `byteCount`, rounded up to whole 2 MiB
+    /// pages on huge pages (munmap of a hugetlb mapping needs that).
+    let mappedByteCount: Int
     let frameSize: Int
     let unaligned: Bool
     let handle: OpaquePointer
@@ -55,14 +58,16 @@ final class UMEMStorage: @unchecked Sendable {
 
     init(configuration: UMEMConfiguration) throws(XDPError) {
         byteCount = configuration.byteCount
+        let hugePageSize = 2 << 20
+        mappedByteCount = configuration.hugePages ? (byteCount + hugePageSize - 1) / hugePageSize * hugePageSize : byteCount
         frameSize = configuration.frameSize
         unaligned = configuration.unalignedChunks
         var flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE
         if configuration.hugePages { flags |= MAP_HUGETLB | (21 << MAP_HUGE_SHIFT) }
-        let mapped = mmap(nil, byteCount, PROT_READ | PROT_WRITE, flags, -1, 0)
+        let mapped = mmap(nil, mappedByteCount, PROT_READ | PROT_WRITE, flags, -1, 0)
         guard let mapped, mapped != MAP_FAILED else {
             let error = Glibc.errno
-            throw XDPError.fromErrno(error, operation: "map \(byteCount) bytes for the UMEM",
+            throw XDPError.fromErrno(error, operation: "map \(mappedByteCount) bytes for the UMEM",
                                      hint: configuration.hugePages
                                         ? "no free 2 MiB huge pages: reserve them (echo \((byteCount + (2 << 20) - 1) >> 21) > /proc/sys/vm/nr_hugepages) or drop the huge-page option"
                                         : "")
@@ -78,7 +83,7 @@ final class UMEMStorage: @unchecked Sendable {
         let rc = xsk_umem__create(&umem, mapped, UInt64(byteCount), &initialRings.pointee.fill,
                                   &initialRings.pointee.completion, &umemConfig)
         guard rc == 0, let umem else {
-            munmap(mapped, byteCount)
+            munmap(mapped, mappedByteCount)
             initialRings.deallocate()
             let error = -rc
             let hint: String
@@ -100,7 +105,7 @@ final class UMEMStorage: @unchecked Sendable {
     deinit {
         // Every socket holds a reference, so none is left: delete cannot be EBUSY.
         _ = xsk_umem__delete(handle)
-        munmap(area, byteCount)
+        munmap(area, mappedByteCount)
         initialRings.deallocate()
     }
 }

@@ -10,11 +10,12 @@ import XDPControl
 struct MultiBufferTests {
     static let jumbo = 9014   // MTU 9000 plus the Ethernet header
 
-    @Test("9000-byte packets split over frames arrive whole and in order", arguments: [AttachMode.generic, .native], [2048, 4096])
+    @Test("9000-byte packets split over frames arrive whole and in order (4001: unaligned chunks)",
+          arguments: [AttachMode.generic, .native], [2048, 4096, 4001])
     func jumboInOrder(mode: AttachMode, frameSize: Int) throws {
         let lab = try makeLab(mtu: 9000)
         let link = lab.links[0]
-        let umem = UMEMConfiguration(frameCount: 4096, frameSize: frameSize)
+        let umem = UMEMConfiguration(frameCount: 4096, frameSize: frameSize, unalignedChunks: frameSize & (frameSize - 1) != 0)
         let sg = SocketConfiguration(multiBuffer: true)
         var receiver = try openEndpoint(namespace: lab.deviceNamespace, interface: link.deviceInterface, umem: umem, socket: sg)
         let program = try attachProgram(namespace: lab.deviceNamespace, interface: link.deviceInterface, mode: mode,
