@@ -107,14 +107,4 @@ struct UnalignedChunkTests {
         #expect(sender.umem.pool.count == config.frameCount, "every frame, valid or not, came back")
         _ = program
     }
-
-    @Test("aligned mode refuses a frame size that is not a power of two; unaligned takes 2048 to 4096")
-    func validation() throws {
-        var aligned = UMEMConfiguration(frameSize: 4001)
-        #expect(throws: XDPError.self) { try aligned.validate() }
-        aligned.unalignedChunks = true
-        try aligned.validate()
-        let tooSmall = UMEMConfiguration(frameSize: 2047, unalignedChunks: true)
-        #expect(throws: XDPError.self) { try tooSmall.validate() }
-    }
 }
