@@ -228,3 +228,11 @@ int64_t cxdp_program_owner(uint32_t id) {
     close(fd);
     return owner;
 }
+
+int cxdp_tc_attach_egress(int ifindex, int prog_fd) {
+    LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_EGRESS);
+    int rc = bpf_tc_hook_create(&hook);
+    if (rc && rc != -EEXIST) return rc;
+    LIBBPF_OPTS(bpf_tc_opts, options, .prog_fd = prog_fd);
+    return bpf_tc_attach(&hook, &options);
+}

@@ -47,6 +47,9 @@ public struct RXMetadata: Sendable, Equatable {
         self.vlan = vlan
     }
 
+    /// XDP_RSS_L4 in ``hashType``: the hash covers the L4 ports.
+    public static let hashTypeL4: UInt32 = 1 << 3
+
     /// Bytes the program puts in front of the packet (the kernel's maximum).
     public static let byteCount = 32
     /// Marks a metadata area written by our program ("XDM1").

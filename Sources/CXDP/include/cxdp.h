@@ -79,6 +79,10 @@ void cxdp_set_library_logging(bool quiet);
 /// The last libbpf/libxdp warning line seen (for error hints), or "".
 const char *cxdp_last_library_message(void);
 
+/// Attaches a loaded tc (SCHED_CLS) program to ifindex's egress in
+/// direct-action mode, creating the clsact qdisc when absent. 0 or -errno.
+int cxdp_tc_attach_egress(int ifindex, int prog_fd);
+
 /// pthread_setaffinity_np for the calling thread (needs _GNU_SOURCE).
 int cxdp_pin_current_thread(int cpu);
 
