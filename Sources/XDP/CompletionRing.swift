@@ -11,8 +11,13 @@ public struct CompletionRing: ~Copyable, @unchecked Sendable {
     /// Completions of frameless descriptors seen (wraps at 2^32).
     @usableFromInline var framelessCompletions: UInt32 = 0
 
-    init(_ ring: xsk_ring_cons, base: UnsafeMutableRawPointer, umemSize: Int, frameSize: Int, unaligned: Bool = false) {
+    /// Bytes of TX metadata in front of each packet (the UMEM's), or 0.
+    let txMetadataLength: Int
+
+    init(_ ring: xsk_ring_cons, base: UnsafeMutableRawPointer, umemSize: Int, frameSize: Int, unaligned: Bool = false,
+         txMetadataLength: Int = 0) {
         self.ring = ConsumerRing(ring)
+        self.txMetadataLength = txMetadataLength
         self.base = base
         self.umemSize = UInt64(umemSize)
         self.chunkSize = UInt32(frameSize)

@@ -38,7 +38,9 @@ public struct Socket: ~Copyable, @unchecked Sendable {
     /// Bind attempts that failed with EBUSY before this one succeeded.
     public let busyRetriesUsed: Int
 
-    @usableFromInline let handle: OpaquePointer
+    /// libxdp's socket, or `nil` on a directly registered UMEM (`directRings` then).
+    let handle: OpaquePointer?
+    let directRings: UnsafeMutablePointer<cxdp_ring_maps>?
     let ringHeaders: UnsafeMutablePointer<cxdp_ring_set>
     let storage: UMEMStorage
     let boundKey: UInt64
@@ -100,27 +102,45 @@ public struct Socket: ~Copyable, @unchecked Sendable {
             defer { claimed = true }
             return !claimed
         }
-        let ringSource = usesInitialRings ? storage.initialRings : headers
         var created: OpaquePointer?
+        var directRings: UnsafeMutablePointer<cxdp_ring_maps>?
+        let fd: Int32
         var retries = 0
-        while true {
-            let rc = xsk_socket__create_shared(&created, interface, queue, storage.handle,
-                                               &headers.pointee.rx, &headers.pointee.tx,
-                                               &ringSource.pointee.fill, &ringSource.pointee.completion, &socketConfig)
-            if rc == 0 { break }
-            let error = -rc
-            if error == EBUSY, retries < configuration.busyRetries {
-                retries += 1
-                usleep(UInt32(min(50_000 * retries, 250_000)))
-                continue
+        if storage.handle == nil {
+            do throws(XDPError) {
+                (fd, directRings, retries) = try Socket.createDirect(on: storage, first: usesInitialRings, index: index, interface: interface,
+                                                                    queue: queue, bindFlags: bindFlags, headers: headers, configuration: configuration)
+            } catch {
+                headers.deallocate()
+                storage.boundQueues.withLock { _ = $0.remove(key) }
+                if usesInitialRings { storage.initialRingsClaimed.withLock { $0 = false } }
+                throw error
             }
-            headers.deallocate()
-            storage.boundQueues.withLock { _ = $0.remove(key) }
-            if usesInitialRings { storage.initialRingsClaimed.withLock { $0 = false } }
-            throw Socket.bindError(error, interface: interface, queue: queue, retries: retries, configuration: configuration)
+        } else {
+            let ringSource = usesInitialRings ? storage.initialRings : headers
+            while true {
+                let rc = xsk_socket__create_shared(&created, interface, queue, storage.handle,
+                                                   &headers.pointee.rx, &headers.pointee.tx,
+                                                   &ringSource.pointee.fill, &ringSource.pointee.completion, &socketConfig)
+                if rc == 0 { break }
+                let error = -rc
+                if error == EBUSY, retries < configuration.busyRetries {
+                    retries += 1
+                    usleep(UInt32(min(50_000 * retries, 250_000)))
+                    continue
+                }
+                headers.deallocate()
+                storage.boundQueues.withLock { _ = $0.remove(key) }
+                if usesInitialRings { storage.initialRingsClaimed.withLock { $0 = false } }
+                throw Socket.bindError(error, interface: interface, queue: queue, retries: retries, configuration: configuration)
+            }
+            guard let created else { fatalError("libxdp returned success without a socket") }
+            fd = xsk_socket__fd(created)
+            if usesInitialRings {
+                headers.pointee.fill = storage.initialRings.pointee.fill
+                headers.pointee.completion = storage.initialRings.pointee.completion
+            }
         }
-        guard let created else { fatalError("libxdp returned success without a socket") }
-        let fd = xsk_socket__fd(created)
 
         // From here on the socket exists; a failure must delete it.
         var busyPollError: XDPError?
@@ -135,23 +155,20 @@ public struct Socket: ~Copyable, @unchecked Sendable {
         }
         let options = try? SystemCall.getOption(fd, level: SOL_XDP, name: XDP_OPTIONS, as: xdp_options.self, operation: "read XDP_OPTIONS")
         if let busyPollError {
-            xsk_socket__delete(created)
+            Socket.close(handle: created, fd: fd, directRings: directRings, storage: storage)
             headers.deallocate()
             storage.boundQueues.withLock { _ = $0.remove(key) }
             throw busyPollError
-        }
-        if usesInitialRings {
-            headers.pointee.fill = storage.initialRings.pointee.fill
-            headers.pointee.completion = storage.initialRings.pointee.completion
         }
 
         let frameSize = storage.frameSize
         let unaligned = storage.unaligned
         rx = RXRing(headers.pointee.rx, base: storage.area, frameSize: frameSize, unaligned: unaligned)
-        tx = TXRing(headers.pointee.tx, umemSize: storage.byteCount, frameSize: frameSize, unaligned: unaligned)
+        tx = TXRing(headers.pointee.tx, umemSize: storage.byteCount, frameSize: frameSize, unaligned: unaligned,
+                    txMetadataLength: storage.txMetadataLength)
         fill = FillRing(headers.pointee.fill)
         completion = CompletionRing(headers.pointee.completion, base: storage.area, umemSize: storage.byteCount,
-                                    frameSize: frameSize, unaligned: unaligned)
+                                    frameSize: frameSize, unaligned: unaligned, txMetadataLength: storage.txMetadataLength)
         fileDescriptor = fd
         self.interface = interface
         interfaceIndex = index
@@ -162,13 +179,14 @@ public struct Socket: ~Copyable, @unchecked Sendable {
         usesMultiBuffer = configuration.multiBuffer
         busyRetriesUsed = retries
         handle = created
+        self.directRings = directRings
         ringHeaders = headers
         self.storage = storage
         boundKey = key
     }
 
     deinit {
-        xsk_socket__delete(handle)
+        Socket.close(handle: handle, fd: fileDescriptor, directRings: directRings, storage: storage)
         ringHeaders.deallocate()
         storage.boundQueues.withLock { _ = $0.remove(boundKey) }
     }

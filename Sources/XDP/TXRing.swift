@@ -12,8 +12,12 @@ public struct TXRing: ~Copyable, @unchecked Sendable {
     let umemSize: UInt64
     @usableFromInline let addressing: FrameAddressing
 
-    init(_ ring: xsk_ring_prod, umemSize: Int, frameSize: Int, unaligned: Bool = false) {
+    /// Bytes of TX metadata in front of each packet (the UMEM's), or 0.
+    let txMetadataLength: Int
+
+    init(_ ring: xsk_ring_prod, umemSize: Int, frameSize: Int, unaligned: Bool = false, txMetadataLength: Int = 0) {
         self.ring = ProducerRing(ring)
+        self.txMetadataLength = txMetadataLength
         self.umemSize = UInt64(umemSize)
         self.addressing = FrameAddressing(frameSize: frameSize, unaligned: unaligned)
     }

@@ -44,7 +44,16 @@ final class UMEMStorage: @unchecked Sendable {
     let mappedByteCount: Int
     let frameSize: Int
     let unaligned: Bool
-    let handle: OpaquePointer
+    /// Bytes reserved in front of a TX packet for `struct xsk_tx_metadata` (0: none).
+    let txMetadataLength: Int
+    let fillRingSize: Int
+    let completionRingSize: Int
+    /// libxdp's UMEM, or `nil` for a UMEM registered directly (TX metadata;
+    /// see `cxdp_xsk.h`), whose socket is `directFD`.
+    let handle: OpaquePointer?
+    /// The socket that registered a directly registered UMEM (the first
+    /// socket binds it), or -1.
+    let directFD: Int32
     /// Ring headers libxdp fills at UMEM creation. The first socket must be
     /// created with exactly these (libxdp keeps pointers to them, and on a
     /// failed bind of a socket given other headers it unmaps these rings while
@@ -62,6 +71,9 @@ final class UMEMStorage: @unchecked Sendable {
         mappedByteCount = configuration.hugePages ? (byteCount + hugePageSize - 1) / hugePageSize * hugePageSize : byteCount
         frameSize = configuration.frameSize
         unaligned = configuration.unalignedChunks
+        txMetadataLength = configuration.txMetadataLength
+        fillRingSize = configuration.fillRingSize
+        completionRingSize = configuration.completionRingSize
         var flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE
         if configuration.hugePages { flags |= MAP_HUGETLB | (21 << MAP_HUGE_SHIFT) }
         let mapped = mmap(nil, mappedByteCount, PROT_READ | PROT_WRITE, flags, -1, 0)
@@ -75,14 +87,25 @@ final class UMEMStorage: @unchecked Sendable {
         area = mapped
         initialRings = .allocate(capacity: 1)
         initialRings.initialize(to: cxdp_ring_set())
-        var umemConfig = xsk_umem_config(
-            fill_size: UInt32(configuration.fillRingSize), comp_size: UInt32(configuration.completionRingSize),
-            frame_size: UInt32(configuration.frameSize), frame_headroom: UInt32(configuration.headroom),
-            flags: configuration.unalignedChunks ? UInt32(XDP_UMEM_UNALIGNED_CHUNK_FLAG) : 0)
+        var umemFlags: UInt32 = configuration.unalignedChunks ? UInt32(XDP_UMEM_UNALIGNED_CHUNK_FLAG) : 0
+        if configuration.softwareTXChecksum { umemFlags |= cxdp_xdp_umem_tx_sw_csum }
+        let rc: Int32
         var umem: OpaquePointer?
-        let rc = xsk_umem__create(&umem, mapped, UInt64(byteCount), &initialRings.pointee.fill,
+        if configuration.txMetadataLength > 0 || configuration.softwareTXChecksum {
+            // libxdp 1.3 cannot register tx_metadata_len: register directly.
+            let fd = cxdp_xsk_register_umem(mapped, UInt64(byteCount), UInt32(configuration.frameSize), UInt32(configuration.headroom),
+                                            umemFlags, UInt32(configuration.txMetadataLength))
+            rc = fd < 0 ? fd : 0
+            directFD = fd
+        } else {
+            var umemConfig = xsk_umem_config(
+                fill_size: UInt32(configuration.fillRingSize), comp_size: UInt32(configuration.completionRingSize),
+                frame_size: UInt32(configuration.frameSize), frame_headroom: UInt32(configuration.headroom), flags: umemFlags)
+            rc = xsk_umem__create(&umem, mapped, UInt64(byteCount), &initialRings.pointee.fill,
                                   &initialRings.pointee.completion, &umemConfig)
-        guard rc == 0, let umem else {
+            directFD = -1
+        }
+        guard rc == 0, umem != nil || directFD >= 0 else {
             munmap(mapped, mappedByteCount)
             initialRings.deallocate()
             let error = -rc
@@ -94,6 +117,8 @@ final class UMEMStorage: @unchecked Sendable {
             case ENOMEM, ENOBUFS:
                 let limit = cxdp_memlock_limit()
                 hint = "registering \(byteCount) bytes needs CAP_IPC_LOCK or a memlock limit above it (now \(limit == .max ? "unlimited" : "\(limit) bytes")): run as root, raise `ulimit -l`, or use fewer frames"
+            case EINVAL where configuration.txMetadataLength > 0 || configuration.softwareTXChecksum:
+                hint = "the kernel refused TX metadata (tx_metadata_len \(configuration.txMetadataLength), XDP_UMEM_TX_METADATA_LEN/XDP_UMEM_TX_SW_CSUM need Linux 6.8+; the length must be a multiple of 8 below 256)"
             default:
                 hint = ""
             }
@@ -104,7 +129,8 @@ final class UMEMStorage: @unchecked Sendable {
 
     deinit {
         // Every socket holds a reference, so none is left: delete cannot be EBUSY.
-        _ = xsk_umem__delete(handle)
+        if let handle { _ = xsk_umem__delete(handle) }
+        if directFD >= 0 { close(directFD) }
         munmap(area, mappedByteCount)
         initialRings.deallocate()
     }

@@ -24,6 +24,16 @@ public struct UMEMConfiguration: Sendable, Equatable {
     /// longer than a frame). Descriptor addresses carry the packet's offset
     /// in their upper 16 bits; the rings and ``FramePool`` handle that.
     public var unalignedChunks: Bool
+    /// Bytes in front of every TX packet for TX metadata (`struct
+    /// xsk_tx_metadata`, ``TXMetadata``): 0 (none), or a multiple of 8 below
+    /// 256, at least ``TXMetadata/byteCount``. Registered with the kernel's
+    /// XDP_UMEM_TX_METADATA_LEN (Linux 6.8+).
+    public var txMetadataLength: Int = 0
+    /// XDP_UMEM_TX_SW_CSUM: the kernel computes checksums requested through
+    /// TX metadata in software (copy mode), instead of leaving them to the
+    /// device. What makes a requested checksum visible in the packet's
+    /// bytes on veth.
+    public var softwareTXChecksum: Bool = false
 
     /// Creates a configuration; defaults suit one socket on one queue.
     public init(frameCount: Int = 4096, frameSize: Int = 2048, headroom: Int = 0,
@@ -66,6 +76,14 @@ public struct UMEMConfiguration: Sendable, Equatable {
         }
         guard headroom >= 0, headroom + UMEMConfiguration.kernelHeadroom + 64 <= frameSize else {
             throw fail("headroom \(headroom) leaves no room for a packet in a \(frameSize)-byte frame (at most \(frameSize - UMEMConfiguration.kernelHeadroom - 64))")
+        }
+        if txMetadataLength != 0 {
+            guard txMetadataLength >= TXMetadata.byteCount, txMetadataLength < 256, txMetadataLength % 8 == 0 else {
+                throw fail("TX metadata length \(txMetadataLength) must be 0 or a multiple of 8 from \(TXMetadata.byteCount) to 248")
+            }
+            guard txMetadataLength <= headroom + UMEMConfiguration.kernelHeadroom else {
+                throw fail("TX metadata length \(txMetadataLength) does not fit in front of the packet")
+            }
         }
         for (name, size) in [("fill ring size", fillRingSize), ("completion ring size", completionRingSize)] {
             guard size > 0, size & (size - 1) == 0 else {

@@ -21,6 +21,7 @@
 #include <bpf/bpf.h>
 #include "cxdp_probe.h"
 #include "cxdp_rtnl.h"
+#include "cxdp_xsk.h"
 
 #ifndef AF_XDP
 #define AF_XDP 44
@@ -52,6 +53,7 @@ struct cxdp_ring_set {
 static const uint16_t cxdp_xdp_use_sg = 1 << 4;               /* XDP_USE_SG, bind flag (6.6) */
 static const uint32_t cxdp_xdp_pkt_contd = 1 << 0;            /* XDP_PKT_CONTD, descriptor option (6.6) */
 static const uint32_t cxdp_xdp_tx_metadata = 1 << 1;          /* XDP_TX_METADATA, descriptor option (6.8) */
+static const uint32_t cxdp_xdp_umem_tx_sw_csum = 1 << 1;      /* XDP_UMEM_TX_SW_CSUM, UMEM flag (6.8) */
 static const uint32_t cxdp_bpf_f_xdp_has_frags = 1U << 5;     /* BPF_F_XDP_HAS_FRAGS, program flag (5.18) */
 static const uint32_t cxdp_bpf_f_xdp_dev_bound_only = 1U << 6; /* BPF_F_XDP_DEV_BOUND_ONLY, program flag (6.3) */
 
