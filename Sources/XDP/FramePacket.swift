@@ -82,6 +82,14 @@ public struct FramePacket: ~Copyable {
         return segments[index]
     }
 
+    /// A non-owning ``Frame`` over one segment, for code written against
+    /// frames (the caller surrenders it, never returns it anywhere).
+    @inlinable @inline(__always)
+    func frame(at index: Int) -> Frame {
+        let part = segments[index]
+        return Frame(base: base.unsafelyUnwrapped, chunk: part.chunk, offset: part.offset, length: part.length, chunkSize: chunkSize)
+    }
+
     /// Adds a frame at the end of the packet (its ``Frame/length`` bytes).
     /// Traps when the packet already has ``capacity`` frames or the frame
     /// belongs to another UMEM.

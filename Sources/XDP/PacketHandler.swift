@@ -64,3 +64,16 @@ extension DropHandler: MultiBufferHandler {
     @inlinable @inline(__always)
     public mutating func handle(_ packet: inout FramePacket) -> PacketVerdict { .drop }
 }
+
+extension MACSwapHandler: MultiBufferHandler {
+    /// Swaps the MACs in the first frame (where the Ethernet header is) and
+    /// sends the whole packet back.
+    @inlinable @inline(__always)
+    public mutating func handle(_ packet: inout FramePacket) -> PacketVerdict {
+        guard packet.count > 0, packet.segments[0].length >= 14 else { return .drop }
+        var first = packet.frame(at: 0)
+        let verdict = handle(&first)
+        _ = first.surrender()
+        return verdict
+    }
+}

@@ -23,6 +23,7 @@ public struct RXMetadata: Sendable, Equatable {
         /// The VLAN id (low 12 bits of the TCI).
         public var id: UInt16 { controlInformation & 0x0FFF }
         /// Creates a tag.
+        @inlinable
         public init(protocolID: UInt16, controlInformation: UInt16) {
             self.protocolID = protocolID
             self.controlInformation = controlInformation
@@ -40,6 +41,7 @@ public struct RXMetadata: Sendable, Equatable {
     public var vlan: VLANTag?
 
     /// Creates a value.
+    @inlinable
     public init(hash: UInt32? = nil, hashType: UInt32? = nil, timestamp: UInt64? = nil, vlan: VLANTag? = nil) {
         self.hash = hash
         self.hashType = hashType
@@ -54,13 +56,13 @@ public struct RXMetadata: Sendable, Equatable {
     public static let byteCount = 32
     /// Marks a metadata area written by our program ("XDM1").
     public static let magic: UInt32 = 0x5844_4D31
-    static let timestampPresent: UInt32 = 1 << 0
-    static let hashPresent: UInt32 = 1 << 1
-    static let vlanPresent: UInt32 = 1 << 2
+    @usableFromInline static let timestampPresent: UInt32 = 1 << 0
+    @usableFromInline static let hashPresent: UInt32 = 1 << 1
+    @usableFromInline static let vlanPresent: UInt32 = 1 << 2
 
     /// Reads the area that ends at `packet`, when `headroom` bytes in front
     /// of it leave room for one and it carries the magic number.
-    @usableFromInline
+    @inlinable
     static func read(before packet: UnsafeMutableRawPointer, headroom: Int) -> RXMetadata? {
         guard headroom >= byteCount else { return nil }
         let area = UnsafeRawPointer(packet - byteCount)
@@ -85,6 +87,7 @@ public struct RXMetadata: Sendable, Equatable {
 extension Frame {
     /// The RX metadata in front of the packet (see ``RXMetadata``), or `nil`
     /// when the program that redirected it wrote none.
+    @inlinable
     public var metadata: RXMetadata? {
         RXMetadata.read(before: base + Int(truncatingIfNeeded: address), headroom: Int(offset))
     }

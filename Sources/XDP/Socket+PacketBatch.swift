@@ -57,4 +57,36 @@ extension Socket {
         if pool.count > 0 { fill.refill(from: &pool, upTo: frames) }
         return result
     }
+
+    /// ``transmitBatch(limit:pool:length:)`` for a multi-buffer socket:
+    /// queues up to `limit` packets of `length` bytes, each over as many
+    /// frames as it needs (whatever their bytes already hold), as chains.
+    /// Traps if a packet would need more than ``FramePacket/capacity`` frames.
+    /// - Returns: What was queued (``BatchResult/packets`` counts packets).
+    @inlinable
+    public mutating func transmitPacketBatch(limit: Int, pool: inout FramePool, length: Int) -> BatchResult {
+        if tx.produced != completion.consumed {
+            completion.drain(into: &pool)
+        }
+        let room = Int(pool.chunkSize &- pool.dataOffset)
+        let frames = (length + room - 1) / room
+        precondition(frames >= 1 && frames <= FramePacket.capacity, "a \(length)-byte packet needs \(frames) frames of \(room) bytes: 1 to \(FramePacket.capacity)")
+        let count = min(limit, pool.count / frames, tx.freeCount(wanting: limit &* frames) / frames)
+        for _ in 0..<count {
+            var packet = FramePacket()
+            var left = length
+            for _ in 0..<frames {
+                var frame = pool.allocateKnownAvailable()
+                frame.packetLength = UInt32(truncatingIfNeeded: min(left, room))
+                left &-= room
+                packet.appendUnchecked(frame)
+            }
+            tx.pushReserved(packet)
+        }
+        if count > 0 { tx.submit() }
+        kickTransmit()
+        var result = BatchResult(packets: count, bytes: count &* length, transmitted: count)
+        result.transmittedBytes = result.bytes
+        return result
+    }
 }
