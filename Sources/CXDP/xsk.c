@@ -7,18 +7,7 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <linux/if_xdp.h>
-#include "cxdp_xsk.h"
-
-#ifndef AF_XDP
-#define AF_XDP 44
-#endif
-#ifndef SOL_XDP
-#define SOL_XDP 283
-#endif
-#ifndef XDP_UMEM_TX_METADATA_LEN
-#define XDP_UMEM_TX_METADATA_LEN (1 << 2) /* kernel 6.8; Debian 12's headers are 6.1 */
-#endif
+#include "cxdp.h"
 
 /// struct xdp_umem_reg as of kernel 6.8 (tx_metadata_len took the padding).
 struct cxdp_umem_reg {
@@ -45,7 +34,7 @@ int cxdp_xsk_register_umem(void *area, uint64_t length, uint32_t chunk_size, uin
     reg.len = length;
     reg.chunk_size = chunk_size;
     reg.headroom = headroom;
-    reg.flags = flags | (tx_metadata_len ? XDP_UMEM_TX_METADATA_LEN : 0);
+    reg.flags = flags | (tx_metadata_len ? cxdp_xdp_umem_tx_metadata_len : 0);
     reg.tx_metadata_len = tx_metadata_len;
     if (setsockopt(fd, SOL_XDP, XDP_UMEM_REG, &reg, sizeof reg) != 0) {
         int error = errno;

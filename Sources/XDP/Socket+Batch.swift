@@ -43,21 +43,34 @@ extension Socket {
             completion.drain(into: &pool)
         }
         let ready = rx.peek(upTo: limit)
-        guard ready > 0 else {
-            fill.refill(from: &pool)
-            wakeReceive()
-            kickPendingTransmit()
-            return BatchResult()
-        }
+        guard ready > 0 else { return idleBatch(pool: &pool) }
         let result = Socket.dispatch(ready, from: &rx, recyclingTo: &fill, sendingTo: &tx, pool: &pool, handler: &handler)
+        finishReceiveBatch(result, frames: ready, pool: &pool)
+        return result
+    }
+
+    /// A batch that found nothing to receive: top the fill ring up, and
+    /// make the syscalls the kernel asks for (need-wakeup).
+    @inlinable @inline(__always)
+    mutating func idleBatch(pool: inout FramePool) -> BatchResult {
+        fill.refill(from: &pool)
+        wakeReceive()
+        kickPendingTransmit()
+        return BatchResult()
+    }
+
+    /// The end of a receive batch: release the RX slots, publish (and kick)
+    /// what was transmitted, publish the fill ring and refill it for the
+    /// `frames` taken.
+    @inlinable @inline(__always)
+    mutating func finishReceiveBatch(_ result: BatchResult, frames: Int, pool: inout FramePool) {
         rx.release()
         if result.transmitted > 0 {
             tx.submit()
             kickTransmit()
         }
         fill.submit()
-        if pool.count > 0 { fill.refill(from: &pool, upTo: ready) }
-        return result
+        if pool.count > 0 { fill.refill(from: &pool, upTo: frames) }
     }
 
     /// The per-packet part of every batch loop: take `ready` received frames

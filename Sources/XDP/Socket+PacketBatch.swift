@@ -16,12 +16,7 @@ extension Socket {
         if tx.produced != completion.consumed {
             completion.drain(into: &pool)
         }
-        guard rx.peek(upTo: 1) > 0 else {
-            fill.refill(from: &pool)
-            wakeReceive()
-            kickPendingTransmit()
-            return BatchResult()
-        }
+        guard rx.peek(upTo: 1) > 0 else { return idleBatch(pool: &pool) }
         var result = BatchResult()
         var frames = 0
         while result.packets < limit, var packet = rx.receivePacket(droppingOversizedInto: &pool) {
@@ -48,13 +43,7 @@ extension Socket {
                 }
             }
         }
-        rx.release()
-        if result.transmitted > 0 {
-            tx.submit()
-            kickTransmit()
-        }
-        fill.submit()
-        if pool.count > 0 { fill.refill(from: &pool, upTo: frames) }
+        finishReceiveBatch(result, frames: frames, pool: &pool)
         return result
     }
 

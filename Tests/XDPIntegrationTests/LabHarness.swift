@@ -79,11 +79,7 @@ func transmit(_ packets: [[UInt8]], from endpoint: inout Endpoint, timeout: Doub
         var pushed = 0
         let room = endpoint.socket.tx.freeCount(wanting: 64)
         while next < packets.count, pushed < room, var frame = endpoint.umem.pool.allocate() {
-            let packet = packets[next]
-            frame.length = packet.count
-            frame.withUnsafeMutableBytes { buffer in
-                packet.withUnsafeBytes { buffer.copyMemory(from: $0) }
-            }
+            write(packets[next], into: &frame)
             endpoint.socket.tx.push(frame)
             next += 1
             pushed += 1
@@ -93,6 +89,27 @@ func transmit(_ packets: [[UInt8]], from endpoint: inout Endpoint, timeout: Doub
         if pushed == 0 { endpoint.socket.poll(forTransmit: true, timeoutMilliseconds: 10) }
     }
     return completed
+}
+
+/// Kicks the TX ring and takes completions back into the pool until
+/// `expecting` have come or `seconds` pass.
+/// - Returns: The number of completions taken.
+@discardableResult
+func drainCompletions(_ endpoint: inout Endpoint, expecting: Int, seconds: Double = 5) -> Int {
+    var taken = 0
+    let deadline = Deadline(seconds: seconds)
+    while taken < expecting && !deadline.passed {
+        endpoint.socket.kickTransmit()
+        taken += endpoint.socket.completion.drain(into: &endpoint.umem.pool)
+        if taken < expecting { endpoint.socket.poll(forTransmit: true, timeoutMilliseconds: 10) }
+    }
+    return taken
+}
+
+/// Sets a frame's packet to `bytes`.
+func write<Bytes: Collection<UInt8>>(_ bytes: Bytes, into frame: inout Frame) {
+    frame.length = bytes.count
+    frame.withUnsafeMutableBytes { buffer in buffer.copyBytes(from: bytes) }
 }
 
 /// Receives up to `count` packets on `endpoint` (copying their bytes out and

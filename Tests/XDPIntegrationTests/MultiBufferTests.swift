@@ -13,33 +13,28 @@ struct MultiBufferTests {
     @Test("9000-byte packets split over frames arrive whole and in order (4001: unaligned chunks)",
           arguments: [AttachMode.generic, .native], [2048, 4096, 4001])
     func jumboInOrder(mode: AttachMode, frameSize: Int) throws {
-        let lab = try makeLab(mtu: 9000)
-        let link = lab.links[0]
         let umem = UMEMConfiguration(frameCount: 4096, frameSize: frameSize, unalignedChunks: frameSize & (frameSize - 1) != 0)
-        let sg = SocketConfiguration(multiBuffer: true)
-        var receiver = try openEndpoint(namespace: lab.deviceNamespace, interface: link.deviceInterface, umem: umem, socket: sg)
-        let program = try attachProgram(namespace: lab.deviceNamespace, interface: link.deviceInterface, mode: mode,
-                                        multiBuffer: true, registering: receiver.socket)
-        let attached = (program.mode, program.isMultiBuffer)
+        var jumbo = try JumboLab(mode: mode, umem: umem)
+        let link = jumbo.link
+        let attached = (jumbo.program.mode, jumbo.program.isMultiBuffer)
         #expect(attached == (mode, true))
-        var sender = try openEndpoint(namespace: lab.peerNamespace, interface: link.peerInterface, umem: umem, socket: sg, fill: false)
 
         let packets = sequencedPackets(200, link: link, frameLength: MultiBufferTests.jumbo)
-        #expect(transmitChains(packets, from: &sender) == packets.count)
-        let received = receivePackets(packets.count, on: &receiver)
+        #expect(transmitChains(packets, from: &jumbo.sender) == packets.count)
+        let received = receivePackets(packets.count, on: &jumbo.receiver)
         #expect(received.map(\.bytes.count) == packets.map(\.count))
         expectSame(received.map(\.bytes), packets)
         let perFrame = frameSize - UMEMConfiguration.kernelHeadroom
         let expectedFrames = (MultiBufferTests.jumbo + perFrame - 1) / perFrame
         #expect(received.allSatisfy { $0.frames == expectedFrames }, "each packet in \(expectedFrames) frames")
 
-        let receiverAccount = receiver.accounting
+        let receiverAccount = jumbo.receiver.accounting
         #expect(receiverAccount.isConserved, "\(receiverAccount)")
-        let senderAccount = sender.accounting
+        let senderAccount = jumbo.sender.accounting
         #expect(senderAccount.isConserved, "\(senderAccount)")
-        #expect(try program.counters().redirected == UInt64(packets.count))
-        #expect(try receiver.socket.statistics() == SocketStatistics())
-        #expect(receiver.socket.rx.oversizedPackets == 0)
+        #expect(try jumbo.program.counters().redirected == UInt64(packets.count))
+        #expect(try jumbo.receiver.socket.statistics() == SocketStatistics())
+        #expect(jumbo.receiver.socket.rx.oversizedPackets == 0)
     }
 
     @Test("receivePacketBatch reflects jumbo chains whole (MAC swap in the first frame)", arguments: [AttachMode.generic, .native])
@@ -83,21 +78,15 @@ struct MultiBufferTests {
 
     @Test("without XDP_USE_SG a packet longer than a frame is dropped and counted", arguments: [AttachMode.generic, .native])
     func jumboWithoutMultiBuffer(mode: AttachMode) throws {
-        let lab = try makeLab(mtu: 9000)
-        let link = lab.links[0]
-        var receiver = try openEndpoint(namespace: lab.deviceNamespace, interface: link.deviceInterface)
-        let program = try attachProgram(namespace: lab.deviceNamespace, interface: link.deviceInterface, mode: mode,
-                                        multiBuffer: true, registering: receiver.socket)
-        var sender = try openEndpoint(namespace: lab.peerNamespace, interface: link.peerInterface,
-                                      socket: SocketConfiguration(multiBuffer: true), fill: false)
-        let jumbo = sequencedPackets(10, link: link, frameLength: MultiBufferTests.jumbo)
-        let small = sequencedPackets(5, link: link)
-        #expect(transmitChains(jumbo + small, from: &sender) == 15)
-        expectSame(receive(small.count, on: &receiver), small)
-        let statistics = try receiver.socket.statistics()
+        var pair = try JumboLab(mode: mode, receiverMultiBuffer: false)
+        let jumbo = sequencedPackets(10, link: pair.link, frameLength: MultiBufferTests.jumbo)
+        let small = sequencedPackets(5, link: pair.link)
+        #expect(transmitChains(jumbo + small, from: &pair.sender) == 15)
+        expectSame(receive(small.count, on: &pair.receiver), small)
+        let statistics = try pair.receiver.socket.statistics()
         #expect(statistics.rxDropped == UInt64(jumbo.count))
-        #expect(try program.counters().redirected == 15)
-        let receiverAccount = receiver.accounting
+        #expect(try pair.program.counters().redirected == 15)
+        let receiverAccount = pair.receiver.accounting
         #expect(receiverAccount.isConserved, "\(receiverAccount)")
     }
 
@@ -110,6 +99,33 @@ struct MultiBufferTests {
         }
         #expect(error?.errno == ERANGE, "\(String(describing: error))")
         #expect(error?.hint.contains("multi-buffer") == true, "\(String(describing: error))")
+    }
+}
+
+/// A lab with a 9000-byte MTU: a multi-buffer receiver on the device end
+/// behind the frags-aware (or RX metadata) program, and a multi-buffer
+/// sender on the peer end.
+struct JumboLab: ~Copyable {
+    var receiver: Endpoint
+    let program: XDPProgram
+    var sender: Endpoint
+    /// Last, so it is torn down after the sockets and program.
+    let lab: VethLab
+    var link: VethLab.Link { lab.links[0] }
+
+    init(mode: AttachMode, umem: UMEMConfiguration = .init(), receiverMultiBuffer: Bool = true, rxMetadata: Bool = false) throws {
+        let lab = try makeLab(mtu: 9000)
+        let link = lab.links[0]
+        let receiver = try openEndpoint(namespace: lab.deviceNamespace, interface: link.deviceInterface, umem: umem,
+                                        socket: SocketConfiguration(multiBuffer: receiverMultiBuffer))
+        let program = try attachProgram(namespace: lab.deviceNamespace, interface: link.deviceInterface, mode: mode,
+                                        multiBuffer: true, rxMetadata: rxMetadata, registering: receiver.socket)
+        let sender = try openEndpoint(namespace: lab.peerNamespace, interface: link.peerInterface, umem: umem,
+                                      socket: SocketConfiguration(multiBuffer: true), fill: false)
+        self.lab = lab
+        self.receiver = receiver
+        self.program = program
+        self.sender = sender
     }
 }
 
@@ -153,9 +169,7 @@ func transmitChains(_ packets: [[UInt8]], from endpoint: inout Endpoint, timeout
             var chain = FramePacket()
             for index in 0..<frames {
                 var frame = endpoint.umem.pool.allocate()!
-                let part = packet[(index * room)..<min(packet.count, (index + 1) * room)]
-                frame.length = part.count
-                frame.withUnsafeMutableBytes { buffer in part.withUnsafeBytes { buffer.copyMemory(from: $0) } }
+                write(packet[(index * room)..<min(packet.count, (index + 1) * room)], into: &frame)
                 chain.append(frame)
             }
             endpoint.socket.tx.push(chain)

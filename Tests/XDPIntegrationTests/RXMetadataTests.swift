@@ -87,33 +87,27 @@ struct RXMetadataTests {
 
     @Test("with a 9000-byte MTU the metadata program takes jumbo chains; the metadata sits in front of the first frame")
     func jumboWithMetadata() throws {
-        let lab = try makeLab(mtu: 9000)
-        let link = lab.links[0]
-        let sg = SocketConfiguration(multiBuffer: true)
-        var receiver = try openEndpoint(namespace: lab.deviceNamespace, interface: link.deviceInterface, socket: sg)
-        let program = try attachProgram(namespace: lab.deviceNamespace, interface: link.deviceInterface, mode: .native,
-                                        rxMetadata: true, registering: receiver.socket)
-        var sender = try openEndpoint(namespace: lab.peerNamespace, interface: link.peerInterface, socket: sg, fill: false)
+        var pair = try JumboLab(mode: .native, rxMetadata: true)
+        let link = pair.link
         let packets = sequencedPackets(20, link: link, frameLength: MultiBufferTests.jumbo)
-        #expect(transmitChains(packets, from: &sender) == packets.count)
+        #expect(transmitChains(packets, from: &pair.sender) == packets.count)
         var received: [[UInt8]] = []
         var withHash = 0
         let deadline = Deadline(seconds: 5)
         while received.count < packets.count && !deadline.passed {
-            guard let packet = receiver.socket.rx.receivePacket(droppingOversizedInto: &receiver.umem.pool) else {
-                receiver.socket.poll(timeoutMilliseconds: 10)
+            guard let packet = pair.receiver.socket.rx.receivePacket(droppingOversizedInto: &pair.receiver.umem.pool) else {
+                pair.receiver.socket.poll(timeoutMilliseconds: 10)
                 continue
             }
             var bytes: [UInt8] = []
             packet.forEachSegment { bytes.append(contentsOf: $0) }
             received.append(bytes)
             if packet.metadata?.hash != nil { withHash += 1 }
-            receiver.umem.pool.release(packet)
+            pair.receiver.umem.pool.release(packet)
         }
-        receiver.socket.rx.release()
+        pair.receiver.socket.rx.release()
         expectSame(received, packets)
         #expect(withHash == packets.count)
-        _ = program
     }
 
     @Test("RX metadata in generic mode is refused with the reason")

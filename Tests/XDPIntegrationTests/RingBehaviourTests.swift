@@ -62,9 +62,7 @@ struct RingBehaviourTests {
             if let bad = frameBacked[index] {
                 sender.socket.tx.pushDescriptor(frame, offset: bad.offset, length: bad.length)
             } else {
-                let packet = packets[sent]
-                frame.length = packet.count
-                frame.withUnsafeMutableBytes { buffer in packet.withUnsafeBytes { buffer.copyMemory(from: $0) } }
+                write(packets[sent], into: &frame)
                 sender.socket.tx.push(frame)
                 sent += 1
             }
@@ -73,13 +71,7 @@ struct RingBehaviourTests {
         }
         sender.socket.tx.submit()
         let invalidCount = frameBacked.count + 2
-        var taken = 0
-        let deadline = Deadline(seconds: 5)
-        while taken < config.frameCount + 2 && !deadline.passed {
-            sender.socket.kickTransmit()
-            taken += sender.socket.completion.drain(into: &sender.umem.pool)
-            if taken < config.frameCount + 2 { sender.socket.poll(forTransmit: true, timeoutMilliseconds: 10) }
-        }
+        drainCompletions(&sender, expecting: config.frameCount + 2)
         let senderStats = try sender.socket.statistics()
         #expect(senderStats.txInvalidDescriptors == UInt64(invalidCount))
         expectSame(receive(packets.count, on: &receiver), packets)

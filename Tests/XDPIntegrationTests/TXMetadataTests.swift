@@ -42,8 +42,7 @@ struct TXMetadataTests {
         let packets = sequencedPackets(20, link: link, frameLength: 200).map(TXMetadataTests.offloadReady)
         for (index, packet) in packets.enumerated() {
             var frame = sender.umem.pool.allocate()!
-            frame.length = packet.count
-            frame.withUnsafeMutableBytes { buffer in packet.withUnsafeBytes { buffer.copyMemory(from: $0) } }
+            write(packet, into: &frame)
             // Even packets ask for the checksum; odd ones go as they are.
             if index % 2 == 0 {
                 sender.socket.tx.push(frame, metadata: TXMetadata(checksum: .udpOverIPv4))
@@ -52,14 +51,7 @@ struct TXMetadataTests {
             }
         }
         sender.socket.tx.submit()
-        var completed = 0
-        let deadline = Deadline(seconds: 5)
-        while completed < packets.count && !deadline.passed {
-            sender.socket.kickTransmit()
-            completed += sender.socket.completion.drain(into: &sender.umem.pool)
-            if completed < packets.count { sender.socket.poll(forTransmit: true, timeoutMilliseconds: 10) }
-        }
-        #expect(completed == packets.count)
+        #expect(drainCompletions(&sender, expecting: packets.count) == packets.count)
         let received = receive(packets.count, on: &receiver)
         #expect(received.count == packets.count)
         #expect(received.map(sequenceNumber) == Array(0..<packets.count))
@@ -90,8 +82,7 @@ struct TXMetadataTests {
         let before = now()
         for (index, packet) in packets.enumerated() {
             var frame = sender.umem.pool.allocate()!
-            frame.length = packet.count
-            frame.withUnsafeMutableBytes { buffer in packet.withUnsafeBytes { buffer.copyMemory(from: $0) } }
+            write(packet, into: &frame)
             // Half ask for a timestamp, half do not.
             sender.socket.tx.push(frame, metadata: TXMetadata(requestTimestamp: index % 2 == 0))
         }

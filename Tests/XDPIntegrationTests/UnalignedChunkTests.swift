@@ -82,9 +82,7 @@ struct UnalignedChunkTests {
                 }
                 sender.socket.tx.pushDescriptor(frame, offset: descriptor.offset, length: UInt32(descriptor.length))
             } else {
-                let packet = packets[sent]
-                frame.length = packet.count
-                frame.withUnsafeMutableBytes { buffer in packet.withUnsafeBytes { buffer.copyMemory(from: $0) } }
+                write(packets[sent], into: &frame)
                 sender.socket.tx.push(frame)
                 sent += 1
             }
@@ -92,13 +90,7 @@ struct UnalignedChunkTests {
         }
         sender.socket.tx.submit()
         let invalidCount = special.values.filter { !$0.valid }.count + 1
-        var taken = 0
-        let deadline = Deadline(seconds: 5)
-        while taken < config.frameCount + 1 && !deadline.passed {
-            sender.socket.kickTransmit()
-            taken += sender.socket.completion.drain(into: &sender.umem.pool)
-            if taken < config.frameCount + 1 { sender.socket.poll(forTransmit: true, timeoutMilliseconds: 10) }
-        }
+        drainCompletions(&sender, expecting: config.frameCount + 1)
         let senderStats = try sender.socket.statistics()
         #expect(senderStats.txInvalidDescriptors == UInt64(invalidCount))
         expectSame(receive(packets.count, on: &receiver), packets)

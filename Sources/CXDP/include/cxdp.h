@@ -54,6 +54,7 @@ static const uint16_t cxdp_xdp_use_sg = 1 << 4;               /* XDP_USE_SG, bin
 static const uint32_t cxdp_xdp_pkt_contd = 1 << 0;            /* XDP_PKT_CONTD, descriptor option (6.6) */
 static const uint32_t cxdp_xdp_tx_metadata = 1 << 1;          /* XDP_TX_METADATA, descriptor option (6.8) */
 static const uint32_t cxdp_xdp_umem_tx_sw_csum = 1 << 1;      /* XDP_UMEM_TX_SW_CSUM, UMEM flag (6.8) */
+static const uint32_t cxdp_xdp_umem_tx_metadata_len = 1 << 2; /* XDP_UMEM_TX_METADATA_LEN, UMEM flag (6.8) */
 static const uint32_t cxdp_bpf_f_xdp_has_frags = 1U << 5;     /* BPF_F_XDP_HAS_FRAGS, program flag (5.18) */
 static const uint32_t cxdp_bpf_f_xdp_dev_bound_only = 1U << 6; /* BPF_F_XDP_DEV_BOUND_ONLY, program flag (6.3) */
 
