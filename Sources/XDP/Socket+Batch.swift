@@ -128,6 +128,13 @@ extension Socket {
             frame.length = length
             tx.pushReserved(frame)
         }
+        return finishTransmitBatch(count: count, length: length)
+    }
+
+    /// The end of a transmit batch of `count` packets of `length` bytes:
+    /// publish, kick when the kernel asks, and say what was queued.
+    @inlinable @inline(__always)
+    mutating func finishTransmitBatch(count: Int, length: Int) -> BatchResult {
         if count > 0 { tx.submit() }
         kickTransmit()
         var result = BatchResult(packets: count, bytes: count &* length, transmitted: count)

@@ -72,10 +72,6 @@ extension Socket {
             }
             tx.pushReserved(packet)
         }
-        if count > 0 { tx.submit() }
-        kickTransmit()
-        var result = BatchResult(packets: count, bytes: count &* length, transmitted: count)
-        result.transmittedBytes = result.bytes
-        return result
+        return finishTransmitBatch(count: count, length: length)
     }
 }

@@ -106,6 +106,18 @@ func drainCompletions(_ endpoint: inout Endpoint, expecting: Int, seconds: Doubl
     return taken
 }
 
+/// After a batch of TX descriptors of which `invalid` were invalid: each
+/// counted, the valid `packets` received intact, and every frame back.
+func expectInvalidDescriptorOutcome(invalid: Int, packets: [[UInt8]], sender: inout Endpoint, receiver: inout Endpoint,
+                                    sourceLocation: SourceLocation = #_sourceLocation) throws {
+    let senderStats = try sender.socket.statistics()
+    #expect(senderStats.txInvalidDescriptors == UInt64(invalid), sourceLocation: sourceLocation)
+    expectSame(receive(packets.count, on: &receiver), packets, sourceLocation: sourceLocation)
+    let senderAccount = sender.accounting
+    #expect(senderAccount.isConserved, "\(senderAccount)", sourceLocation: sourceLocation)
+    #expect(sender.umem.pool.count == sender.umem.pool.capacity, "every frame, valid or not, came back", sourceLocation: sourceLocation)
+}
+
 /// Sets a frame's packet to `bytes`.
 func write<Bytes: Collection<UInt8>>(_ bytes: Bytes, into frame: inout Frame) {
     frame.length = bytes.count

@@ -5,11 +5,6 @@ import Testing
 /// Multi-buffer packets over fake ring memory: the test plays the kernel.
 @Suite("Frame packets")
 struct FramePacketTests {
-    final class Region {
-        let base = UnsafeMutableRawPointer.allocate(byteCount: 64 * 2048, alignment: 4096)
-        deinit { base.deallocate() }
-    }
-
     /// Publishes descriptors on a fake RX ring: (chunk index, length, continues).
     static func publish(_ descriptors: [(Int, UInt32, Bool)], on memory: FakeRingMemory<xdp_desc>) {
         for (chunk, length, continues) in descriptors {
@@ -21,7 +16,7 @@ struct FramePacketTests {
 
     @Test("RX: a chain becomes one packet; an unfinished chain waits; an over-long one is dropped and counted")
     func receive() {
-        let region = Region()
+        let region = FakeRegion()
         let memory = FakeRingMemory<xdp_desc>(size: 64)
         var rx = RXRing(memory.consumerHeader, base: region.base, frameSize: 2048)
         var pool = FramePool(base: region.base, frameCount: 64, frameSize: 2048, dataOffset: 256)
@@ -53,7 +48,7 @@ struct FramePacketTests {
 
     @Test("TX: a packet goes out as a chain, XDP_PKT_CONTD on all but the last; fill takes all its frames")
     func transmit() {
-        let region = Region()
+        let region = FakeRegion()
         let txMemory = FakeRingMemory<xdp_desc>(size: 8), fillMemory = FakeRingMemory<UInt64>(size: 8)
         var tx = TXRing(txMemory.producerHeader, umemSize: 64 * 2048, frameSize: 2048)
         var fill = FillRing(fillMemory.producerHeader)
@@ -81,7 +76,7 @@ struct FramePacketTests {
 
     @Test("metadata: read only where the program's magic number marks it")
     func metadata() {
-        let region = Region()
+        let region = FakeRegion()
         var pool = FramePool(base: region.base, frameCount: 64, frameSize: 2048, dataOffset: 256)
         var frame = pool.allocate()!
         #expect(frame.metadata == nil, "no magic: nothing read")
