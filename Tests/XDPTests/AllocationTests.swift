@@ -65,8 +65,9 @@ struct AllocationTests {
         for _ in 0..<1000 { batch() }   // warm up (lazy runtime metadata)
         let before = allocation_counter_thread_total()
         for _ in 0..<100_000 { batch() }
+        let allocations = Int(allocation_counter_thread_total() - before)
         #expect(before > 0, "the counter counts (setup allocated)")
-        return Int(allocation_counter_thread_total() - before)
+        return allocations
     }
 
     static func expectNone(_ allocations: Int) {
