@@ -283,11 +283,17 @@ struct xdp_rx_meta {
 
 SEC("xdp.frags")
 int xdp_redirect_queues_meta(struct xdp_md *ctx) {
-    if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(struct xdp_rx_meta)))
-        return XDP_PASS; // no room: the packet cannot carry metadata, so it goes to the kernel
-    struct xdp_rx_meta *meta = (void *)(long)ctx->data_meta;
-    if ((void *)(meta + 1) > (void *)(long)ctx->data)
+    // No room for the metadata: the packet cannot carry it, so it goes to
+    // the kernel (counted as passed) rather than to a socket without it.
+    if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(struct xdp_rx_meta))) {
+        count(COUNTER_PASSED);
         return XDP_PASS;
+    }
+    struct xdp_rx_meta *meta = (void *)(long)ctx->data_meta;
+    if ((void *)(meta + 1) > (void *)(long)ctx->data) {
+        count(COUNTER_PASSED);
+        return XDP_PASS;
+    }
     __u64 timestamp = 0;
     __u32 hash = 0;
     enum xdp_rss_hash_type hash_type = XDP_RSS_TYPE_NONE;

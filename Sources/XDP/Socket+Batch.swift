@@ -32,6 +32,10 @@ extension Socket {
     /// ones to the TX ring (or, when it is full, to the pool, counted); the
     /// fill ring is topped up from the pool. Every frame stays accounted for.
     ///
+    /// On a multi-buffer socket (``SocketConfiguration/multiBuffer``) this
+    /// hands over each frame of a chain on its own; use
+    /// ``receivePacketBatch(limit:pool:handler:)`` to get whole packets.
+    ///
     /// - Parameters:
     ///   - limit: The most packets to take (the batch size).
     ///   - pool: The UMEM's frame pool.

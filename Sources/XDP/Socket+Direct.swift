@@ -11,6 +11,10 @@ extension Socket {
     static func createDirect(on storage: UMEMStorage, first: Bool, index: UInt32, interface: String, queue: UInt32,
                              bindFlags: UInt16, headers: UnsafeMutablePointer<cxdp_ring_set>,
                              configuration: SocketConfiguration) throws(XDPError) -> (Int32, UnsafeMutablePointer<cxdp_ring_maps>, Int) {
+        if first, storage.directRingsSetUp.withLock({ done in defer { done = true }; return done }) {
+            throw XDPError(.invalidConfiguration, operation: "bind AF_XDP socket to \(interface) queue \(queue)", errno: EINVAL,
+                           hint: "this UMEM's own socket failed to bind before, and the kernel sets a socket's rings only once: make a new UMEM")
+        }
         let fd = first ? storage.directFD : cxdp_xsk_socket()
         guard fd >= 0 else { throw XDPError.fromErrno(-fd, operation: "open an AF_XDP socket on \(interface) queue \(queue)") }
         let maps = UnsafeMutablePointer<cxdp_ring_maps>.allocate(capacity: 1)

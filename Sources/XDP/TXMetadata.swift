@@ -50,15 +50,15 @@ public struct TXMetadata: Sendable, Equatable {
     /// The size of `struct xsk_tx_metadata` (6.14+, with launch time).
     public static let byteCount = 24
     /// XDP_TXMD_FLAGS_TIMESTAMP, XDP_TXMD_FLAGS_CHECKSUM, XDP_TXMD_FLAGS_LAUNCH_TIME.
-    static let timestampFlag: UInt64 = 1 << 0
-    static let checksumFlag: UInt64 = 1 << 1
-    static let launchTimeFlag: UInt64 = 1 << 2
+    @usableFromInline static let timestampFlag: UInt64 = 1 << 0
+    @usableFromInline static let checksumFlag: UInt64 = 1 << 1
+    @usableFromInline static let launchTimeFlag: UInt64 = 1 << 2
     /// XDP_TX_METADATA: the descriptor option saying "metadata in front".
-    static let descriptorOption: UInt32 = 1 << 1
+    @usableFromInline static let descriptorOption: UInt32 = 1 << 1
 
     /// Writes `struct xsk_tx_metadata` at `area` (the start of the metadata
     /// area, `txMetadataLength` bytes before the packet).
-    @usableFromInline
+    @inlinable
     func write(to area: UnsafeMutableRawPointer) {
         var flags: UInt64 = 0
         if checksum != nil { flags |= TXMetadata.checksumFlag }
@@ -88,6 +88,7 @@ extension TXRing {
     /// - Parameters:
     ///   - frame: The packet to send.
     ///   - metadata: What to ask of the device for it.
+    @inlinable
     public mutating func push(_ frame: consuming Frame, metadata: TXMetadata) {
         precondition(txMetadataLength > 0, "TX metadata needs a UMEM with txMetadataLength")
         precondition(frame.headroom >= txMetadataLength, "no room for TX metadata in front of the packet")

@@ -13,7 +13,7 @@ public struct TXRing: ~Copyable, @unchecked Sendable {
     @usableFromInline let addressing: FrameAddressing
 
     /// Bytes of TX metadata in front of each packet (the UMEM's), or 0.
-    let txMetadataLength: Int
+    @usableFromInline let txMetadataLength: Int
 
     init(_ ring: xsk_ring_prod, umemSize: Int, frameSize: Int, unaligned: Bool = false, txMetadataLength: Int = 0) {
         self.ring = ProducerRing(ring)

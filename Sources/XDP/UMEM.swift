@@ -61,6 +61,9 @@ final class UMEMStorage: @unchecked Sendable {
     let initialRings: UnsafeMutablePointer<cxdp_ring_set>
     /// Whether a socket has taken over the initial fill/completion rings.
     let initialRingsClaimed = Mutex<Bool>(false)
+    /// A directly registered UMEM's own socket has had its rings set up
+    /// (the kernel allows that once per socket).
+    let directRingsSetUp = Mutex<Bool>(false)
     /// (ifindex, queue) pairs with a socket on this UMEM: one fill and one
     /// completion ring each, so at most one socket each.
     let boundQueues = Mutex<Set<UInt64>>([])

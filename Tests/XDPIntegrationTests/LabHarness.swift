@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import Packet
 import Testing
@@ -58,6 +59,68 @@ func attachProgram(namespace: String, interface: String, mode: AttachMode, match
         try program.register(socket)
         return program
     }
+}
+
+/// A /proc file's text (they report size 0, so read until end of file).
+func readProcFile(_ path: String) -> String? {
+    guard let file = fopen(path, "r") else { return nil }
+    defer { fclose(file) }
+    var bytes: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let count = fread(&buffer, 1, buffer.count, file)
+        if count <= 0 { break }
+        bytes += buffer[0..<count]
+    }
+    return String(decoding: bytes, as: UTF8.self)
+}
+
+/// 2 MiB huge pages reserved for a test (/proc/sys/vm/nr_hugepages raised
+/// only by what is missing) and given back when the value goes.
+final class HugePageReservation {
+    let original: Int
+    private(set) var raised = false
+
+    init(pages: Int) throws {
+        func read(_ path: String, field: String? = nil) -> Int {
+            guard let text = readProcFile(path) else { return 0 }
+            guard let field else { return Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0 }
+            let line = text.split(separator: "\n").first { $0.hasPrefix(field + ":") } ?? ""
+            return Int(line.split(separator: " ").last ?? "") ?? 0
+        }
+        original = read("/proc/sys/vm/nr_hugepages")
+        let free = read("/proc/meminfo", field: "HugePages_Free")
+        if free < pages {
+            try "\(original + pages - free)".write(toFile: "/proc/sys/vm/nr_hugepages", atomically: false, encoding: .utf8)
+            raised = true
+        }
+        let now = read("/proc/meminfo", field: "HugePages_Free")
+        if now < pages {
+            Issue.record("only \(now) free 2 MiB huge pages after asking for \(pages) (memory too fragmented?)")
+            throw XDPError(.outOfMemory, operation: "reserve huge pages")
+        }
+    }
+
+    deinit {
+        if raised { try? "\(original)".write(toFile: "/proc/sys/vm/nr_hugepages", atomically: false, encoding: .utf8) }
+    }
+}
+
+/// The kernel page size of the mapping that holds `address` (from /proc/self/smaps), in KiB.
+func kernelPageSize(of address: UnsafeMutableRawPointer) -> Int? {
+    guard let text = readProcFile("/proc/self/smaps") else { return nil }
+    let target = UInt(bitPattern: address)
+    var inside = false
+    for line in text.split(separator: "\n") {
+        let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+        if let range = fields.first, range.contains("-"), !range.hasSuffix(":") {
+            let bounds = range.split(separator: "-").compactMap { UInt($0, radix: 16) }
+            inside = bounds.count == 2 && bounds[0] <= target && target < bounds[1]
+        } else if inside, fields.first == "KernelPageSize:", fields.count >= 2 {
+            return Int(fields[1])
+        }
+    }
+    return nil
 }
 
 /// A deadline `seconds` from now on the monotonic clock.

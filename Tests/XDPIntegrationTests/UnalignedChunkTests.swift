@@ -49,6 +49,26 @@ struct UnalignedChunkTests {
         _ = program
     }
 
+    @Test("4001-byte frames on 2 MiB huge pages: the mapping is huge pages and packets arrive", arguments: [AttachMode.generic, .native])
+    func hugePages(mode: AttachMode) throws {
+        let lab = try makeLab()
+        let link = lab.links[0]
+        let reservation = try HugePageReservation(pages: 4)
+        let config = UMEMConfiguration(frameCount: 1024, frameSize: 4001, fillRingSize: 512, completionRingSize: 512,
+                                       hugePages: true, unalignedChunks: true)
+        var receiver = try openEndpoint(namespace: lab.deviceNamespace, interface: link.deviceInterface, umem: config)
+        #expect(kernelPageSize(of: receiver.umem.baseAddress) == 2048, "the UMEM is backed by 2 MiB pages")
+        let program = try attachProgram(namespace: lab.deviceNamespace, interface: link.deviceInterface, mode: mode, registering: receiver.socket)
+        var sender = try openEndpoint(namespace: lab.peerNamespace, interface: link.peerInterface, fill: false)
+        let packets = sequencedPackets(500, link: link, frameLength: 1400)
+        #expect(transmit(packets, from: &sender) == packets.count)
+        expectSame(receive(packets.count, on: &receiver), packets)
+        let receiverAccount = receiver.accounting
+        #expect(receiverAccount.isConserved, "\(receiverAccount)")
+        _ = program
+        _ = reservation
+    }
+
     @Test("descriptors anywhere in the UMEM: crossing frames and pages is valid, leaving the UMEM or a frame's length is not",
           arguments: [AttachMode.generic, .native])
     func invalidDescriptors(mode: AttachMode) throws {
