@@ -85,6 +85,23 @@ struct RXMetadataTests {
         _ = program
     }
 
+    @Test("a VLAN tag inside the packet bytes is not metadata: the kfunc reports none")
+    func vlanInBytes() throws {
+        let lab = try makeLab()
+        let link = lab.links[0]
+        var receiver = try openEndpoint(namespace: lab.deviceNamespace, interface: link.deviceInterface)
+        let program = try attachProgram(namespace: lab.deviceNamespace, interface: link.deviceInterface, mode: .native,
+                                        rxMetadata: true, registering: receiver.socket)
+        var sender = try openEndpoint(namespace: lab.peerNamespace, interface: link.peerInterface, fill: false)
+        // 802.1Q tag 100 written into the frame after the MACs.
+        let tagged = sequencedPackets(5, link: link, frameLength: 100).map { Array($0[0..<12]) + [0x81, 0x00, 0x00, 100] + Array($0[12...]) }
+        #expect(transmit(tagged, from: &sender) == tagged.count)
+        let received = RXMetadataTests.receiveWithMetadata(tagged.count, on: &receiver)
+        expectSame(received.map(\.bytes), tagged)
+        #expect(received.allSatisfy { $0.metadata != nil && $0.metadata?.vlan == nil }, "\(received.map { $0.metadata })")
+        _ = program
+    }
+
     @Test("with a 9000-byte MTU the metadata program takes jumbo chains; the metadata sits in front of the first frame")
     func jumboWithMetadata() throws {
         var pair = try JumboLab(mode: .native, rxMetadata: true)
