@@ -17,6 +17,39 @@ extension Socket {
             completion.drain(into: &pool)
         }
         guard rx.peek(upTo: 1) > 0 else { return idleBatch(pool: &pool) }
+        let (result, frames) = Socket.dispatchPackets(limit, from: &rx, recyclingTo: &fill, sendingTo: &tx, pool: &pool, handler: &handler)
+        finishReceiveBatch(result, frames: frames, pool: &pool)
+        return result
+    }
+
+    /// ``forwardBatch(from:to:limit:pool:handler:)`` for multi-buffer
+    /// sockets on one UMEM: whole packets received on `input` that the
+    /// handler sends go out of `output` as the very same chains (no copy).
+    /// - Returns: What the batch did (``BatchResult/packets`` counts packets).
+    @inlinable
+    public static func forwardPacketBatch<Handler: MultiBufferHandler>(
+        from input: inout Socket, to output: inout Socket, limit: Int, pool: inout FramePool, handler: inout Handler
+    ) -> BatchResult {
+        if output.tx.produced != output.completion.consumed {
+            output.completion.drain(into: &pool)
+        }
+        guard input.rx.peek(upTo: 1) > 0 else { return idleForward(from: &input, to: &output, pool: &pool) }
+        let (result, frames) = Socket.dispatchPackets(limit, from: &input.rx, recyclingTo: &input.fill, sendingTo: &output.tx,
+                                                      pool: &pool, handler: &handler)
+        finishForwardBatch(result, frames: frames, from: &input, to: &output, pool: &pool)
+        return result
+    }
+
+    /// The per-packet part of the multi-buffer loops (``dispatch`` for
+    /// chains): take up to `limit` whole packets from `rx`, let the handler
+    /// decide, and put all frames of each where it goes. Nothing is
+    /// published here.
+    /// - Returns: What was done, and the frames taken (for the refill).
+    @inlinable @inline(__always)
+    static func dispatchPackets<Handler: MultiBufferHandler>(
+        _ limit: Int, from rx: inout RXRing, recyclingTo fill: inout FillRing, sendingTo tx: inout TXRing,
+        pool: inout FramePool, handler: inout Handler
+    ) -> (BatchResult, frames: Int) {
         var result = BatchResult()
         var frames = 0
         while result.packets < limit, var packet = rx.receivePacket(droppingOversizedInto: &pool) {
@@ -33,7 +66,7 @@ extension Socket {
                 }
             case .transmit:
                 let length = packet.length
-                if packet.count > 0, length > 0, tx.freeCount(wanting: count) >= count {
+                if length > 0, tx.freeCount(wanting: count) >= count {
                     result.transmittedBytes &+= length
                     tx.pushReserved(packet)
                     result.transmitted &+= 1
@@ -43,8 +76,7 @@ extension Socket {
                 }
             }
         }
-        finishReceiveBatch(result, frames: frames, pool: &pool)
-        return result
+        return (result, frames)
     }
 
     /// ``transmitBatch(limit:pool:length:)`` for a multi-buffer socket:

@@ -65,4 +65,14 @@ public struct SocketSet: ~Copyable, @unchecked Sendable {
                      "forward needs two distinct sockets of the set")
         return Socket.forwardBatch(from: &storage[input], to: &storage[output], limit: limit, pool: &pool, handler: &handler)
     }
+
+    /// ``Socket/forwardPacketBatch(from:to:limit:pool:handler:)`` between two sockets of the set.
+    @inlinable
+    public mutating func forwardPacketBatch<Handler: MultiBufferHandler>(
+        from input: Int, to output: Int, limit: Int, pool: inout FramePool, handler: inout Handler
+    ) -> BatchResult {
+        precondition(input != output && input >= 0 && output >= 0 && input < count && output < count,
+                     "forward needs two distinct sockets of the set")
+        return Socket.forwardPacketBatch(from: &storage[input], to: &storage[output], limit: limit, pool: &pool, handler: &handler)
+    }
 }

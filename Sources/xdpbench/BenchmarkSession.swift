@@ -214,9 +214,16 @@ final class BenchmarkSession {
             receiveLoop(plan: plan, state: &state, handler: &handler, counters: counters, stop: stop, budget: budget) {
                 $0.socket.receiveBatch(limit: $1, pool: &$0.umem.pool, handler: &$2)
             }
+        case .l2fwd where state.output != nil && plan.socket.multiBuffer:
+            var handler = ForwardHandler()
+            forwardLoop(plan: plan, state: &state, handler: &handler, counters: counters, stop: stop, budget: budget) {
+                Socket.forwardPacketBatch(from: &$0, to: &$1, limit: $2, pool: &$3, handler: &$4)
+            }
         case .l2fwd where state.output != nil:
             var handler = ForwardHandler()
-            forwardLoop(plan: plan, state: &state, handler: &handler, counters: counters, stop: stop, budget: budget)
+            forwardLoop(plan: plan, state: &state, handler: &handler, counters: counters, stop: stop, budget: budget) {
+                Socket.forwardBatch(from: &$0, to: &$1, limit: $2, pool: &$3, handler: &$4)
+            }
         case .l2fwd where plan.socket.multiBuffer:
             var handler = MACSwapHandler()
             receiveLoop(plan: plan, state: &state, handler: &handler, counters: counters, stop: stop, budget: budget) {
@@ -256,18 +263,21 @@ final class BenchmarkSession {
         settleTransmit(&state.socket, pool: &state.umem.pool)
     }
 
-    static func forwardLoop<Handler: PacketHandler>(plan: SessionPlan, state: inout QueueState, handler: inout Handler,
-                                                    counters: QueueCounters, stop: StopFlag, budget: PacketBudget) {
+    /// The two-port loop around one forwarding batch function (single-frame
+    /// or multi-buffer), both directions through the one UMEM.
+    static func forwardLoop<Handler>(plan: SessionPlan, state: inout QueueState, handler: inout Handler,
+                                     counters: QueueCounters, stop: StopFlag, budget: PacketBudget,
+                                     batch: (inout Socket, inout Socket, Int, inout FramePool, inout Handler) -> BatchResult) {
         guard var output = state.output.take() else { return }
         var packets: UInt64 = 0, bytes: UInt64 = 0, dropped: UInt64 = 0
         while !stop.isRaised {
             let wanted = budget.claim(plan.batch)
             if wanted == 0 { break }
             // Both directions through the one UMEM: in → out, and out → in.
-            let forward = Socket.forwardBatch(from: &state.socket, to: &output, limit: wanted, pool: &state.umem.pool, handler: &handler)
+            let forward = batch(&state.socket, &output, wanted, &state.umem.pool, &handler)
             let backWanted = max(0, wanted - forward.packets)
             let back = backWanted > 0
-                ? Socket.forwardBatch(from: &output, to: &state.socket, limit: backWanted, pool: &state.umem.pool, handler: &handler)
+                ? batch(&output, &state.socket, backWanted, &state.umem.pool, &handler)
                 : BatchResult()
             let handled = forward.packets + back.packets
             budget.refund(wanted - handled)
@@ -395,7 +405,10 @@ struct MetadataReadingHandler: PacketHandler, MultiBufferHandler {
 }
 
 /// Sends every packet on unchanged (l2fwd --to: the other port).
-struct ForwardHandler: PacketHandler {
+struct ForwardHandler: PacketHandler, MultiBufferHandler {
     @inline(__always)
     mutating func handle(_ frame: inout Frame) -> PacketVerdict { .transmit }
+
+    @inline(__always)
+    mutating func handle(_ packet: inout FramePacket) -> PacketVerdict { .transmit }
 }

@@ -11,9 +11,6 @@ func runThroughput(mode: BenchmarkMode, options: CommonOptions, packet: PacketOp
     if options.rxMetadata && mode == .txonly {
         throw ValidationError("--rx-metadata is for the receiving modes (rxdrop, l2fwd)")
     }
-    if options.multiBuffer && secondInterface != nil {
-        throw ValidationError("--multi-buffer with l2fwd --to is not supported: use l2fwd without --to (reflect) or drop --multi-buffer")
-    }
     if let packet {
         let room = options.frameSize - UMEMConfiguration.kernelHeadroom
         if options.multiBuffer {

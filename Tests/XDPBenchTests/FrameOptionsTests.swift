@@ -45,6 +45,30 @@ struct FrameOptionsTests {
         #expect(mtus == [1500, 1500], "both ends back to their MTU")
     }
 
+    @Test("l2fwd --to --multi-buffer forwards N jumbo chains to the second port over one UMEM")
+    func forwardJumbo() throws {
+        try requireRoot()
+        let lab = try VethLab(linkCount: 2, mtu: 9000)
+        let (inbound, outbound) = (lab.links[0], lab.links[1])
+        let count = 2000
+        let sink = try BenchProcess.start(["rxdrop", "--netns", lab.peerNamespace, "-i", outbound.peerInterface, "--multi-buffer",
+                                           "--count", "\(count)", "-d", "30", "--json"])
+        #expect(try waitForProgram(lab, interface: outbound.peerInterface, namespace: lab.peerNamespace))
+        let forwarder = try BenchProcess.start(["l2fwd", "--netns", lab.deviceNamespace, "-i", inbound.deviceInterface,
+                                                "--to", outbound.deviceInterface, "--multi-buffer", "--count", "\(count)", "-d", "30", "--json"])
+        #expect(try waitForProgram(lab, interface: inbound.deviceInterface))
+        let sender = try BenchProcess.run(["txonly", "--netns", lab.peerNamespace, "-i", inbound.peerInterface, "--multi-buffer",
+                                           "-s", "9014", "--count", "\(count)", "--rate", "20000", "--json",
+                                           "--dst-mac", FrameOptionsTests.mac(inbound.deviceMAC)])
+        #expect(sender.json.integer("packets") == count, "\(sender.standardError)")
+        #expect(forwarder.wait() == 0, "\(forwarder.standardError)")
+        #expect(sink.wait() == 0, "\(sink.standardError)")
+        #expect(forwarder.json.integer("packets") == count)
+        #expect(sink.json.integer("packets") == count)
+        #expect(sink.json.integer("bytes") == count * 9014)
+        #expect(forwarder.json["frames_conserved"] as? Bool == true)
+    }
+
     @Test("--unaligned --frame-size 4001 on both ends: exactly N", arguments: ["native", "generic"])
     func unaligned(attach: String) throws {
         try requireRoot()
@@ -79,7 +103,6 @@ struct FrameOptionsTests {
         (["txonly", "-i", "lo", "--rx-metadata"], "--rx-metadata is for the receiving modes"),
         (["txonly", "-i", "lo", "-s", "9014"], "add --multi-buffer"),
         (["txonly", "-i", "lo", "-s", "9014", "--multi-buffer", "--mtu", "1500"], "exceeds --mtu 1500"),
-        (["l2fwd", "-i", "lo", "--to", "lo", "--multi-buffer"], "--multi-buffer with l2fwd --to"),
     ])
     func badCombinations(arguments: [String], message: String) throws {
         try requireRoot()

@@ -76,6 +76,56 @@ struct MultiBufferTests {
         _ = peerProgram
     }
 
+    @Test("forwardPacketBatch moves jumbo chains from one interface to another through one UMEM", arguments: [AttachMode.generic, .native])
+    func forwardChains(mode: AttachMode) throws {
+        let lab = try makeLab(linkCount: 2, mtu: 9000)
+        let (inbound, outbound) = (lab.links[0], lab.links[1])
+        let sg = SocketConfiguration(multiBuffer: true)
+        var umem = try lab.inDevice { () throws(XDPError) -> UMEM in try UMEM(configuration: UMEMConfiguration(frameCount: 4096, frameSize: 4096)) }
+        var first = try lab.inDevice { () throws(XDPError) -> Socket in
+            try Socket(umem: umem, interface: inbound.deviceInterface, queue: 0, configuration: sg)
+        }
+        var second = try lab.inDevice { () throws(XDPError) -> Socket in
+            try Socket(umem: umem, interface: outbound.deviceInterface, queue: 0, configuration: sg)
+        }
+        first.fill.refill(from: &umem.pool, upTo: 1024)
+        second.fill.refill(from: &umem.pool, upTo: 1024)
+        let program = try attachProgram(namespace: lab.deviceNamespace, interface: inbound.deviceInterface, mode: mode,
+                                        multiBuffer: true, registering: first)
+        var sink = try openEndpoint(namespace: lab.peerNamespace, interface: outbound.peerInterface, socket: sg)
+        let sinkProgram = try attachProgram(namespace: lab.peerNamespace, interface: outbound.peerInterface, mode: mode,
+                                            multiBuffer: true, registering: sink.socket)
+        var source = try openEndpoint(namespace: lab.peerNamespace, interface: inbound.peerInterface, socket: sg, fill: false)
+
+        let packets = sequencedPackets(100, link: inbound, frameLength: MultiBufferTests.jumbo)
+        #expect(transmitChains(packets, from: &source) == packets.count)
+        var handler = ForwardEverything()
+        var forwarded = 0
+        var received: [ReceivedPacket] = []
+        let deadline = Deadline(seconds: 10)
+        while received.count < packets.count && !deadline.passed {
+            let result = Socket.forwardPacketBatch(from: &first, to: &second, limit: 16, pool: &umem.pool, handler: &handler)
+            forwarded += result.transmitted
+            second.kickPendingTransmit()
+            received += receivePackets(16, on: &sink, timeout: 0.001)
+            if result.packets == 0 { first.poll(timeoutMilliseconds: 1) }
+        }
+        #expect(forwarded == packets.count)
+        expectSame(received.map(\.bytes), packets)
+        #expect(received.allSatisfy { $0.frames == 6 }, "9014 bytes in six of the sink's 2 KiB frames")
+        let settle = Deadline(seconds: 2)
+        while second.tx.produced != second.completion.consumed && !settle.passed {
+            second.kickTransmit()
+            second.completion.drain(into: &umem.pool)
+        }
+        var account = FrameAccounting(umem)
+        account.add(first)
+        account.add(second)
+        #expect(account.isConserved, "\(account)")
+        _ = program
+        _ = sinkProgram
+    }
+
     @Test("without XDP_USE_SG a packet longer than a frame is dropped and counted", arguments: [AttachMode.generic, .native])
     func jumboWithoutMultiBuffer(mode: AttachMode) throws {
         var pair = try JumboLab(mode: mode, receiverMultiBuffer: false)
@@ -139,6 +189,11 @@ extension VethLab {
             return error
         }
     }
+}
+
+/// Sends every packet on (to the other port of a forwarder).
+struct ForwardEverything: MultiBufferHandler {
+    mutating func handle(_ packet: inout FramePacket) -> PacketVerdict { .transmit }
 }
 
 /// A received packet, copied out: its bytes and how many frames carried it.
