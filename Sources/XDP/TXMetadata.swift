@@ -100,6 +100,39 @@ extension TXRing {
     }
 }
 
+extension TXRing {
+    /// Queues a multi-buffer packet with TX metadata in front of its first
+    /// frame: the first descriptor carries XDP_TX_METADATA (the kernel reads
+    /// the metadata only there), all but the last XDP_PKT_CONTD. A checksum
+    /// request asks for the whole packet; but Linux 6.18's software checksum
+    /// (copy mode, ``UMEMConfiguration/softwareTXChecksum``) is computed as
+    /// the kernel takes the first descriptor, so it sums the first frame
+    /// only (tested): there, checksum chains yourself.
+    /// Traps as ``push(_:metadata:)-(Frame,_)`` does, or if the ring has
+    /// fewer free slots than the packet has frames.
+    /// - Parameters:
+    ///   - packet: The packet to send.
+    ///   - metadata: What to ask of the device for it.
+    @inlinable
+    public mutating func push(_ packet: consuming FramePacket, metadata: TXMetadata) {
+        precondition(txMetadataLength > 0, "TX metadata needs a UMEM with txMetadataLength")
+        let count = packet.count
+        precondition(count > 0, "cannot transmit an empty packet")
+        let first = packet.segments[0]
+        precondition(Int(first.offset) >= txMetadataLength, "no room for TX metadata in front of the packet")
+        precondition(ring.freeCount(wanting: UInt32(count)) >= UInt32(count), "TX ring full: check freeCount before pushing")
+        metadata.write(to: packet.base.unsafelyUnwrapped + Int(truncatingIfNeeded: first.chunk &+ UInt64(first.offset)) - txMetadataLength)
+        for index in 0..<count {
+            let segment = packet.segments[index]
+            precondition(segment.length > 0, "cannot transmit an empty frame")
+            var options: UInt32 = index &+ 1 < count ? FramePacket.continuesFlag : 0
+            if index == 0 { options |= TXMetadata.descriptorOption }
+            ring.append(xdp_desc(addr: addressing.encode(chunk: segment.chunk, offset: segment.offset), len: segment.length, options: options))
+        }
+        packet.forget()
+    }
+}
+
 extension CompletionRing {
     /// The transmit time the kernel reported for a completed frame sent with
     /// ``TXMetadata/requestTimestamp``, or `nil` when it reported none.
