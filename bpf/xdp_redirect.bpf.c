@@ -207,8 +207,8 @@ static __always_inline int forwardable(struct xdp_md *ctx) {
     return bpf_map_lookup_elem(&known_next_hops, &key) != 0;
 }
 
-SEC("xdp")
-int xdp_redirect_queues(struct xdp_md *ctx) {
+// The decision shared by every entry point below.
+static __always_inline int redirect_queues(struct xdp_md *ctx) {
     __u32 zero = 0;
     __u32 queue = ctx->rx_queue_index;
     const struct match_config *m = bpf_map_lookup_elem(&match_config, &zero);
@@ -234,6 +234,89 @@ int xdp_redirect_queues(struct xdp_md *ctx) {
     }
     count(COUNTER_REDIRECTED);
     return bpf_redirect_map(&xsks, queue, XDP_DROP);
+}
+
+SEC("xdp")
+int xdp_redirect_queues(struct xdp_md *ctx) {
+    return redirect_queues(ctx);
+}
+
+// The same program for multi-buffer packets (BPF_F_XDP_HAS_FRAGS): attachable
+// in native mode to a device whose MTU exceeds a page (veth with MTU 9000).
+// Only the first buffer is parsed; headers always sit there.
+SEC("xdp.frags")
+int xdp_redirect_queues_frags(struct xdp_md *ctx) {
+    return redirect_queues(ctx);
+}
+
+// ---- RX metadata -------------------------------------------------------------
+// The XDP metadata kfuncs (6.3+), declared exactly as the kernel's BTF has
+// them (libbpf refuses the object otherwise). A program calling them must be
+// device-bound (loaded with the interface's index and BPF_F_XDP_DEV_BOUND_ONLY)
+// and runs in native mode only; userspace loads it only when asked.
+enum xdp_rss_hash_type {
+    XDP_RSS_TYPE_NONE = 0,
+};
+
+extern int bpf_xdp_metadata_rx_timestamp(const struct xdp_md *ctx, __u64 *timestamp) __ksym;
+extern int bpf_xdp_metadata_rx_hash(const struct xdp_md *ctx, __u32 *hash,
+                                    enum xdp_rss_hash_type *rss_type) __ksym;
+extern int bpf_xdp_metadata_rx_vlan_tag(const struct xdp_md *ctx, __be16 *vlan_proto,
+                                        __u16 *vlan_tci) __ksym;
+
+// In front of the packet (data_meta .. data), 32 bytes, the kernel's maximum.
+// Mirrored by RXMetadata in Swift (XDP/RXMetadata.swift).
+#define RX_META_MAGIC 0x58444D31 /* "XDM1" */
+#define RX_META_TIMESTAMP (1 << 0)
+#define RX_META_HASH (1 << 1)
+#define RX_META_VLAN (1 << 2)
+struct xdp_rx_meta {
+    __u64 timestamp;   // ns, when RX_META_TIMESTAMP
+    __u32 hash;        // when RX_META_HASH
+    __u32 hash_type;   // enum xdp_rss_hash_type
+    __u16 vlan_tci;    // when RX_META_VLAN
+    __be16 vlan_proto;
+    __u32 present;     // RX_META_* bits
+    __u32 reserved;
+    __u32 magic;       // RX_META_MAGIC, last: right before the packet
+};
+
+SEC("xdp.frags")
+int xdp_redirect_queues_meta(struct xdp_md *ctx) {
+    // No room for the metadata: the packet cannot carry it, so it goes to
+    // the kernel (counted as passed) rather than to a socket without it.
+    if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(struct xdp_rx_meta))) {
+        count(COUNTER_PASSED);
+        return XDP_PASS;
+    }
+    struct xdp_rx_meta *meta = (void *)(long)ctx->data_meta;
+    if ((void *)(meta + 1) > (void *)(long)ctx->data) {
+        count(COUNTER_PASSED);
+        return XDP_PASS;
+    }
+    __u64 timestamp = 0;
+    __u32 hash = 0;
+    enum xdp_rss_hash_type hash_type = XDP_RSS_TYPE_NONE;
+    __be16 vlan_proto = 0;
+    __u16 vlan_tci = 0;
+    __u32 present = 0;
+    // A zero timestamp is the device saying it has none (veth gives the skb's
+    // hardware timestamp, 0 without one): reported absent, not as time 0.
+    if (!bpf_xdp_metadata_rx_timestamp(ctx, &timestamp) && timestamp)
+        present |= RX_META_TIMESTAMP;
+    if (!bpf_xdp_metadata_rx_hash(ctx, &hash, &hash_type))
+        present |= RX_META_HASH;
+    if (!bpf_xdp_metadata_rx_vlan_tag(ctx, &vlan_proto, &vlan_tci))
+        present |= RX_META_VLAN;
+    meta->timestamp = timestamp;
+    meta->hash = hash;
+    meta->hash_type = hash_type;
+    meta->vlan_tci = vlan_tci;
+    meta->vlan_proto = vlan_proto;
+    meta->present = present;
+    meta->reserved = 0;
+    meta->magic = RX_META_MAGIC;
+    return redirect_queues(ctx);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -299,3 +299,11 @@ bool cxdp_is_bpffs(const char *path) {
     struct statfs info;
     return statfs(path, &info) == 0 && info.f_type == 0xCAFE4A11;
 }
+
+int cxdp_tc_attach_egress(int ifindex, int prog_fd) {
+    LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_EGRESS);
+    int rc = bpf_tc_hook_create(&hook);
+    if (rc && rc != -EEXIST) return rc;
+    LIBBPF_OPTS(bpf_tc_opts, options, .prog_fd = prog_fd);
+    return bpf_tc_attach(&hook, &options);
+}

@@ -4,19 +4,24 @@ import CXDP
 public struct CompletionRing: ~Copyable, @unchecked Sendable {
     @usableFromInline var ring: ConsumerRing<UInt64>
     @usableFromInline let base: UnsafeMutableRawPointer
-    @usableFromInline let chunkMask: UInt64
+    @usableFromInline let addressing: FrameAddressing
     @usableFromInline let chunkSize: UInt32
     /// Addresses at or past this are no frame's (frameless test descriptors).
     @usableFromInline let umemSize: UInt64
     /// Completions of frameless descriptors seen (wraps at 2^32).
     @usableFromInline var framelessCompletions: UInt32 = 0
 
-    init(_ ring: xsk_ring_cons, base: UnsafeMutableRawPointer, umemSize: Int, frameSize: Int) {
+    /// Bytes of TX metadata in front of each packet (the UMEM's), or 0.
+    let txMetadataLength: Int
+
+    init(_ ring: xsk_ring_cons, base: UnsafeMutableRawPointer, umemSize: Int, frameSize: Int, unaligned: Bool = false,
+         txMetadataLength: Int = 0) {
         self.ring = ConsumerRing(ring)
+        self.txMetadataLength = txMetadataLength
         self.base = base
         self.umemSize = UInt64(umemSize)
         self.chunkSize = UInt32(frameSize)
-        self.chunkMask = ~(UInt64(frameSize) - 1)
+        self.addressing = FrameAddressing(frameSize: frameSize, unaligned: unaligned)
     }
 
     /// Completed frames ready to take, at most `limit`.
@@ -32,10 +37,9 @@ public struct CompletionRing: ~Copyable, @unchecked Sendable {
     @inlinable
     public mutating func take() -> Frame {
         precondition(ring.cachedAvailable > 0, "completion ring: take without peek")
-        let address = ring.next()
-        let chunk = address & chunkMask
+        let (chunk, offset) = addressing.decode(ring.next())
         precondition(chunk < umemSize, "completion of a frameless descriptor: use takeAddress()")
-        return Frame(base: base, chunk: chunk, offset: UInt32(truncatingIfNeeded: address &- chunk), length: 0, chunkSize: chunkSize)
+        return Frame(base: base, chunk: chunk, offset: offset, length: 0, chunkSize: chunkSize)
     }
 
     /// Takes the next completed address as is, for descriptors pushed with
@@ -44,7 +48,7 @@ public struct CompletionRing: ~Copyable, @unchecked Sendable {
     public mutating func takeAddress() -> UInt64 {
         precondition(ring.cachedAvailable > 0, "completion ring: take without peek")
         let address = ring.next()
-        if address & chunkMask >= umemSize { framelessCompletions &+= 1 }
+        if addressing.decode(address).chunk >= umemSize { framelessCompletions &+= 1 }
         return address
     }
 
@@ -61,7 +65,7 @@ public struct CompletionRing: ~Copyable, @unchecked Sendable {
     public mutating func drain(into pool: inout FramePool, upTo limit: Int = .max) -> Int {
         let count = Int(ring.available(upTo: UInt32(clamping: limit)))
         for _ in 0..<count {
-            let chunk = ring.next() & chunkMask
+            let chunk = addressing.decode(ring.next()).chunk
             if chunk < umemSize { pool.push(chunk) } else { framelessCompletions &+= 1 }
         }
         if count > 0 { ring.release() }

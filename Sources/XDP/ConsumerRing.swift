@@ -48,6 +48,19 @@ struct ConsumerRing<Entry: BitwiseCopyable>: ~Copyable {
         return min(count, limit)
     }
 
+    /// Reads the kernel's producer index again (acquire).
+    @inlinable @inline(__always)
+    mutating func refreshProducer() {
+        cachedProducer = producer.pointee.load(ordering: .acquiring)
+    }
+
+    /// Reads the entry `ahead` places past the next one without consuming
+    /// it. The caller has checked that it is below ``cachedAvailable``.
+    @inlinable @inline(__always)
+    func entry(ahead: UInt32) -> Entry {
+        entries[Int(truncatingIfNeeded: (cachedConsumer &+ ahead) & mask)]
+    }
+
     /// Reads the next entry. The caller has checked ``available(upTo:)``.
     @inlinable @inline(__always)
     mutating func next() -> Entry {

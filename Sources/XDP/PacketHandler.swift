@@ -49,3 +49,31 @@ public struct MACSwapHandler: PacketHandler {
         }
     }
 }
+
+/// Per-packet logic for multi-buffer sockets
+/// (``Socket/receivePacketBatch(limit:pool:handler:)``): the same contract
+/// as ``PacketHandler``, for a packet of one or more frames.
+public protocol MultiBufferHandler {
+    /// Looks at (and may rewrite) one packet and says where it goes.
+    /// - Parameter packet: The received packet, all its frames, borrowed mutably.
+    /// - Returns: The verdict.
+    mutating func handle(_ packet: inout FramePacket) -> PacketVerdict
+}
+
+extension DropHandler: MultiBufferHandler {
+    @inlinable @inline(__always)
+    public mutating func handle(_ packet: inout FramePacket) -> PacketVerdict { .drop }
+}
+
+extension MACSwapHandler: MultiBufferHandler {
+    /// Swaps the MACs in the first frame (where the Ethernet header is) and
+    /// sends the whole packet back.
+    @inlinable @inline(__always)
+    public mutating func handle(_ packet: inout FramePacket) -> PacketVerdict {
+        guard packet.count > 0, packet.segments[0].length >= 14 else { return .drop }
+        var first = packet.frame(at: 0)
+        let verdict = handle(&first)
+        _ = first.surrender()
+        return verdict
+    }
+}

@@ -32,6 +32,10 @@ extension Socket {
     /// ones to the TX ring (or, when it is full, to the pool, counted); the
     /// fill ring is topped up from the pool. Every frame stays accounted for.
     ///
+    /// On a multi-buffer socket (``SocketConfiguration/multiBuffer``) this
+    /// hands over each frame of a chain on its own; use
+    /// ``receivePacketBatch(limit:pool:handler:)`` to get whole packets.
+    ///
     /// - Parameters:
     ///   - limit: The most packets to take (the batch size).
     ///   - pool: The UMEM's frame pool.
@@ -43,21 +47,34 @@ extension Socket {
             completion.drain(into: &pool)
         }
         let ready = rx.peek(upTo: limit)
-        guard ready > 0 else {
-            fill.refill(from: &pool)
-            wakeReceive()
-            kickPendingTransmit()
-            return BatchResult()
-        }
+        guard ready > 0 else { return idleBatch(pool: &pool) }
         let result = Socket.dispatch(ready, from: &rx, recyclingTo: &fill, sendingTo: &tx, pool: &pool, handler: &handler)
+        finishReceiveBatch(result, frames: ready, pool: &pool)
+        return result
+    }
+
+    /// A batch that found nothing to receive: top the fill ring up, and
+    /// make the syscalls the kernel asks for (need-wakeup).
+    @inlinable @inline(__always)
+    mutating func idleBatch(pool: inout FramePool) -> BatchResult {
+        fill.refill(from: &pool)
+        wakeReceive()
+        kickPendingTransmit()
+        return BatchResult()
+    }
+
+    /// The end of a receive batch: release the RX slots, publish (and kick)
+    /// what was transmitted, publish the fill ring and refill it for the
+    /// `frames` taken.
+    @inlinable @inline(__always)
+    mutating func finishReceiveBatch(_ result: BatchResult, frames: Int, pool: inout FramePool) {
         rx.release()
         if result.transmitted > 0 {
             tx.submit()
             kickTransmit()
         }
         fill.submit()
-        if pool.count > 0 { fill.refill(from: &pool, upTo: ready) }
-        return result
+        if pool.count > 0 { fill.refill(from: &pool, upTo: frames) }
     }
 
     /// The per-packet part of every batch loop: take `ready` received frames
@@ -115,6 +132,13 @@ extension Socket {
             frame.length = length
             tx.pushReserved(frame)
         }
+        return finishTransmitBatch(count: count, length: length)
+    }
+
+    /// The end of a transmit batch of `count` packets of `length` bytes:
+    /// publish, kick when the kernel asks, and say what was queued.
+    @inlinable @inline(__always)
+    mutating func finishTransmitBatch(count: Int, length: Int) -> BatchResult {
         if count > 0 { tx.submit() }
         kickTransmit()
         var result = BatchResult(packets: count, bytes: count &* length, transmitted: count)

@@ -21,20 +21,33 @@ extension Socket {
             output.completion.drain(into: &pool)
         }
         let ready = input.rx.peek(upTo: limit)
-        guard ready > 0 else {
-            input.fill.refill(from: &pool)
-            input.wakeReceive()
-            output.kickPendingTransmit()
-            return BatchResult()
-        }
+        guard ready > 0 else { return idleForward(from: &input, to: &output, pool: &pool) }
         let result = Socket.dispatch(ready, from: &input.rx, recyclingTo: &input.fill, sendingTo: &output.tx, pool: &pool, handler: &handler)
+        finishForwardBatch(result, frames: ready, from: &input, to: &output, pool: &pool)
+        return result
+    }
+
+    /// A forwarding batch that found nothing: top `input`'s fill ring up,
+    /// and make the syscalls the kernel asks for.
+    @inlinable @inline(__always)
+    static func idleForward(from input: inout Socket, to output: inout Socket, pool: inout FramePool) -> BatchResult {
+        input.fill.refill(from: &pool)
+        input.wakeReceive()
+        output.kickPendingTransmit()
+        return BatchResult()
+    }
+
+    /// The end of a forwarding batch: release `input`'s RX slots, publish
+    /// (and kick) `output`'s TX ring, publish and refill `input`'s fill ring.
+    @inlinable @inline(__always)
+    static func finishForwardBatch(_ result: BatchResult, frames: Int, from input: inout Socket, to output: inout Socket,
+                                   pool: inout FramePool) {
         input.rx.release()
         if result.transmitted > 0 {
             output.tx.submit()
             output.kickTransmit()
         }
         input.fill.submit()
-        if pool.count > 0 { input.fill.refill(from: &pool, upTo: ready) }
-        return result
+        if pool.count > 0 { input.fill.refill(from: &pool, upTo: frames) }
     }
 }

@@ -32,10 +32,15 @@ public struct Socket: ~Copyable, @unchecked Sendable {
     public let usesNeedWakeup: Bool
     /// Whether busy polling is configured.
     public let usesBusyPoll: Bool
+    /// Whether the socket takes multi-buffer packets (XDP_USE_SG): receive
+    /// them with ``RXRing/receivePacket(droppingOversizedInto:)``.
+    public let usesMultiBuffer: Bool
     /// Bind attempts that failed with EBUSY before this one succeeded.
     public let busyRetriesUsed: Int
 
-    @usableFromInline let handle: OpaquePointer
+    /// libxdp's socket, or `nil` on a directly registered UMEM (`directRings` then).
+    let handle: OpaquePointer?
+    let directRings: UnsafeMutablePointer<cxdp_ring_maps>?
     let ringHeaders: UnsafeMutablePointer<cxdp_ring_set>
     let storage: UMEMStorage
     let boundKey: UInt64
@@ -86,6 +91,7 @@ public struct Socket: ~Copyable, @unchecked Sendable {
         case .preferred: break
         }
         if configuration.needWakeup { bindFlags |= UInt16(XDP_USE_NEED_WAKEUP) }
+        if configuration.multiBuffer { bindFlags |= UInt16(cxdp_xdp_use_sg) }
         socketConfig.bind_flags = bindFlags
 
         let headers = UnsafeMutablePointer<cxdp_ring_set>.allocate(capacity: 1)
@@ -96,27 +102,45 @@ public struct Socket: ~Copyable, @unchecked Sendable {
             defer { claimed = true }
             return !claimed
         }
-        let ringSource = usesInitialRings ? storage.initialRings : headers
         var created: OpaquePointer?
+        var directRings: UnsafeMutablePointer<cxdp_ring_maps>?
+        let fd: Int32
         var retries = 0
-        while true {
-            let rc = xsk_socket__create_shared(&created, interface, queue, storage.handle,
-                                               &headers.pointee.rx, &headers.pointee.tx,
-                                               &ringSource.pointee.fill, &ringSource.pointee.completion, &socketConfig)
-            if rc == 0 { break }
-            let error = -rc
-            if error == EBUSY, retries < configuration.busyRetries {
-                retries += 1
-                usleep(UInt32(min(50_000 * retries, 250_000)))
-                continue
+        if storage.handle == nil {
+            do throws(XDPError) {
+                (fd, directRings, retries) = try Socket.createDirect(on: storage, first: usesInitialRings, index: index, interface: interface,
+                                                                    queue: queue, bindFlags: bindFlags, headers: headers, configuration: configuration)
+            } catch {
+                headers.deallocate()
+                storage.boundQueues.withLock { _ = $0.remove(key) }
+                if usesInitialRings { storage.initialRingsClaimed.withLock { $0 = false } }
+                throw error
             }
-            headers.deallocate()
-            storage.boundQueues.withLock { _ = $0.remove(key) }
-            if usesInitialRings { storage.initialRingsClaimed.withLock { $0 = false } }
-            throw Socket.bindError(error, interface: interface, queue: queue, retries: retries, configuration: configuration)
+        } else {
+            let ringSource = usesInitialRings ? storage.initialRings : headers
+            while true {
+                let rc = xsk_socket__create_shared(&created, interface, queue, storage.handle,
+                                                   &headers.pointee.rx, &headers.pointee.tx,
+                                                   &ringSource.pointee.fill, &ringSource.pointee.completion, &socketConfig)
+                if rc == 0 { break }
+                let error = -rc
+                if error == EBUSY, retries < configuration.busyRetries {
+                    retries += 1
+                    usleep(UInt32(min(50_000 * retries, 250_000)))
+                    continue
+                }
+                headers.deallocate()
+                storage.boundQueues.withLock { _ = $0.remove(key) }
+                if usesInitialRings { storage.initialRingsClaimed.withLock { $0 = false } }
+                throw Socket.bindError(error, interface: interface, queue: queue, retries: retries, configuration: configuration)
+            }
+            guard let created else { fatalError("libxdp returned success without a socket") }
+            fd = xsk_socket__fd(created)
+            if usesInitialRings {
+                headers.pointee.fill = storage.initialRings.pointee.fill
+                headers.pointee.completion = storage.initialRings.pointee.completion
+            }
         }
-        guard let created else { fatalError("libxdp returned success without a socket") }
-        let fd = xsk_socket__fd(created)
 
         // From here on the socket exists; a failure must delete it.
         var busyPollError: XDPError?
@@ -131,21 +155,20 @@ public struct Socket: ~Copyable, @unchecked Sendable {
         }
         let options = try? SystemCall.getOption(fd, level: SOL_XDP, name: XDP_OPTIONS, as: xdp_options.self, operation: "read XDP_OPTIONS")
         if let busyPollError {
-            xsk_socket__delete(created)
+            Socket.close(handle: created, fd: fd, directRings: directRings, storage: storage)
             headers.deallocate()
             storage.boundQueues.withLock { _ = $0.remove(key) }
             throw busyPollError
         }
-        if usesInitialRings {
-            headers.pointee.fill = storage.initialRings.pointee.fill
-            headers.pointee.completion = storage.initialRings.pointee.completion
-        }
 
         let frameSize = storage.frameSize
-        rx = RXRing(headers.pointee.rx, base: storage.area, frameSize: frameSize)
-        tx = TXRing(headers.pointee.tx, umemSize: storage.byteCount, frameSize: frameSize)
+        let unaligned = storage.unaligned
+        rx = RXRing(headers.pointee.rx, base: storage.area, frameSize: frameSize, unaligned: unaligned)
+        tx = TXRing(headers.pointee.tx, umemSize: storage.byteCount, frameSize: frameSize, unaligned: unaligned,
+                    txMetadataLength: storage.txMetadataLength)
         fill = FillRing(headers.pointee.fill)
-        completion = CompletionRing(headers.pointee.completion, base: storage.area, umemSize: storage.byteCount, frameSize: frameSize)
+        completion = CompletionRing(headers.pointee.completion, base: storage.area, umemSize: storage.byteCount,
+                                    frameSize: frameSize, unaligned: unaligned, txMetadataLength: storage.txMetadataLength)
         fileDescriptor = fd
         self.interface = interface
         interfaceIndex = index
@@ -153,15 +176,17 @@ public struct Socket: ~Copyable, @unchecked Sendable {
         isZeroCopy = (options?.flags ?? 0) & UInt32(XDP_OPTIONS_ZEROCOPY) != 0
         usesNeedWakeup = configuration.needWakeup
         usesBusyPoll = configuration.busyPoll != nil
+        usesMultiBuffer = configuration.multiBuffer
         busyRetriesUsed = retries
         handle = created
+        self.directRings = directRings
         ringHeaders = headers
         self.storage = storage
         boundKey = key
     }
 
     deinit {
-        xsk_socket__delete(handle)
+        Socket.close(handle: handle, fd: fileDescriptor, directRings: directRings, storage: storage)
         ringHeaders.deallocate()
         storage.boundQueues.withLock { _ = $0.remove(boundKey) }
     }
@@ -173,6 +198,14 @@ public struct Socket: ~Copyable, @unchecked Sendable {
         case EBUSY:
             return XDPError(.busy, operation: operation, errno: EBUSY,
                             hint: "socket still bound, retried \(retries) times: another AF_XDP socket holds this queue (or one closed moments ago; try again)")
+        case EOPNOTSUPP where configuration.multiBuffer, EINVAL where configuration.multiBuffer:
+            var features = cxdp_xdp_features()
+            let probed = cxdp_probe_xdp_features(Int32(if_nametoindex(interface)), &features) == 0 && features.reported
+            let answer = probed
+                ? "the kernel reports rx-sg \(features.xdp_features & 32 != 0 ? "yes" : "no"), xdp-zc-max-segs \(features.has_zc_max_segs ? String(features.xdp_zc_max_segs) : "not reported")"
+                : "the kernel reports no XDP features for \(interface)"
+            return XDPError(.unsupported, operation: operation, errno: error,
+                            hint: "multi-buffer (XDP_USE_SG) refused on \(interface) in this mode (\(answer)): use copy mode (--zero-copy off), a frame size that fits the MTU, or a driver with multi-buffer AF_XDP")
         case EOPNOTSUPP where configuration.zeroCopy == .required, EPROTONOSUPPORT where configuration.zeroCopy == .required:
             return XDPError(.unsupported, operation: operation, errno: error,
                             hint: "zero-copy required but \(interface) does not support it: use --zero-copy preferred or off")

@@ -39,16 +39,27 @@ public struct SocketConfiguration: Sendable, Equatable {
     public var busyPoll: BusyPollConfiguration?
     /// Bind attempts when the queue is still held by a socket closed moments ago.
     public var busyRetries: Int
+    /// Multi-buffer packets (XDP_USE_SG): a packet longer than a frame
+    /// arrives as a chain of frames (receive it with
+    /// ``RXRing/receivePacket(droppingOversizedInto:)`` or
+    /// ``Socket/receivePacketBatch(limit:pool:handler:)``) and chains can be
+    /// sent (``TXRing/push(_:)-(FramePacket)``). Without it the kernel drops
+    /// longer packets (counted in ``SocketStatistics/rxDropped``). Needs a
+    /// frags-aware program (`XDPProgram(..., multiBuffer: true)`) for jumbo
+    /// MTUs in native mode.
+    public var multiBuffer: Bool
 
     /// Creates a configuration; the defaults are right for most uses.
     public init(rxRingSize: Int = 2048, txRingSize: Int = 2048, zeroCopy: ZeroCopyMode = .preferred,
-                needWakeup: Bool = true, busyPoll: BusyPollConfiguration? = nil, busyRetries: Int = 10) {
+                needWakeup: Bool = true, busyPoll: BusyPollConfiguration? = nil, busyRetries: Int = 10,
+                multiBuffer: Bool = false) {
         self.rxRingSize = rxRingSize
         self.txRingSize = txRingSize
         self.zeroCopy = zeroCopy
         self.needWakeup = needWakeup
         self.busyPoll = busyPoll
         self.busyRetries = busyRetries
+        self.multiBuffer = multiBuffer
     }
 
     /// Checks the values the kernel would reject.

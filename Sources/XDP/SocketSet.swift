@@ -61,8 +61,23 @@ public struct SocketSet: ~Copyable, @unchecked Sendable {
     public mutating func forwardBatch<Handler: PacketHandler>(
         from input: Int, to output: Int, limit: Int, pool: inout FramePool, handler: inout Handler
     ) -> BatchResult {
+        checkPair(input, output)
+        return Socket.forwardBatch(from: &storage[input], to: &storage[output], limit: limit, pool: &pool, handler: &handler)
+    }
+
+    /// ``Socket/forwardPacketBatch(from:to:limit:pool:handler:)`` between two sockets of the set.
+    @inlinable
+    public mutating func forwardPacketBatch<Handler: MultiBufferHandler>(
+        from input: Int, to output: Int, limit: Int, pool: inout FramePool, handler: inout Handler
+    ) -> BatchResult {
+        checkPair(input, output)
+        return Socket.forwardPacketBatch(from: &storage[input], to: &storage[output], limit: limit, pool: &pool, handler: &handler)
+    }
+
+    /// Traps unless `input` and `output` are two distinct sockets of the set.
+    @inlinable @inline(__always)
+    func checkPair(_ input: Int, _ output: Int) {
         precondition(input != output && input >= 0 && output >= 0 && input < count && output < count,
                      "forward needs two distinct sockets of the set")
-        return Socket.forwardBatch(from: &storage[input], to: &storage[output], limit: limit, pool: &pool, handler: &handler)
     }
 }

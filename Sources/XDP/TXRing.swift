@@ -10,12 +10,16 @@ public struct TXRing: ~Copyable, @unchecked Sendable {
     /// no frame: they are not frames in flight for frame accounting.
     @usableFromInline var framelessDescriptors: UInt32 = 0
     let umemSize: UInt64
-    let chunkMask: UInt64
+    @usableFromInline let addressing: FrameAddressing
 
-    init(_ ring: xsk_ring_prod, umemSize: Int, frameSize: Int) {
+    /// Bytes of TX metadata in front of each packet (the UMEM's), or 0.
+    @usableFromInline let txMetadataLength: Int
+
+    init(_ ring: xsk_ring_prod, umemSize: Int, frameSize: Int, unaligned: Bool = false, txMetadataLength: Int = 0) {
         self.ring = ProducerRing(ring)
+        self.txMetadataLength = txMetadataLength
         self.umemSize = UInt64(umemSize)
-        self.chunkMask = ~(UInt64(frameSize) - 1)
+        self.addressing = FrameAddressing(frameSize: frameSize, unaligned: unaligned)
     }
 
     /// Slots free for pushing, re-reading the kernel's index only when fewer
@@ -35,29 +39,66 @@ public struct TXRing: ~Copyable, @unchecked Sendable {
         precondition(ring.freeCount(wanting: 1) > 0, "TX ring full: check freeCount before pushing")
         precondition(frame.packetLength > 0, "cannot transmit an empty frame")
         let (chunk, offset, length) = frame.surrender()
-        ring.append(xdp_desc(addr: chunk &+ UInt64(offset), len: length, options: 0))
+        ring.append(xdp_desc(addr: addressing.encode(chunk: chunk, offset: offset), len: length, options: 0))
+    }
+
+    /// Queues a multi-buffer packet (a socket bound with
+    /// ``SocketConfiguration/multiBuffer``): one descriptor per frame, all
+    /// but the last marked XDP_PKT_CONTD, so the kernel sends them as one
+    /// packet. Each frame comes back on the completion ring on its own.
+    /// Traps if the ring has fewer free slots than the packet has frames
+    /// (check ``freeCount(wanting:)``) or a frame is empty.
+    /// - Parameter packet: The packet to send.
+    @inlinable
+    public mutating func push(_ packet: consuming FramePacket) {
+        precondition(ring.freeCount(wanting: UInt32(packet.count)) >= UInt32(packet.count), "TX ring full: check freeCount before pushing")
+        pushReserved(packet)
+    }
+
+    /// Queues a multi-buffer packet into slots the caller knows are free.
+    @inlinable @inline(__always)
+    mutating func pushReserved(_ packet: consuming FramePacket) {
+        let count = packet.count
+        for index in 0..<count {
+            let segment = packet.segments[index]
+            precondition(segment.length > 0, "cannot transmit an empty frame")
+            ring.append(xdp_desc(addr: addressing.encode(chunk: segment.chunk, offset: segment.offset), len: segment.length,
+                                 options: index &+ 1 < count ? FramePacket.continuesFlag : 0))
+        }
+        packet.forget()
     }
 
     /// Queues `frame` with a descriptor of your choosing: its chunk plus
-    /// `offset` as the address and `length` as is, unchecked. For tests of
-    /// the kernel's validation: it discards an invalid descriptor, counts it
-    /// in ``SocketStatistics/txInvalidDescriptors``, and (on current kernels)
-    /// still completes it, so the frame comes back as usual.
+    /// `offset` as the address, `length` and `options` as they are,
+    /// unchecked. For tests of the kernel's validation: it discards an
+    /// invalid descriptor, counts it in
+    /// ``SocketStatistics/txInvalidDescriptors``, and (on current kernels)
+    /// still completes it, so the frame comes back as usual. `options` can
+    /// carry XDP_PKT_CONTD (``FramePacket/continuesFlag``) to build chains
+    /// by hand. In unaligned mode the offset travels in the address's upper
+    /// 16 bits (0 to 65535), so the completion still names the frame.
     /// Traps if the ring is full.
-    public mutating func pushDescriptor(_ frame: consuming Frame, offset: Int, length: UInt32) {
+    public mutating func pushDescriptor(_ frame: consuming Frame, offset: Int, length: UInt32, options: UInt32 = 0) {
         precondition(ring.freeCount(wanting: 1) > 0, "TX ring full: check freeCount before pushing")
         let chunk = frame.surrender().chunk
-        ring.append(xdp_desc(addr: chunk &+ UInt64(bitPattern: Int64(offset)), len: length, options: 0))
+        let address: UInt64
+        if addressing.isUnaligned {
+            precondition((0...0xFFFF).contains(offset), "in unaligned mode a frame's descriptor offset is 0 to 65535")
+            address = addressing.encode(chunk: chunk, offset: UInt32(offset))
+        } else {
+            address = chunk &+ UInt64(bitPattern: Int64(offset))
+        }
+        ring.append(xdp_desc(addr: address, len: length, options: options))
     }
 
     /// Queues a descriptor that names no frame: its address must lie past the
     /// end of the UMEM, where no frame can be (so its completion is told apart
     /// and never enters a pool). For tests of the kernel's validation.
     /// Traps if the ring is full or the address could belong to a frame.
-    public mutating func pushDescriptor(address: UInt64, length: UInt32) {
+    public mutating func pushDescriptor(address: UInt64, length: UInt32, options: UInt32 = 0) {
         precondition(ring.freeCount(wanting: 1) > 0, "TX ring full: check freeCount before pushing")
-        precondition(address & chunkMask >= umemSize, "a frameless descriptor must point past the UMEM; use pushDescriptor(_:offset:length:) with a frame")
-        ring.append(xdp_desc(addr: address, len: length, options: 0))
+        precondition(addressing.decode(address).chunk >= umemSize, "a frameless descriptor must point past the UMEM; use pushDescriptor(_:offset:length:) with a frame")
+        ring.append(xdp_desc(addr: address, len: length, options: options))
         framelessDescriptors &+= 1
     }
 
@@ -66,7 +107,7 @@ public struct TXRing: ~Copyable, @unchecked Sendable {
     @inlinable @inline(__always)
     mutating func pushReserved(_ frame: consuming Frame) {
         let (chunk, offset, length) = frame.surrender()
-        ring.append(xdp_desc(addr: chunk &+ UInt64(offset), len: length, options: 0))
+        ring.append(xdp_desc(addr: addressing.encode(chunk: chunk, offset: offset), len: length, options: 0))
     }
 
     /// Makes the pushed packets visible to the kernel.

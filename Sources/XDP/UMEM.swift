@@ -39,8 +39,21 @@ public struct UMEM: ~Copyable, @unchecked Sendable {
 final class UMEMStorage: @unchecked Sendable {
     let area: UnsafeMutableRawPointer
     let byteCount: Int
+    /// The length of the mapping: `byteCount`, rounded up to whole 2 MiB
+    /// pages on huge pages (munmap of a hugetlb mapping needs that).
+    let mappedByteCount: Int
     let frameSize: Int
-    let handle: OpaquePointer
+    let unaligned: Bool
+    /// Bytes reserved in front of a TX packet for `struct xsk_tx_metadata` (0: none).
+    let txMetadataLength: Int
+    let fillRingSize: Int
+    let completionRingSize: Int
+    /// libxdp's UMEM, or `nil` for a UMEM registered directly (TX metadata;
+    /// see `cxdp_xsk.h`), whose socket is `directFD`.
+    let handle: OpaquePointer?
+    /// The socket that registered a directly registered UMEM (the first
+    /// socket binds it), or -1.
+    let directFD: Int32
     /// Ring headers libxdp fills at UMEM creation. The first socket must be
     /// created with exactly these (libxdp keeps pointers to them, and on a
     /// failed bind of a socket given other headers it unmaps these rings while
@@ -48,19 +61,28 @@ final class UMEMStorage: @unchecked Sendable {
     let initialRings: UnsafeMutablePointer<cxdp_ring_set>
     /// Whether a socket has taken over the initial fill/completion rings.
     let initialRingsClaimed = Mutex<Bool>(false)
+    /// A directly registered UMEM's own socket has had its rings set up
+    /// (the kernel allows that once per socket).
+    let directRingsSetUp = Mutex<Bool>(false)
     /// (ifindex, queue) pairs with a socket on this UMEM: one fill and one
     /// completion ring each, so at most one socket each.
     let boundQueues = Mutex<Set<UInt64>>([])
 
     init(configuration: UMEMConfiguration) throws(XDPError) {
         byteCount = configuration.byteCount
+        let hugePageSize = 2 << 20
+        mappedByteCount = configuration.hugePages ? (byteCount + hugePageSize - 1) / hugePageSize * hugePageSize : byteCount
         frameSize = configuration.frameSize
+        unaligned = configuration.unalignedChunks
+        txMetadataLength = configuration.txMetadataLength
+        fillRingSize = configuration.fillRingSize
+        completionRingSize = configuration.completionRingSize
         var flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE
         if configuration.hugePages { flags |= MAP_HUGETLB | (21 << MAP_HUGE_SHIFT) }
-        let mapped = mmap(nil, byteCount, PROT_READ | PROT_WRITE, flags, -1, 0)
+        let mapped = mmap(nil, mappedByteCount, PROT_READ | PROT_WRITE, flags, -1, 0)
         guard let mapped, mapped != MAP_FAILED else {
             let error = Glibc.errno
-            throw XDPError.fromErrno(error, operation: "map \(byteCount) bytes for the UMEM",
+            throw XDPError.fromErrno(error, operation: "map \(mappedByteCount) bytes for the UMEM",
                                      hint: configuration.hugePages
                                         ? "no free 2 MiB huge pages: reserve them (echo \((byteCount + (2 << 20) - 1) >> 21) > /proc/sys/vm/nr_hugepages) or drop the huge-page option"
                                         : "")
@@ -68,14 +90,26 @@ final class UMEMStorage: @unchecked Sendable {
         area = mapped
         initialRings = .allocate(capacity: 1)
         initialRings.initialize(to: cxdp_ring_set())
-        var umemConfig = xsk_umem_config(
-            fill_size: UInt32(configuration.fillRingSize), comp_size: UInt32(configuration.completionRingSize),
-            frame_size: UInt32(configuration.frameSize), frame_headroom: UInt32(configuration.headroom), flags: 0)
+        var umemFlags: UInt32 = configuration.unalignedChunks ? UInt32(XDP_UMEM_UNALIGNED_CHUNK_FLAG) : 0
+        if configuration.softwareTXChecksum { umemFlags |= cxdp_xdp_umem_tx_sw_csum }
+        let rc: Int32
         var umem: OpaquePointer?
-        let rc = xsk_umem__create(&umem, mapped, UInt64(byteCount), &initialRings.pointee.fill,
+        if configuration.txMetadataLength > 0 || configuration.softwareTXChecksum {
+            // libxdp 1.3 cannot register tx_metadata_len: register directly.
+            let fd = cxdp_xsk_register_umem(mapped, UInt64(byteCount), UInt32(configuration.frameSize), UInt32(configuration.headroom),
+                                            umemFlags, UInt32(configuration.txMetadataLength))
+            rc = fd < 0 ? fd : 0
+            directFD = fd
+        } else {
+            var umemConfig = xsk_umem_config(
+                fill_size: UInt32(configuration.fillRingSize), comp_size: UInt32(configuration.completionRingSize),
+                frame_size: UInt32(configuration.frameSize), frame_headroom: UInt32(configuration.headroom), flags: umemFlags)
+            rc = xsk_umem__create(&umem, mapped, UInt64(byteCount), &initialRings.pointee.fill,
                                   &initialRings.pointee.completion, &umemConfig)
-        guard rc == 0, let umem else {
-            munmap(mapped, byteCount)
+            directFD = -1
+        }
+        guard rc == 0, umem != nil || directFD >= 0 else {
+            munmap(mapped, mappedByteCount)
             initialRings.deallocate()
             let error = -rc
             let hint: String
@@ -86,6 +120,8 @@ final class UMEMStorage: @unchecked Sendable {
             case ENOMEM, ENOBUFS:
                 let limit = cxdp_memlock_limit()
                 hint = "registering \(byteCount) bytes needs CAP_IPC_LOCK or a memlock limit above it (now \(limit == .max ? "unlimited" : "\(limit) bytes")): run as root, raise `ulimit -l`, or use fewer frames"
+            case EINVAL where configuration.txMetadataLength > 0 || configuration.softwareTXChecksum:
+                hint = "the kernel refused TX metadata (tx_metadata_len \(configuration.txMetadataLength), XDP_UMEM_TX_METADATA_LEN/XDP_UMEM_TX_SW_CSUM need Linux 6.8+; the length must be a multiple of 8 below 256)"
             default:
                 hint = ""
             }
@@ -96,8 +132,9 @@ final class UMEMStorage: @unchecked Sendable {
 
     deinit {
         // Every socket holds a reference, so none is left: delete cannot be EBUSY.
-        _ = xsk_umem__delete(handle)
-        munmap(area, byteCount)
+        if let handle { _ = xsk_umem__delete(handle) }
+        if directFD >= 0 { close(directFD) }
+        munmap(area, mappedByteCount)
         initialRings.deallocate()
     }
 }

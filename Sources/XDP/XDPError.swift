@@ -117,6 +117,8 @@ public struct XDPError: Error, Sendable, Equatable, CustomStringConvertible {
         case EAFNOSUPPORT: "EAFNOSUPPORT"
         case ENETDOWN: "ENETDOWN"
         case E2BIG: "E2BIG"
+        case ERANGE: "ERANGE"
+        case EOVERFLOW: "EOVERFLOW"
         case ENOTSUP: "ENOTSUP"
         default: "errno \(errno)"
         }

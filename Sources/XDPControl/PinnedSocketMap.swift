@@ -17,7 +17,7 @@ public struct PinnedSocketMap: ~Copyable {
 
     /// Opens the pinned XSKMAP at `path` (e.g. `/sys/fs/bpf/swift-xdp/eth0/xsks`),
     /// or the `xsks` pin inside a pin directory.
-    /// - Throws: ``XDPError`` naming the fix: no pin (run the privileged
+    /// - Throws: `XDPError` naming the fix: no pin (run the privileged
     ///   step), no access (pin it for this user), not an XSKMAP.
     public init(path: String) throws(XDPError) {
         var isDirectory = stat()
@@ -46,7 +46,7 @@ public struct PinnedSocketMap: ~Copyable {
     deinit { close(fileDescriptor) }
 
     /// Sends `socket`'s queue to it from now on.
-    /// - Throws: ``XDPError`` if the map update fails (queue beyond the map's size, no write access).
+    /// - Throws: `XDPError` if the map update fails (queue beyond the map's size, no write access).
     public func register(_ socket: borrowing Socket) throws(XDPError) {
         var queue = socket.queue
         var fd = socket.fileDescriptor

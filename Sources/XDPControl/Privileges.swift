@@ -64,7 +64,7 @@ public enum Privileges {
     /// sockets bound) on the main thread, calls this, then starts workers and
     /// the concurrency runtime.
     /// - Returns: The capabilities given up.
-    /// - Throws: ``XDPError`` `.invalidConfiguration` if other threads exist
+    /// - Throws: `XDPError` `.invalidConfiguration` if other threads exist
     ///   (they would keep their capabilities), or the kernel's refusal.
     @discardableResult
     public static func limit(to keep: Capabilities) throws(XDPError) -> Capabilities {

@@ -19,7 +19,7 @@ extension XDPProgram {
     ///   - directory: A directory on bpffs (created if missing), e.g.
     ///     `/sys/fs/bpf/swift-xdp/eth0`.
     ///   - owner: Who may open the maps; nil keeps root.
-    /// - Throws: ``XDPError`` when bpffs is not mounted there, a pin exists
+    /// - Throws: `XDPError` when bpffs is not mounted there, a pin exists
     ///   already, or the kernel refuses.
     public func pinMaps(in directory: String, owner: (uid: UInt32, gid: UInt32)? = nil) throws(XDPError) {
         // The nearest existing ancestor must be bpffs; create the rest.
@@ -70,7 +70,7 @@ extension XDPProgram {
     /// attached (``leaveAttached()``) or its owner process is gone; never
     /// anyone else's program, nor one a live process is using.
     /// - Returns: The id of the program detached, or nil when none was attached.
-    /// - Throws: ``XDPError`` `.busy` for a foreign or live program.
+    /// - Throws: `XDPError` `.busy` for a foreign or live program.
     @discardableResult
     public static func detachLeftAttached(interface: String) throws(XDPError) -> UInt32? {
         let index = if_nametoindex(interface)

@@ -19,6 +19,11 @@ public struct XDPProgram: ~Copyable {
     public let fallbackReason: String?
     /// The kernel's id of the loaded program.
     public let programID: UInt32
+    /// Whether the attached program takes multi-buffer packets (`xdp.frags`).
+    public let isMultiBuffer: Bool
+    /// Whether the attached program writes ``RXMetadata`` in front of every
+    /// packet it redirects (device-bound, native mode).
+    public let writesRXMetadata: Bool
 
     let object: OpaquePointer
     let programFD: Int32
@@ -39,17 +44,39 @@ public struct XDPProgram: ~Copyable {
     ///   - mode: `.native`, `.generic`, or `.auto` (native, else generic).
     ///   - match: What goes to the sockets; everything else to the kernel.
     ///   - replaceExisting: Replace a program already attached by someone else.
+    ///   - multiBuffer: Attach the frags-aware program (`xdp.frags`), which
+    ///     takes packets longer than a page in native mode (jumbo MTUs) and
+    ///     hands them to multi-buffer sockets
+    ///     (`SocketConfiguration.multiBuffer`). Native mode needs a driver
+    ///     reporting rx-sg; `.auto` falls back to generic mode without it.
+    ///   - rxMetadata: Attach the device-bound program that asks the driver
+    ///     for the RX hash, timestamp and VLAN tag and writes them in front
+    ///     of each packet (`Frame.metadata`). Native mode only (the kernel
+    ///     refuses device-bound programs in generic mode); frags-aware too.
     /// - Throws: `XDPError`: interface not found, a foreign program present,
-    ///   mode unsupported, no permission, the object rejected by the verifier.
+    ///   mode unsupported (with what the kernel's probe reports), no
+    ///   permission, the object rejected by the verifier.
     public init(interface: String, mode: AttachMode = .auto, match: RedirectMatch = .everything,
-                replaceExisting: Bool = false) throws(XDPError) {
+                replaceExisting: Bool = false, multiBuffer: Bool = false, rxMetadata: Bool = false) throws(XDPError) {
         cxdp_set_library_logging(true)
         let index = if_nametoindex(interface)
         guard index != 0 else {
             throw XDPError(.interfaceNotFound, operation: "attach XDP program", errno: ENODEV,
                            hint: "interface \(interface) not found: check the name and that this process is in its network namespace")
         }
-        let (object, programFD) = try XDPProgram.load(.xdpRedirect)
+        let mode = try XDPProgram.checkCapabilities(interface: interface, index: index, mode: mode,
+                                                    multiBuffer: multiBuffer, rxMetadata: rxMetadata)
+        let programName = rxMetadata ? XDPProgram.metadataProgram : multiBuffer ? XDPProgram.fragsProgram : XDPProgram.plainProgram
+        let (object, programFD) = try XDPProgram.load(.xdpRedirect, program: programName) { object in
+            guard let metadata = bpf_object__find_program_by_name(object, XDPProgram.metadataProgram) else { return }
+            if rxMetadata {
+                // Device-bound: the kernel resolves the metadata kfuncs to this device's driver.
+                bpf_program__set_ifindex(metadata, index)
+                _ = bpf_program__set_flags(metadata, bpf_program__flags(metadata) | cxdp_bpf_f_xdp_dev_bound_only)
+            } else {
+                _ = bpf_program__set_autoload(metadata, false)
+            }
+        }
         var mapFDs: [Int32] = []
         for name in ["xsks", "match_config", "counters", "known_next_hops", "owner"] {
             let fd = bpf_object__find_map_fd_by_name(object, name)
@@ -84,6 +111,49 @@ public struct XDPProgram: ~Copyable {
         interfaceIndex = index
         programID = id
         (self.mode, fallbackReason) = attached
+        isMultiBuffer = multiBuffer || rxMetadata
+        writesRXMetadata = rxMetadata
+    }
+
+    /// The three entry points of `bpf/xdp_redirect.bpf.c`; the kernel keeps
+    /// 15 bytes of a name, "xdp_redirect_qu" for all three.
+    static let plainProgram = "xdp_redirect_queues"
+    static let fragsProgram = "xdp_redirect_queues_frags"
+    static let metadataProgram = "xdp_redirect_queues_meta"
+
+    /// Checks what multi-buffer and RX metadata need against the kernel's
+    /// netdev probe, and picks the mode for `.auto`.
+    static func checkCapabilities(interface: String, index: UInt32, mode: AttachMode,
+                                  multiBuffer: Bool, rxMetadata: Bool) throws(XDPError) -> AttachMode {
+        guard multiBuffer || rxMetadata else { return mode }
+        let features = XDPFeatures.probe(index: Int(index))
+        let answer = features.reported
+            ? "the kernel reports xdp-features \(XDPFeatures.names(features.flags, XDPFeatures.flagNames).joined(separator: ",")), rx-metadata \(XDPFeatures.names(features.rxMetadata, XDPFeatures.rxMetadataNames).joined(separator: ","))"
+            : "the kernel reports no XDP features for \(interface)"
+        if rxMetadata {
+            let operation = "attach the RX metadata program to \(interface)"
+            guard mode != .generic else {
+                throw XDPError(.unsupported, operation: operation, errno: EINVAL,
+                               hint: "RX metadata needs a device-bound program, which the kernel runs in native (driver) mode only: use --attach native")
+            }
+            if features.reported, (features.rxMetadata ?? 0) == 0 {
+                throw XDPError(.unsupported, operation: operation, errno: EOPNOTSUPP,
+                               hint: "the driver of \(interface) implements no XDP RX metadata kfuncs (\(answer))")
+            }
+            return .native
+        }
+        if features.reported, !features.hasRXScatterGather {
+            switch mode {
+            case .native:
+                throw XDPError(.unsupported, operation: "attach the multi-buffer program to \(interface) in native mode", errno: EOPNOTSUPP,
+                               hint: "the driver of \(interface) does not receive multi-buffer XDP packets (no rx-sg; \(answer)): use generic mode")
+            case .auto:
+                return .generic
+            case .generic:
+                break
+            }
+        }
+        return mode
     }
 
     deinit {
@@ -203,7 +273,8 @@ public struct XDPProgram: ~Copyable {
 
     // MARK: - Loading and attaching
 
-    static func load(_ embedded: BPFObject) throws(XDPError) -> (OpaquePointer, Int32) {
+    static func load(_ embedded: BPFObject, program name: String = plainProgram,
+                     configure: (OpaquePointer) -> Void = { _ in }) throws(XDPError) -> (OpaquePointer, Int32) {
         let opened: OpaquePointer? = embedded.bytes.withUnsafeBytes { bytes in
             cxdp_open_object(bytes.baseAddress, bytes.count, embedded.name)
         }
@@ -211,6 +282,7 @@ public struct XDPProgram: ~Copyable {
             throw XDPError(.program, operation: "open the embedded BPF object \(embedded.name)", errno: Glibc.errno,
                            hint: String(cString: cxdp_last_library_message()))
         }
+        configure(object)
         let rc = bpf_object__load(object)
         if rc != 0 {
             let message = String(cString: cxdp_last_library_message())
@@ -222,9 +294,9 @@ public struct XDPProgram: ~Copyable {
             }
             throw XDPError(.program, operation: "load BPF program \(embedded.name)", errno: error, hint: message)
         }
-        guard let program = bpf_object__find_program_by_name(object, "xdp_redirect_queues") else {
+        guard let program = bpf_object__find_program_by_name(object, name) else {
             bpf_object__close(object)
-            throw XDPError(.program, operation: "find program xdp_redirect_queues in \(embedded.name)")
+            throw XDPError(.program, operation: "find program \(name) in \(embedded.name)")
         }
         return (object, bpf_program__fd(program))
     }
@@ -290,6 +362,9 @@ public struct XDPProgram: ~Copyable {
                             hint: "the driver of \(interface) has no native XDP: use generic (skb) mode")
         case EPERM, EACCES:
             return XDPError(.permissionDenied, operation: operation, errno: error, hint: "EPERM: needs CAP_NET_ADMIN and CAP_BPF (run as root)")
+        case ERANGE:
+            return XDPError(.invalidConfiguration, operation: operation, errno: error,
+                            hint: "the MTU of \(interface) (or its veth peer) is too large for a single-buffer program in native mode: attach the multi-buffer (xdp.frags) program, or use generic mode or a smaller MTU")
         default:
             return XDPError.fromErrno(error, operation: operation, hint: String(cString: cxdp_last_library_message()))
         }

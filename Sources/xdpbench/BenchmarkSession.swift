@@ -1,3 +1,5 @@
+import CXDP
+import Glibc
 import Foundation
 import Packet
 import XDP
@@ -37,6 +39,10 @@ struct SessionPlan: Sendable {
     /// Register in this pinned XSKMAP (`xdpctl attach --pin`) instead of
     /// attaching a program: the unprivileged data path.
     var pinnedMap: String? = nil
+    /// Attach the RX metadata program and read the metadata per packet.
+    var rxMetadata = false
+    /// The MTU to set on the interface for the run.
+    var mtu: Int? = nil
 }
 
 /// The packet txonly sends.
@@ -67,6 +73,8 @@ final class BenchmarkSession {
     private(set) var zeroCopy = false
     private var started = ContinuousClock.now
     private(set) var elapsed: Duration = .zero
+    /// The interface's MTU before --mtu changed it, to restore.
+    private var originalMTU: Int?
 
     /// Sets everything up; nothing runs yet.
     init(plan: SessionPlan) throws(XDPError) {
@@ -79,16 +87,20 @@ final class BenchmarkSession {
         }
     }
 
+    deinit { restoreMTU() }
+
     private func setUp() throws(XDPError) {
+        if let mtu = plan.mtu { try setMTU(mtu) }
         let needsProgram = plan.mode != .txonly
         if needsProgram, let path = plan.pinnedMap {
             pinnedMap = try PinnedSocketMap(path: path)
         } else if needsProgram {
-            let program = try XDPProgram(interface: plan.interface, mode: plan.attach)
+            let program = try XDPProgram(interface: plan.interface, mode: plan.attach,
+                                         multiBuffer: plan.socket.multiBuffer, rxMetadata: plan.rxMetadata)
             attachMode = program.mode
             fallbackReason = program.fallbackReason
             if let second = plan.secondInterface {
-                secondProgram = try XDPProgram(interface: second, mode: program.mode)
+                secondProgram = try XDPProgram(interface: second, mode: program.mode, multiBuffer: plan.socket.multiBuffer)
             }
             self.program = consume program
         }
@@ -125,16 +137,45 @@ final class BenchmarkSession {
         }
     }
 
-    /// Writes the txonly packet into every free frame once, so the loop never touches packet bytes.
+    /// Writes the txonly packet into every free frame once, so the loop never
+    /// touches packet bytes. A packet longer than a frame (multi-buffer) gets
+    /// its first frame's worth in every frame: whichever frame starts a
+    /// chain carries the right headers, the others are payload.
     static func prime(_ pool: inout FramePool, with packet: PacketTemplate, sourceMAC: [UInt8]) {
         var index = 0
         pool.forEachFree { frame in
             let builder = UDPPacketBuilder(sourceMAC: sourceMAC, destinationMAC: packet.destinationMAC,
                                            sourceIPv4: packet.sourceIPv4, destinationIPv4: packet.destinationIPv4,
                                            sourcePort: UInt16(1024 + index % packet.flows), destinationPort: 9)
-            frame.withUnsafeMutableBytes { _ = builder.write(into: $0, frameLength: packet.length) }
+            if packet.length <= frame.length {
+                frame.withUnsafeMutableBytes { _ = builder.write(into: $0, frameLength: packet.length) }
+            } else {
+                let bytes = builder.make(frameLength: packet.length)
+                frame.withUnsafeMutableBytes { buffer in bytes.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0.prefix(buffer.count))) } }
+            }
             index += 1
         }
+    }
+
+    /// Sets the interface's MTU for the run (`ip link`), remembering the old one.
+    private func setMTU(_ mtu: Int) throws(XDPError) {
+        var link = cxdp_link()
+        guard cxdp_probe_link(plan.interface, &link) == 0 else {
+            throw XDPError(.interfaceNotFound, operation: "set the MTU of \(plan.interface)", errno: ENODEV)
+        }
+        guard Int(link.mtu) != mtu else { return }
+        try Command.run(ipCommand(["link", "set", "dev", plan.interface, "mtu", "\(mtu)"]))
+        originalMTU = Int(link.mtu)
+    }
+
+    private func restoreMTU() {
+        guard let mtu = originalMTU else { return }
+        originalMTU = nil
+        _ = try? Command.run(ipCommand(["link", "set", "dev", plan.interface, "mtu", "\(mtu)"]), allowFailure: true)
+    }
+
+    private func ipCommand(_ arguments: [String]) -> [String] {
+        ["ip"] + (plan.namespace.map { ["-n", $0] } ?? []) + arguments
     }
 
     /// Starts one worker per queue.
@@ -158,28 +199,64 @@ final class BenchmarkSession {
     /// specialised: no existential or closure call per packet.
     static func run(plan: SessionPlan, state: inout QueueState, counters: QueueCounters, stop: StopFlag, budget: PacketBudget) {
         switch plan.mode {
+        case .rxdrop where plan.rxMetadata:
+            var handler = MetadataReadingHandler()
+            if plan.socket.multiBuffer {
+                receiveLoop(plan: plan, state: &state, handler: &handler, counters: counters, stop: stop, budget: budget) {
+                    $0.socket.receivePacketBatch(limit: $1, pool: &$0.umem.pool, handler: &$2)
+                }
+            } else {
+                receiveLoop(plan: plan, state: &state, handler: &handler, counters: counters, stop: stop, budget: budget) {
+                    $0.socket.receiveBatch(limit: $1, pool: &$0.umem.pool, handler: &$2)
+                }
+            }
+            counters.metadataPackets.store(handler.withHash, ordering: .relaxed)
+        case .rxdrop where plan.socket.multiBuffer:
+            var handler = DropHandler()
+            receiveLoop(plan: plan, state: &state, handler: &handler, counters: counters, stop: stop, budget: budget) {
+                $0.socket.receivePacketBatch(limit: $1, pool: &$0.umem.pool, handler: &$2)
+            }
         case .rxdrop:
             var handler = DropHandler()
-            receiveLoop(plan: plan, state: &state, handler: &handler, counters: counters, stop: stop, budget: budget)
+            receiveLoop(plan: plan, state: &state, handler: &handler, counters: counters, stop: stop, budget: budget) {
+                $0.socket.receiveBatch(limit: $1, pool: &$0.umem.pool, handler: &$2)
+            }
+        case .l2fwd where state.output != nil && plan.socket.multiBuffer:
+            var handler = ForwardHandler()
+            forwardLoop(plan: plan, state: &state, handler: &handler, counters: counters, stop: stop, budget: budget) {
+                Socket.forwardPacketBatch(from: &$0, to: &$1, limit: $2, pool: &$3, handler: &$4)
+            }
         case .l2fwd where state.output != nil:
             var handler = ForwardHandler()
-            forwardLoop(plan: plan, state: &state, handler: &handler, counters: counters, stop: stop, budget: budget)
+            forwardLoop(plan: plan, state: &state, handler: &handler, counters: counters, stop: stop, budget: budget) {
+                Socket.forwardBatch(from: &$0, to: &$1, limit: $2, pool: &$3, handler: &$4)
+            }
+        case .l2fwd where plan.socket.multiBuffer:
+            var handler = MACSwapHandler()
+            receiveLoop(plan: plan, state: &state, handler: &handler, counters: counters, stop: stop, budget: budget) {
+                $0.socket.receivePacketBatch(limit: $1, pool: &$0.umem.pool, handler: &$2)
+            }
         case .l2fwd:
             var handler = MACSwapHandler()
-            receiveLoop(plan: plan, state: &state, handler: &handler, counters: counters, stop: stop, budget: budget)
+            receiveLoop(plan: plan, state: &state, handler: &handler, counters: counters, stop: stop, budget: budget) {
+                $0.socket.receiveBatch(limit: $1, pool: &$0.umem.pool, handler: &$2)
+            }
         case .txonly:
             transmitLoop(plan: plan, state: &state, counters: counters, stop: stop, budget: budget)
         }
     }
 
-    static func receiveLoop<Handler: PacketHandler>(plan: SessionPlan, state: inout QueueState, handler: inout Handler,
-                                                    counters: QueueCounters, stop: StopFlag, budget: PacketBudget) {
+    /// The receive loop around one batch function (single-frame or
+    /// multi-buffer), specialised per handler.
+    static func receiveLoop<Handler>(plan: SessionPlan, state: inout QueueState, handler: inout Handler,
+                                     counters: QueueCounters, stop: StopFlag, budget: PacketBudget,
+                                     batch: (inout QueueState, Int, inout Handler) -> BatchResult) {
         var packets: UInt64 = 0, bytes: UInt64 = 0, dropped: UInt64 = 0
         while !stop.isRaised {
             let wanted = budget.claim(plan.batch)
             if wanted == 0 { break }
             if plan.wait == .pollEveryBatch { state.socket.poll(timeoutMilliseconds: 1) }
-            let result = state.socket.receiveBatch(limit: wanted, pool: &state.umem.pool, handler: &handler)
+            let result = batch(&state, wanted, &handler)
             budget.refund(wanted - result.packets)
             if result.packets == 0 {
                 if plan.wait == .pollWhenIdle { state.socket.poll(timeoutMilliseconds: 1) }
@@ -193,18 +270,21 @@ final class BenchmarkSession {
         settleTransmit(&state.socket, pool: &state.umem.pool)
     }
 
-    static func forwardLoop<Handler: PacketHandler>(plan: SessionPlan, state: inout QueueState, handler: inout Handler,
-                                                    counters: QueueCounters, stop: StopFlag, budget: PacketBudget) {
+    /// The two-port loop around one forwarding batch function (single-frame
+    /// or multi-buffer), both directions through the one UMEM.
+    static func forwardLoop<Handler>(plan: SessionPlan, state: inout QueueState, handler: inout Handler,
+                                     counters: QueueCounters, stop: StopFlag, budget: PacketBudget,
+                                     batch: (inout Socket, inout Socket, Int, inout FramePool, inout Handler) -> BatchResult) {
         guard var output = state.output.take() else { return }
         var packets: UInt64 = 0, bytes: UInt64 = 0, dropped: UInt64 = 0
         while !stop.isRaised {
             let wanted = budget.claim(plan.batch)
             if wanted == 0 { break }
             // Both directions through the one UMEM: in → out, and out → in.
-            let forward = Socket.forwardBatch(from: &state.socket, to: &output, limit: wanted, pool: &state.umem.pool, handler: &handler)
+            let forward = batch(&state.socket, &output, wanted, &state.umem.pool, &handler)
             let backWanted = max(0, wanted - forward.packets)
             let back = backWanted > 0
-                ? Socket.forwardBatch(from: &output, to: &state.socket, limit: backWanted, pool: &state.umem.pool, handler: &handler)
+                ? batch(&output, &state.socket, backWanted, &state.umem.pool, &handler)
                 : BatchResult()
             let handled = forward.packets + back.packets
             budget.refund(wanted - handled)
@@ -240,7 +320,9 @@ final class BenchmarkSession {
             }
             let wanted = budget.claim(perQueueRate == nil ? plan.batch : min(plan.batch, 16))
             if wanted == 0 { break }
-            let result = state.socket.transmitBatch(limit: wanted, pool: &state.umem.pool, length: length)
+            let result = plan.socket.multiBuffer
+                ? state.socket.transmitPacketBatch(limit: wanted, pool: &state.umem.pool, length: length)
+                : state.socket.transmitBatch(limit: wanted, pool: &state.umem.pool, length: length)
             budget.refund(wanted - result.packets)
             if result.packets == 0 {
                 if plan.wait != .spin { state.socket.poll(forTransmit: true, timeoutMilliseconds: 1) }
@@ -298,16 +380,42 @@ final class BenchmarkSession {
         let programCounters = try? program?.counters()
         program = nil
         secondProgram = nil
+        restoreMTU()
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        return SessionResult(mode: plan.mode, interface: plan.interface, attach: attachMode, zeroCopy: zeroCopy,
-                             needWakeup: plan.socket.needWakeup, seconds: seconds, perQueue: perQueue,
-                             statistics: statistics, program: programCounters, framesConserved: conserved,
-                             fallbackReason: fallbackReason)
+        var result = SessionResult(mode: plan.mode, interface: plan.interface, attach: attachMode, zeroCopy: zeroCopy,
+                                   needWakeup: plan.socket.needWakeup, seconds: seconds, perQueue: perQueue,
+                                   statistics: statistics, program: programCounters, framesConserved: conserved,
+                                   fallbackReason: fallbackReason)
+        result.frames = .init(frameSize: plan.umem.frameSize, unaligned: plan.umem.unalignedChunks, multiBuffer: plan.socket.multiBuffer,
+                              rxMetadata: plan.rxMetadata, mtu: plan.mtu,
+                              rxMetadataPackets: plan.rxMetadata ? counters.reduce(0) { $0 + $1.metadataPackets.load(ordering: .relaxed) } : nil)
+        return result
+    }
+}
+
+/// Drops every packet after reading its RX metadata (rxdrop --rx-metadata),
+/// counting the packets that carried a hash: the cost of the metadata path.
+struct MetadataReadingHandler: PacketHandler, MultiBufferHandler {
+    var withHash: UInt64 = 0
+
+    @inline(__always)
+    mutating func handle(_ frame: inout Frame) -> PacketVerdict {
+        if frame.metadata?.hash != nil { withHash &+= 1 }
+        return .drop
+    }
+
+    @inline(__always)
+    mutating func handle(_ packet: inout FramePacket) -> PacketVerdict {
+        if packet.metadata?.hash != nil { withHash &+= 1 }
+        return .drop
     }
 }
 
 /// Sends every packet on unchanged (l2fwd --to: the other port).
-struct ForwardHandler: PacketHandler {
+struct ForwardHandler: PacketHandler, MultiBufferHandler {
     @inline(__always)
     mutating func handle(_ frame: inout Frame) -> PacketVerdict { .transmit }
+
+    @inline(__always)
+    mutating func handle(_ packet: inout FramePacket) -> PacketVerdict { .transmit }
 }

@@ -25,8 +25,20 @@ struct CommonOptions: ParsableArguments {
     @Option(name: [.short, .customLong("batch")], help: "Packets per batch (1-2048).")
     var batch: Int = 64
 
-    @Option(name: [.short, .customLong("frame-size")], help: "UMEM frame size: 2048 or 4096.")
+    @Option(name: [.short, .customLong("frame-size")], help: "UMEM frame size: 2048 or 4096; with --unaligned any size from 2048 to 4096 (e.g. 4001).")
     var frameSize: Int = 4096
+
+    @Flag(help: "Unaligned chunk mode (XDP_UMEM_UNALIGNED_CHUNK_FLAG): frames of any size from 2048 to 4096.")
+    var unaligned = false
+
+    @Flag(name: .customLong("multi-buffer"), help: "Multi-buffer packets (XDP_USE_SG, frags-aware program): packets longer than a frame travel as chains.")
+    var multiBuffer = false
+
+    @Flag(name: .customLong("rx-metadata"), help: "Attach the device-bound program that writes RX hash/timestamp/VLAN in front of each packet, and read it per packet (native mode only).")
+    var rxMetadata = false
+
+    @Option(help: "Set the interface's MTU for the run (restored afterwards), e.g. 9000 with --multi-buffer.")
+    var mtu: Int?
 
     @Option(help: "UMEM frames per queue.")
     var frames: Int = 4096
@@ -68,8 +80,24 @@ struct CommonOptions: ParsableArguments {
         _ = try queueList()
         _ = try cpuList()
         guard (1...2048).contains(batch) else { throw ValidationError("--batch \(batch) out of range: use 1 to 2048") }
-        guard frameSize == 2048 || frameSize == 4096 else {
-            throw ValidationError("--frame-size \(frameSize) not a power of two in aligned mode: use 2048 or 4096")
+        if unaligned {
+            guard (UMEMConfiguration.minimumFrameSize...UMEMConfiguration.maximumFrameSize).contains(frameSize) else {
+                throw ValidationError("--frame-size \(frameSize) out of range with --unaligned: use 2048 to 4096")
+            }
+        } else {
+            guard frameSize == 2048 || frameSize == 4096 else {
+                throw ValidationError("--frame-size \(frameSize) not a power of two in aligned mode: use 2048 or 4096, or add --unaligned")
+            }
+        }
+        if let mtu {
+            guard (68...9000).contains(mtu) else { throw ValidationError("--mtu \(mtu) out of range: use 68 to 9000") }
+            let room = frameSize - UMEMConfiguration.kernelHeadroom
+            if mtu + 14 > room && !multiBuffer {
+                throw ValidationError("--mtu \(mtu): a \(mtu + 14)-byte frame does not fit one \(frameSize)-byte UMEM frame (\(room) bytes of packet): add --multi-buffer, or use a smaller --mtu")
+            }
+        }
+        if rxMetadata && attach == .generic {
+            throw ValidationError("--rx-metadata needs native mode (the kernel runs device-bound programs in the driver only): drop --attach generic")
         }
         guard frames >= 64, frames <= 1 << 20 else { throw ValidationError("--frames \(frames) out of range: use 64 to 1048576") }
         if let duration, !(duration > 0 && duration <= 3600) { throw ValidationError("--duration \(duration) out of range: use a number of seconds above 0, at most 3600") }
@@ -101,12 +129,14 @@ struct CommonOptions: ParsableArguments {
 
     var umemConfiguration: UMEMConfiguration {
         UMEMConfiguration(frameCount: frames, frameSize: frameSize,
-                          fillRingSize: min(2048, frames.nextPowerOfTwoAtMost), completionRingSize: min(2048, frames.nextPowerOfTwoAtMost))
+                          fillRingSize: min(2048, frames.nextPowerOfTwoAtMost), completionRingSize: min(2048, frames.nextPowerOfTwoAtMost),
+                          unalignedChunks: unaligned)
     }
 
     var socketConfiguration: SocketConfiguration {
         SocketConfiguration(zeroCopy: zeroCopy, needWakeup: !noNeedWakeup,
-                            busyPoll: busyPoll ? BusyPollConfiguration(timeoutMicroseconds: 20, budget: busyBudget) : nil)
+                            busyPoll: busyPoll ? BusyPollConfiguration(timeoutMicroseconds: 20, budget: busyBudget) : nil,
+                            multiBuffer: multiBuffer)
     }
 
     var waitPolicy: WaitPolicy { spin ? .spin : (poll ? .pollEveryBatch : .pollWhenIdle) }
@@ -133,7 +163,7 @@ struct PacketOptions: ParsableArguments {
     var flows: Int = 1
 
     func validate() throws {
-        guard (60...4096).contains(packetSize) else { throw ValidationError("--packet-size \(packetSize) out of range: use 60 to the frame size less 256") }
+        guard (60...9014).contains(packetSize) else { throw ValidationError("--packet-size \(packetSize) out of range: use 60 to the frame size less 256, or up to 9014 with --multi-buffer") }
         guard (1...65535).contains(flows) else { throw ValidationError("--flows \(flows) out of range: use 1 to 65535") }
         if let sourceMAC { _ = try parseMAC(sourceMAC, option: "--src-mac") }
         if let destinationMAC { _ = try parseMAC(destinationMAC, option: "--dst-mac") }

@@ -11,6 +11,8 @@ final class QueueCounters: @unchecked Sendable {
     let finished = Atomic<Bool>(false)
     /// The CPU the worker found itself on (sched_getcpu), -1 before it ran.
     let observedCPU = Atomic<Int>(-1)
+    /// rxdrop --rx-metadata: packets whose metadata carried a hash (stored when the worker ends).
+    let metadataPackets = Atomic<UInt64>(0)
     private let padding1 = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
 
     func publish(packets: UInt64, bytes: UInt64, transmitDropped: UInt64) {

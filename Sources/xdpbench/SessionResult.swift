@@ -25,6 +25,22 @@ struct SessionResult: Encodable {
     var program: RedirectCounters?
     var framesConserved: Bool
     var fallbackReason: String?
+    /// How frames were set up (issue 8's options).
+    var frames = FrameSetup()
+
+    struct FrameSetup: Encodable {
+        var frameSize = 0
+        var unaligned = false
+        var multiBuffer = false
+        var rxMetadata = false
+        var mtu: Int?
+        var rxMetadataPackets: UInt64?
+
+        enum CodingKeys: String, CodingKey {
+            case frameSize = "frame_size", unaligned, multiBuffer = "multi_buffer", rxMetadata = "rx_metadata", mtu
+            case rxMetadataPackets = "rx_metadata_packets"
+        }
+    }
 
     var packets: UInt64 { perQueue.reduce(0) { $0 + $1.packets } }
     var bytes: UInt64 { perQueue.reduce(0) { $0 + $1.bytes } }
@@ -33,7 +49,7 @@ struct SessionResult: Encodable {
     enum CodingKeys: String, CodingKey {
         case tool, mode, interface, attach, bind, needWakeup = "need_wakeup", packets, bytes, duration = "duration_s", pps
         case bitsPerSecond = "bits_per_second", perQueue = "per_queue", statistics = "xdp_statistics", program
-        case framesConserved = "frames_conserved", fallbackReason = "fallback_reason"
+        case framesConserved = "frames_conserved", fallbackReason = "fallback_reason", frames
     }
 
     enum QueueKeys: String, CodingKey {
@@ -69,6 +85,7 @@ struct SessionResult: Encodable {
         try container.encodeIfPresent(program, forKey: .program)
         try container.encode(framesConserved, forKey: .framesConserved)
         try container.encodeIfPresent(fallbackReason, forKey: .fallbackReason)
+        try container.encode(frames, forKey: .frames)
     }
 
     /// The human summary.
@@ -87,6 +104,11 @@ struct SessionResult: Encodable {
         if let program {
             lines.append("program: redirected \(program.redirected), passed \(program.passed), dropped (no socket) \(program.droppedNoSocket)")
         }
+        var setup = "frames: \(frames.frameSize) bytes, \(frames.unaligned ? "unaligned" : "aligned")"
+        if frames.multiBuffer { setup += ", multi-buffer" }
+        if let mtu = frames.mtu { setup += ", MTU \(mtu)" }
+        if let withHash = frames.rxMetadataPackets { setup += ", RX metadata (hash) on \(withHash) packets" }
+        lines.append(setup)
         lines.append("frames conserved: \(framesConserved ? "yes" : "NO")")
         return lines.joined(separator: "\n")
     }

@@ -12,9 +12,22 @@ func runThroughput(mode: BenchmarkMode, options: CommonOptions, packet: PacketOp
         if mode == .txonly { throw ValidationError("--pinned-map is for receiving modes (rxdrop, l2fwd): txonly attaches no program") }
     }
     var template: PacketTemplate?
+    if options.rxMetadata && mode == .txonly {
+        throw ValidationError("--rx-metadata is for the receiving modes (rxdrop, l2fwd)")
+    }
     if let packet {
-        guard packet.packetSize <= options.frameSize - UMEMConfiguration.kernelHeadroom else {
-            throw ValidationError("--packet-size \(packet.packetSize) does not fit a \(options.frameSize)-byte frame (at most \(options.frameSize - UMEMConfiguration.kernelHeadroom))")
+        let room = options.frameSize - UMEMConfiguration.kernelHeadroom
+        if options.multiBuffer {
+            guard packet.packetSize <= room * FramePacket.capacity else {
+                throw ValidationError("--packet-size \(packet.packetSize) needs more than \(FramePacket.capacity) frames of \(room) bytes")
+            }
+            if let mtu = options.mtu, packet.packetSize > mtu + 14 {
+                throw ValidationError("--packet-size \(packet.packetSize) exceeds --mtu \(mtu) plus the 14-byte Ethernet header")
+            }
+        } else {
+            guard packet.packetSize <= room else {
+                throw ValidationError("--packet-size \(packet.packetSize) does not fit a \(options.frameSize)-byte frame (at most \(room)): add --multi-buffer to send it over several frames")
+            }
         }
         template = PacketTemplate(
             length: packet.packetSize,
@@ -28,7 +41,8 @@ func runThroughput(mode: BenchmarkMode, options: CommonOptions, packet: PacketOp
         mode: mode, interface: options.interface, secondInterface: secondInterface, namespace: options.netns,
         queues: try options.queueList(), cpus: try options.cpuList(), batch: options.batch,
         umem: options.umemConfiguration, socket: options.socketConfiguration, attach: options.attach,
-        wait: options.waitPolicy, count: options.count, timeLimit: options.timeLimit, packet: template, rate: rate, pinnedMap: options.pinnedMap)
+        wait: options.waitPolicy, count: options.count, timeLimit: options.timeLimit, packet: template, rate: rate,
+        pinnedMap: options.pinnedMap, rxMetadata: options.rxMetadata, mtu: options.mtu)
     let session = try BenchmarkSession(plan: plan)
     if !options.json { describeSetup(session) } else if let reason = session.fallbackReason { note("warning: \(reason)") }
     let result = try runSessions([session], timeLimit: plan.timeLimit, live: !options.json && !options.quiet)[0]

@@ -89,11 +89,13 @@ public func requireRoot() throws {
     }
 }
 
-/// Waits until `interface` in the lab's device namespace has an XDP program (the receiver is ready).
-public func waitForProgram(_ lab: VethLab, interface: String, timeout: Double = 10) throws -> Bool {
+/// Waits until `interface` in the lab's device namespace (or `namespace`) has an XDP program (the receiver is ready).
+public func waitForProgram(_ lab: VethLab, interface: String, namespace: String? = nil, timeout: Double = 10) throws -> Bool {
     let deadline = Date().addingTimeInterval(timeout)
     while Date() < deadline {
-        let attached = try lab.inDevice { () throws(XDPError) -> UInt32? in XDPProgram.attachedProgramID(interface: interface) }
+        let attached = try NetworkNamespace.withEntered(namespace ?? lab.deviceNamespace) { () throws(XDPError) -> UInt32? in
+            XDPProgram.attachedProgramID(interface: interface)
+        }
         if attached != nil { return true }
         usleep(20_000)
     }

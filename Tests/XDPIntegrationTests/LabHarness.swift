@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import Packet
 import Testing
@@ -50,12 +51,76 @@ func openEndpoint(namespace: String, interface: String, queue: UInt32 = 0,
 
 /// Attaches the redirect program inside `namespace` and registers the socket.
 func attachProgram(namespace: String, interface: String, mode: AttachMode, match: RedirectMatch = .everything,
+                   multiBuffer: Bool = false, rxMetadata: Bool = false,
                    registering socket: borrowing Socket) throws(XDPError) -> XDPProgram {
     try NetworkNamespace.withEntered(namespace) { () throws(XDPError) -> XDPProgram in
-        let program = try XDPProgram(interface: interface, mode: mode, match: match)
+        let program = try XDPProgram(interface: interface, mode: mode, match: match,
+                                     multiBuffer: multiBuffer, rxMetadata: rxMetadata)
         try program.register(socket)
         return program
     }
+}
+
+/// A /proc file's text (they report size 0, so read until end of file).
+func readProcFile(_ path: String) -> String? {
+    guard let file = fopen(path, "r") else { return nil }
+    defer { fclose(file) }
+    var bytes: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let count = fread(&buffer, 1, buffer.count, file)
+        if count <= 0 { break }
+        bytes += buffer[0..<count]
+    }
+    return String(decoding: bytes, as: UTF8.self)
+}
+
+/// 2 MiB huge pages reserved for a test (/proc/sys/vm/nr_hugepages raised
+/// only by what is missing) and given back when the value goes.
+final class HugePageReservation {
+    let original: Int
+    private(set) var raised = false
+
+    init(pages: Int) throws {
+        func read(_ path: String, field: String? = nil) -> Int {
+            guard let text = readProcFile(path) else { return 0 }
+            guard let field else { return Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0 }
+            let line = text.split(separator: "\n").first { $0.hasPrefix(field + ":") } ?? ""
+            return Int(line.split(separator: " ").last ?? "") ?? 0
+        }
+        original = read("/proc/sys/vm/nr_hugepages")
+        let free = read("/proc/meminfo", field: "HugePages_Free")
+        if free < pages {
+            try "\(original + pages - free)".write(toFile: "/proc/sys/vm/nr_hugepages", atomically: false, encoding: .utf8)
+            raised = true
+        }
+        let now = read("/proc/meminfo", field: "HugePages_Free")
+        if now < pages {
+            Issue.record("only \(now) free 2 MiB huge pages after asking for \(pages) (memory too fragmented?)")
+            throw XDPError(.outOfMemory, operation: "reserve huge pages")
+        }
+    }
+
+    deinit {
+        if raised { try? "\(original)".write(toFile: "/proc/sys/vm/nr_hugepages", atomically: false, encoding: .utf8) }
+    }
+}
+
+/// The kernel page size of the mapping that holds `address` (from /proc/self/smaps), in KiB.
+func kernelPageSize(of address: UnsafeMutableRawPointer) -> Int? {
+    guard let text = readProcFile("/proc/self/smaps") else { return nil }
+    let target = UInt(bitPattern: address)
+    var inside = false
+    for line in text.split(separator: "\n") {
+        let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+        if let range = fields.first, range.contains("-"), !range.hasSuffix(":") {
+            let bounds = range.split(separator: "-").compactMap { UInt($0, radix: 16) }
+            inside = bounds.count == 2 && bounds[0] <= target && target < bounds[1]
+        } else if inside, fields.first == "KernelPageSize:", fields.count >= 2 {
+            return Int(fields[1])
+        }
+    }
+    return nil
 }
 
 /// A deadline `seconds` from now on the monotonic clock.
@@ -77,11 +142,7 @@ func transmit(_ packets: [[UInt8]], from endpoint: inout Endpoint, timeout: Doub
         var pushed = 0
         let room = endpoint.socket.tx.freeCount(wanting: 64)
         while next < packets.count, pushed < room, var frame = endpoint.umem.pool.allocate() {
-            let packet = packets[next]
-            frame.length = packet.count
-            frame.withUnsafeMutableBytes { buffer in
-                packet.withUnsafeBytes { buffer.copyMemory(from: $0) }
-            }
+            write(packets[next], into: &frame)
             endpoint.socket.tx.push(frame)
             next += 1
             pushed += 1
@@ -91,6 +152,39 @@ func transmit(_ packets: [[UInt8]], from endpoint: inout Endpoint, timeout: Doub
         if pushed == 0 { endpoint.socket.poll(forTransmit: true, timeoutMilliseconds: 10) }
     }
     return completed
+}
+
+/// Kicks the TX ring and takes completions back into the pool until
+/// `expecting` have come or `seconds` pass.
+/// - Returns: The number of completions taken.
+@discardableResult
+func drainCompletions(_ endpoint: inout Endpoint, expecting: Int, seconds: Double = 5) -> Int {
+    var taken = 0
+    let deadline = Deadline(seconds: seconds)
+    while taken < expecting && !deadline.passed {
+        endpoint.socket.kickTransmit()
+        taken += endpoint.socket.completion.drain(into: &endpoint.umem.pool)
+        if taken < expecting { endpoint.socket.poll(forTransmit: true, timeoutMilliseconds: 10) }
+    }
+    return taken
+}
+
+/// After a batch of TX descriptors of which `invalid` were invalid: each
+/// counted, the valid `packets` received intact, and every frame back.
+func expectInvalidDescriptorOutcome(invalid: Int, packets: [[UInt8]], sender: inout Endpoint, receiver: inout Endpoint,
+                                    sourceLocation: SourceLocation = #_sourceLocation) throws {
+    let senderStats = try sender.socket.statistics()
+    #expect(senderStats.txInvalidDescriptors == UInt64(invalid), sourceLocation: sourceLocation)
+    expectSame(receive(packets.count, on: &receiver), packets, sourceLocation: sourceLocation)
+    let senderAccount = sender.accounting
+    #expect(senderAccount.isConserved, "\(senderAccount)", sourceLocation: sourceLocation)
+    #expect(sender.umem.pool.count == sender.umem.pool.capacity, "every frame, valid or not, came back", sourceLocation: sourceLocation)
+}
+
+/// Sets a frame's packet to `bytes`.
+func write<Bytes: Collection<UInt8>>(_ bytes: Bytes, into frame: inout Frame) {
+    frame.length = bytes.count
+    frame.withUnsafeMutableBytes { buffer in buffer.copyBytes(from: bytes) }
 }
 
 /// Receives up to `count` packets on `endpoint` (copying their bytes out and

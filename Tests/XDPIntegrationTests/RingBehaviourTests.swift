@@ -62,9 +62,7 @@ struct RingBehaviourTests {
             if let bad = frameBacked[index] {
                 sender.socket.tx.pushDescriptor(frame, offset: bad.offset, length: bad.length)
             } else {
-                let packet = packets[sent]
-                frame.length = packet.count
-                frame.withUnsafeMutableBytes { buffer in packet.withUnsafeBytes { buffer.copyMemory(from: $0) } }
+                write(packets[sent], into: &frame)
                 sender.socket.tx.push(frame)
                 sent += 1
             }
@@ -72,20 +70,8 @@ struct RingBehaviourTests {
             if index == 20 { sender.socket.tx.pushDescriptor(address: UInt64.max - 1, length: 64) }          // straddles the start
         }
         sender.socket.tx.submit()
-        let invalidCount = frameBacked.count + 2
-        var taken = 0
-        let deadline = Deadline(seconds: 5)
-        while taken < config.frameCount + 2 && !deadline.passed {
-            sender.socket.kickTransmit()
-            taken += sender.socket.completion.drain(into: &sender.umem.pool)
-            if taken < config.frameCount + 2 { sender.socket.poll(forTransmit: true, timeoutMilliseconds: 10) }
-        }
-        let senderStats = try sender.socket.statistics()
-        #expect(senderStats.txInvalidDescriptors == UInt64(invalidCount))
-        expectSame(receive(packets.count, on: &receiver), packets)
-        let senderAccount = sender.accounting
-        #expect(senderAccount.isConserved, "\(senderAccount)")
-        #expect(sender.umem.pool.count == config.frameCount, "every frame, valid or not, came back")
+        drainCompletions(&sender, expecting: config.frameCount + 2)
+        try expectInvalidDescriptorOutcome(invalid: frameBacked.count + 2, packets: packets, sender: &sender, receiver: &receiver)
         _ = program
     }
 

@@ -7,11 +7,15 @@ import XDPControl
 /// received on one port is transmitted on the other without a copy.
 @Suite("Shared UMEM", .serialized)
 struct SharedUMEMTests {
-    @Test("forward from one interface to another through one UMEM", arguments: [AttachMode.generic, .native])
-    func forwardAcrossInterfaces(mode: AttachMode) throws {
+    /// A TX metadata length makes the UMEM registered directly (not by
+    /// libxdp), so both ways of making UMEMs and sockets are covered.
+    @Test("forward from one interface to another through one UMEM (libxdp or direct registration)",
+          arguments: [AttachMode.generic, .native], [0, TXMetadata.byteCount])
+    func forwardAcrossInterfaces(mode: AttachMode, txMetadataLength: Int) throws {
         let lab = try makeLab(linkCount: 2)
         let (inbound, outbound) = (lab.links[0], lab.links[1])
-        let config = UMEMConfiguration(frameCount: 4096, fillRingSize: 1024)
+        var config = UMEMConfiguration(frameCount: 4096, fillRingSize: 1024)
+        config.txMetadataLength = txMetadataLength
 
         // The forwarder: one UMEM, a socket on each device-side veth.
         var umem = try NetworkNamespace.withEntered(lab.deviceNamespace) { () throws(XDPError) -> UMEM in try UMEM(configuration: config) }

@@ -49,3 +49,12 @@ final class FakeRingMemory<Entry> {
         return ring
     }
 }
+
+/// A fake UMEM: plain page-aligned memory standing in for the mapping.
+final class FakeRegion {
+    let base: UnsafeMutableRawPointer
+    init(frames: Int = 64, frameSize: Int = 2048) {
+        base = .allocate(byteCount: frames * frameSize, alignment: 4096)
+    }
+    deinit { base.deallocate() }
+}

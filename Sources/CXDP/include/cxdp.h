@@ -21,6 +21,7 @@
 #include <bpf/bpf.h>
 #include "cxdp_probe.h"
 #include "cxdp_rtnl.h"
+#include "cxdp_xsk.h"
 
 #ifndef AF_XDP
 #define AF_XDP 44
@@ -46,6 +47,16 @@ struct cxdp_ring_set {
     struct xsk_ring_prod fill;
     struct xsk_ring_cons completion;
 };
+
+/// AF_XDP and BPF constants newer than Debian 12's 6.1 UAPI headers (values
+/// from the kernel's include/uapi/linux/if_xdp.h and bpf.h, stable ABI).
+static const uint16_t cxdp_xdp_use_sg = 1 << 4;               /* XDP_USE_SG, bind flag (6.6) */
+static const uint32_t cxdp_xdp_pkt_contd = 1 << 0;            /* XDP_PKT_CONTD, descriptor option (6.6) */
+static const uint32_t cxdp_xdp_tx_metadata = 1 << 1;          /* XDP_TX_METADATA, descriptor option (6.8) */
+static const uint32_t cxdp_xdp_umem_tx_sw_csum = 1 << 1;      /* XDP_UMEM_TX_SW_CSUM, UMEM flag (6.8) */
+static const uint32_t cxdp_xdp_umem_tx_metadata_len = 1 << 2; /* XDP_UMEM_TX_METADATA_LEN, UMEM flag (6.8) */
+static const uint32_t cxdp_bpf_f_xdp_has_frags = 1U << 5;     /* BPF_F_XDP_HAS_FRAGS, program flag (5.18) */
+static const uint32_t cxdp_bpf_f_xdp_dev_bound_only = 1U << 6; /* BPF_F_XDP_DEV_BOUND_ONLY, program flag (6.3) */
 
 /// Constants that are macros with casts or expressions Swift cannot import.
 static const uint32_t cxdp_ring_need_wakeup = XDP_RING_NEED_WAKEUP;
@@ -75,6 +86,10 @@ void cxdp_set_library_logging(bool quiet);
 
 /// The last libbpf/libxdp warning line seen (for error hints), or "".
 const char *cxdp_last_library_message(void);
+
+/// Attaches a loaded tc (SCHED_CLS) program to ifindex's egress in
+/// direct-action mode, creating the clsact qdisc when absent. 0 or -errno.
+int cxdp_tc_attach_egress(int ifindex, int prog_fd);
 
 /// pthread_setaffinity_np for the calling thread (needs _GNU_SOURCE).
 int cxdp_pin_current_thread(int cpu);
