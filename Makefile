@@ -21,6 +21,7 @@ test: deps
 	# here), which other suites' blocking waits would starve.
 	$(SWIFT) test --skip-build --filter XDPServiceTests
 	scripts/api-check.sh check
+	$(MAKE) docs
 	$(SWIFT) build -c release --build-tests -Xswiftc -enable-testing $(SWIFT_BUILD_FLAGS)
 	$(SWIFT) test -c release -Xswiftc -enable-testing --skip-build --filter AllocationTests
 	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh

@@ -43,7 +43,7 @@ public struct CompletionRing: ~Copyable, @unchecked Sendable {
     }
 
     /// Takes the next completed address as is, for descriptors pushed with
-    /// ``TXRing/pushDescriptor(address:length:)`` that name no frame.
+    /// ``TXRing/pushDescriptor(address:length:options:)`` that name no frame.
     /// Traps unless ``peek(upTo:)`` reported one more than already taken.
     public mutating func takeAddress() -> UInt64 {
         precondition(ring.cachedAvailable > 0, "completion ring: take without peek")

@@ -4,8 +4,8 @@ import Synchronization
 ///
 /// `Frame` is move-only: the compiler rejects handing the same frame to two
 /// rings, or to a ring and the pool. A frame leaves your hands only by being
-/// consumed: ``TXRing/push(_:)`` transmits it, ``FillRing/push(_:)`` gives it
-/// back to the kernel for receiving, ``FramePool/release(_:)`` returns it to
+/// consumed: ``TXRing/push(_:)-(Frame)`` transmits it, ``FillRing/push(_:)-(Frame)`` gives it
+/// back to the kernel for receiving, ``FramePool/release(_:)-(Frame)`` returns it to
 /// the pool. A frame dropped without any of these is a leak: debug builds trap
 /// at the spot, release builds count it in ``Frame/leakedCount`` (and it shows
 /// up in ``FrameAccounting``).

@@ -2,7 +2,7 @@
 ///
 /// The pool is where frames live when neither the kernel nor the application
 /// holds them. ``allocate()`` hands out a ``Frame`` for transmitting,
-/// ``release(_:)`` takes one back; the rings move addresses in bulk with
+/// ``release(_:)-(Frame)`` takes one back; the rings move addresses in bulk with
 /// ``FillRing/refill(from:upTo:)`` and ``CompletionRing/drain(into:upTo:)``.
 /// One worker owns a pool: no locks, no atomics.
 ///

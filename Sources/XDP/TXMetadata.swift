@@ -2,7 +2,7 @@ import CXDP
 
 /// What to ask of the device for one transmitted packet (AF_XDP TX
 /// metadata, `struct xsk_tx_metadata`, Linux 6.8+), written in front of the
-/// packet by ``TXRing/push(_:metadata:)`` on a UMEM with
+/// packet by ``TXRing/push(_:metadata:)-(Frame,_)`` on a UMEM with
 /// ``UMEMConfiguration/txMetadataLength``.
 ///
 /// What a socket can honour depends on the mode: in copy mode the kernel

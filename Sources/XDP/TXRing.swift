@@ -6,7 +6,7 @@ import CXDP
 /// (which makes a syscall only when the kernel asks for one).
 public struct TXRing: ~Copyable, @unchecked Sendable {
     @usableFromInline var ring: ProducerRing<xdp_desc>
-    /// Descriptors pushed with ``pushDescriptor(address:length:)``, which own
+    /// Descriptors pushed with ``pushDescriptor(address:length:options:)``, which own
     /// no frame: they are not frames in flight for frame accounting.
     @usableFromInline var framelessDescriptors: UInt32 = 0
     let umemSize: UInt64

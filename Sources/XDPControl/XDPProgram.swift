@@ -21,7 +21,7 @@ public struct XDPProgram: ~Copyable {
     public let programID: UInt32
     /// Whether the attached program takes multi-buffer packets (`xdp.frags`).
     public let isMultiBuffer: Bool
-    /// Whether the attached program writes ``RXMetadata`` in front of every
+    /// Whether the attached program writes `RXMetadata` in front of every
     /// packet it redirects (device-bound, native mode).
     public let writesRXMetadata: Bool
 

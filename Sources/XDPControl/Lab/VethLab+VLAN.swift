@@ -14,7 +14,7 @@ extension VethLab {
     ///   - namespace: Its namespace.
     ///   - vlan: The VLAN id (1-4094), priority 0.
     ///   - protocolID: 0x8100 (802.1Q) or 0x88A8 (802.1ad).
-    /// - Throws: ``XDPError`` when the program cannot be loaded or attached.
+    /// - Throws: `XDPError` when the program cannot be loaded or attached.
     public func tagEgress(of interface: String, in namespace: String, vlan: UInt16, protocolID: UInt16 = 0x8100) throws(XDPError) {
         guard (1...4094).contains(vlan) else {
             throw XDPError(.invalidConfiguration, operation: "tag \(interface)'s frames", hint: "VLAN id \(vlan) out of range 1-4094")
