@@ -685,6 +685,12 @@ static int load_program(struct xdp_attachment *a, const char *path, int *xsks_fd
         fprintf(stderr, "xdpref: open BPF object %s: %s\n", path, strerror(errno));
         return -1;
     }
+    /* Only the plain redirect program: the object also holds the frags and
+     * the device-bound RX metadata entry points, which the kernel refuses to
+     * load unbound. */
+    struct bpf_program *each;
+    bpf_object__for_each_program(each, a->obj)
+        bpf_program__set_autoload(each, strcmp(bpf_program__name(each), "xdp_redirect_queues") == 0);
     int err = bpf_object__load(a->obj);
     if (err) {
         fprintf(stderr, "xdpref: load BPF object %s: %s\n", path, strerror(-err));
