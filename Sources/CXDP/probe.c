@@ -436,20 +436,26 @@ static void copy_str(char *dst, size_t dstlen, const char *src, size_t srclen)
     memset(dst + n, 0, dstlen - n);
 }
 
+/// One SIOCETHTOOL request on `ifname`; `request` starts with its ethtool cmd.
+static int ethtool_request(const char *ifname, void *request)
+{
+    struct ifreq ifr;
+    int rc = ifreq_name(&ifr, ifname);
+    if (rc < 0)
+        return rc;
+    ifr.ifr_data = (char *)request;
+    return ioctl_once(SIOCETHTOOL, &ifr);
+}
+
 int cxdp_probe_driver(const char *ifname, struct cxdp_driver_info *out)
 {
     if (!out)
         return -EINVAL;
     memset(out, 0, sizeof(*out));
-    struct ifreq ifr;
-    int rc = ifreq_name(&ifr, ifname);
-    if (rc < 0)
-        return rc;
     struct ethtool_drvinfo di;
     memset(&di, 0, sizeof(di));
     di.cmd = ETHTOOL_GDRVINFO;
-    ifr.ifr_data = (char *)&di;
-    rc = ioctl_once(SIOCETHTOOL, &ifr);
+    int rc = ethtool_request(ifname, &di);
     if (rc < 0)
         return rc;
     copy_str(out->driver, sizeof(out->driver), di.driver, sizeof(di.driver));
@@ -464,15 +470,10 @@ int cxdp_probe_channels(const char *ifname, struct cxdp_channels *out)
     if (!out)
         return -EINVAL;
     memset(out, 0, sizeof(*out));
-    struct ifreq ifr;
-    int rc = ifreq_name(&ifr, ifname);
-    if (rc < 0)
-        return rc;
     struct ethtool_channels ch;
     memset(&ch, 0, sizeof(ch));
     ch.cmd = ETHTOOL_GCHANNELS;
-    ifr.ifr_data = (char *)&ch;
-    rc = ioctl_once(SIOCETHTOOL, &ifr);
+    int rc = ethtool_request(ifname, &ch);
     if (rc < 0)
         return rc;
     out->max_rx = ch.max_rx;
@@ -490,10 +491,6 @@ int cxdp_set_channels(const char *ifname, const struct cxdp_channels *wanted)
 {
     if (!wanted)
         return -EINVAL;
-    struct ifreq ifr;
-    int rc = ifreq_name(&ifr, ifname);
-    if (rc < 0)
-        return rc;
     struct ethtool_channels ch;
     memset(&ch, 0, sizeof(ch));
     ch.cmd = ETHTOOL_SCHANNELS;
@@ -501,8 +498,7 @@ int cxdp_set_channels(const char *ifname, const struct cxdp_channels *wanted)
     ch.tx_count = wanted->tx;
     ch.other_count = wanted->other;
     ch.combined_count = wanted->combined;
-    ifr.ifr_data = (char *)&ch;
-    return ioctl_once(SIOCETHTOOL, &ifr);
+    return ethtool_request(ifname, &ch);
 }
 
 int cxdp_probe_link(const char *ifname, struct cxdp_link *out)

@@ -103,6 +103,15 @@ static bool rtnl_copy_via(struct cxdp_route *r, const struct rtattr *rta)
     return true;
 }
 
+/// RTA_GATEWAY: a next hop of the route's own family.
+static void rtnl_copy_gateway(struct cxdp_route *r, const struct rtattr *rta)
+{
+    if (rtnl_copy_addr(r->gateway, r->family, rta)) {
+        r->has_gateway = true;
+        r->gateway_family = r->family;
+    }
+}
+
 // ---- message parsers ------------------------------------------------------------
 
 /// Bounds-checked walk over RTA_MULTIPATH's struct rtnexthop list. Calls emit
@@ -131,10 +140,7 @@ static int rtnl_walk_multipath(const struct rtattr *mp, struct cxdp_route *base,
             for (; RTA_OK(rta, alen); rta = RTA_NEXT(rta, alen)) {
                 switch (rta->rta_type) {
                 case RTA_GATEWAY:
-                    if (rtnl_copy_addr(r.gateway, r.family, rta)) {
-                        r.has_gateway = true;
-                        r.gateway_family = r.family;
-                    }
+                    rtnl_copy_gateway(&r, rta);
                     break;
                 case RTA_VIA:
                     rtnl_copy_via(&r, rta);
@@ -188,10 +194,7 @@ static bool rtnl_parse_route(const struct nlmsghdr *nlh, cxdp_route_callback cb,
             rtnl_copy_addr(r.destination, r.family, rta);
             break;
         case RTA_GATEWAY:
-            if (rtnl_copy_addr(r.gateway, r.family, rta)) {
-                r.has_gateway = true;
-                r.gateway_family = r.family;
-            }
+            rtnl_copy_gateway(&r, rta);
             break;
         case RTA_VIA:
             rtnl_copy_via(&r, rta);
