@@ -22,8 +22,6 @@ public final class ForwardingEngine: @unchecked Sendable {
     public private(set) var fallbackReasons: [String: String] = [:]
     /// Whether sockets are zero-copy.
     public private(set) var zeroCopy = false
-    /// Routes and neighbors (l3); workers pick up a new generation at a batch boundary.
-    public let tables = TableStore()
 
     /// One program per port (boxed: arrays hold copyable values only).
     private var programs: [ProgramBox] = []
@@ -59,6 +57,11 @@ public final class ForwardingEngine: @unchecked Sendable {
             if let reason = program.fallbackReason { fallbackReasons[port.interface] = reason }
             programs.append(ProgramBox(program))
         }
+        if config.mode == .l3 {
+            // The program redirects only what the FIB sends out of a port we serve.
+            let served = interfaces.map { UInt32($0.index) }
+            for box in programs { try box.program.setServedInterfaces(served) }
+        }
         let socketConfig = SocketConfiguration(zeroCopy: config.zeroCopy, needWakeup: config.needWakeup)
         for worker in plan.workers {
             // One UMEM per worker, shared by all its sockets: forwarding between its ports needs no copy.
@@ -80,9 +83,9 @@ public final class ForwardingEngine: @unchecked Sendable {
 
     /// Starts the workers.
     public func start() throws(XDPError) {
-        let mode = configuration.mode, batch = configuration.batch, tables = tables
+        let mode = configuration.mode, batch = configuration.batch
         try workers.start(cpus: plan.workers.map(\.cpu), name: "xdpfwd") { _, state, stop in
-            ForwardingLoops.run(mode: mode, batch: batch, state: &state, stop: stop, tables: tables)
+            ForwardingLoops.run(mode: mode, batch: batch, state: &state, stop: stop)
         }
     }
 
@@ -105,40 +108,6 @@ public final class ForwardingEngine: @unchecked Sendable {
         zip(configuration.ports, programs.indices).compactMap { port, index in
             (try? programs[index].program.counters()).map { (port.interface, $0) }
         }
-    }
-
-    /// Publishes new l3 tables: workers adopt them at their next batch
-    /// boundary (this waits, up to 200 ms, until every worker has), and only
-    /// then are the programs told which next hops userspace now knows, so
-    /// the BPF program never sends userspace a packet it cannot forward yet.
-    public func publishTables(_ forwarder: L3Forwarder) throws(XDPError) {
-        tables.publish(forwarder)
-        let generation = tables.generation
-        let deadline = ContinuousClock.now + .milliseconds(200)
-        while workers.runningCount > 0 && ContinuousClock.now < deadline
-                && frameCounters.contains(where: { $0.tablesGeneration.load(ordering: .acquiring) < generation }) {
-            usleep(200)
-        }
-        var hops: [NextHop: Bool] = [:]
-        for entry in forwarder.neighbors.entries where entry.neighbor.isUsable && forwarder.interfaces[entry.interface] != nil {
-            let bytes: [UInt8]
-            switch entry.address {
-            case .v4(let value): bytes = [UInt8(value >> 24), UInt8((value >> 16) & 0xff), UInt8((value >> 8) & 0xff), UInt8(value & 0xff)]
-            case .v6(let value): bytes = value.bytes
-            }
-            hops[NextHop(interfaceIndex: entry.interface, address: bytes)] = true
-        }
-        let adding = hops.keys.filter { !knownNextHops.contains($0) }.map { ($0.interfaceIndex, $0.address) }
-        let removing = knownNextHops.filter { hops[$0] == nil }.map { ($0.interfaceIndex, $0.address) }
-        for box in programs { try box.program.updateNextHops(adding: adding, removing: removing) }
-        knownNextHops = Set(hops.keys)
-    }
-
-    private var knownNextHops: Set<NextHop> = []
-
-    struct NextHop: Hashable {
-        var interfaceIndex: Int32
-        var address: [UInt8]
     }
 
     /// Ports whose interface no longer exists (deleted while running).

@@ -12,22 +12,18 @@ public struct PassHandler: PacketHandler {
 /// Drops a handler decided, by reason (the TX-ring-full ones are the loop's).
 public struct DropCounts: Sendable, Equatable {
     public var malformed: UInt64 = 0
-    public var noRoute: UInt64 = 0
-    public var noNeighbor: UInt64 = 0
+    public var invalidMetadata: UInt64 = 0
     public var routeToUnservedPort: UInt64 = 0
     public var ttlExpired: UInt64 = 0
-    public var forKernel: UInt64 = 0
     public init() {}
 
     /// Copies these into a worker's local counters.
     @inlinable
     func store(into local: inout LocalPortCounters) {
         local.drops[DropCounter.malformed.rawValue] = malformed
-        local.drops[DropCounter.noRoute.rawValue] = noRoute
-        local.drops[DropCounter.noNeighbor.rawValue] = noNeighbor
+        local.drops[DropCounter.invalidMetadata.rawValue] = invalidMetadata
         local.drops[DropCounter.routeToUnservedPort.rawValue] = routeToUnservedPort
         local.drops[DropCounter.ttlExpired.rawValue] = ttlExpired
-        local.drops[DropCounter.forKernel.rawValue] = forKernel
     }
 }
 
@@ -35,28 +31,23 @@ public struct DropCounts: Sendable, Equatable {
 public protocol CountingHandler: PacketHandler {
     /// Drops by reason since creation.
     var drops: DropCounts { get }
-    /// Called at a batch boundary when the tables changed: pick up the new ones.
-    mutating func refresh(from tables: TableStore)
 }
 
 extension PassHandler: CountingHandler {
     public var drops: DropCounts { DropCounts() }
-    public mutating func refresh(from tables: TableStore) {}
 }
 
 /// The worker loops of the daemon. Generic over the handler, so each mode's
 /// loop is specialised and the per-packet decision is inlined.
 enum ForwardingLoops {
-    static func run(mode: ForwardingMode, batch: Int, state: inout WorkerState, stop: StopFlag, tables: TableStore) {
+    static func run(mode: ForwardingMode, batch: Int, state: inout WorkerState, stop: StopFlag) {
         switch mode {
         case .xconnect:
             var handlers = (0..<state.queues.sockets.count).map { _ in PassHandler() }
-            pairLoop(batch: batch, state: &state, handlers: &handlers, stop: stop, tables: tables)
+            pairLoop(batch: batch, state: &state, handlers: &handlers, stop: stop)
         case .l3:
-            var handlers = (0..<state.queues.sockets.count).map { index in
-                L3Handler(outputInterfaceIndex: state.interfaceIndexes[index ^ 1])
-            }
-            pairLoop(batch: batch, state: &state, handlers: &handlers, stop: stop, tables: tables)
+            var handlers = l3Handlers(state)
+            routeLoop(batch: batch, state: &state, handlers: &handlers, stop: stop)
         case .macswap:
             reflectLoop(batch: batch, state: &state, stop: stop)
         }
@@ -64,16 +55,10 @@ enum ForwardingLoops {
 
     /// Sockets 2k and 2k+1 are queue q of port A and of port B: forward both ways.
     static func pairLoop<Handler: CountingHandler>(batch: Int, state: inout WorkerState, handlers: inout [Handler],
-                                                    stop: StopFlag, tables: TableStore) {
+                                                    stop: StopFlag) {
         var local = state.counters.map { _ in LocalPortCounters() }
         var iterations = 0
-        var generation = -1
         while !stop.isRaised {
-            if tables.generation != generation {
-                generation = tables.generation
-                for index in handlers.indices { handlers[index].refresh(from: tables) }
-                state.frames.tablesGeneration.store(generation, ordering: .releasing)
-            }
             var handled = 0
             var pair = 0
             while pair + 1 < state.queues.sockets.count {

@@ -33,7 +33,7 @@ public struct XDPProgram: ~Copyable {
     let socketMapFD: Int32
     let matchMapFD: Int32
     let countersMapFD: Int32
-    let nextHopsMapFD: Int32
+    let servedPortsMapFD: Int32
     let ownerMapFD: Int32
     /// False once ``leaveAttached()`` hands the program over to the kernel.
     var detachOnDrop = true
@@ -59,6 +59,11 @@ public struct XDPProgram: ~Copyable {
     public init(interface: String, mode: AttachMode = .auto, match: RedirectMatch = .everything,
                 replaceExisting: Bool = false, multiBuffer: Bool = false, rxMetadata: Bool = false) throws(XDPError) {
         cxdp_set_library_logging(true)
+        if rxMetadata && match.router {
+            // Both write in front of the packet (32 + 20 bytes > the kernel's 32).
+            throw XDPError(.invalidConfiguration, operation: "attach XDP program to \(interface)",
+                           hint: "router mode writes its FIB answer (FIBMetadata) in front of each packet: it cannot also carry RX metadata")
+        }
         let index = if_nametoindex(interface)
         guard index != 0 else {
             throw XDPError(.interfaceNotFound, operation: "attach XDP program", errno: ENODEV,
@@ -78,7 +83,7 @@ public struct XDPProgram: ~Copyable {
             }
         }
         var mapFDs: [Int32] = []
-        for name in ["xsks", "match_config", "counters", "known_next_hops", "owner"] {
+        for name in ["xsks", "match_config", "counters", "served_ports", "owner"] {
             let fd = bpf_object__find_map_fd_by_name(object, name)
             guard fd >= 0 else {
                 bpf_object__close(object)
@@ -105,7 +110,7 @@ public struct XDPProgram: ~Copyable {
         socketMapFD = mapFDs[0]
         matchMapFD = mapFDs[1]
         countersMapFD = mapFDs[2]
-        nextHopsMapFD = mapFDs[3]
+        servedPortsMapFD = mapFDs[3]
         ownerMapFD = mapFDs[4]
         self.interface = interface
         interfaceIndex = index
@@ -223,26 +228,27 @@ public struct XDPProgram: ~Copyable {
         try XDPProgram.writeMatch(match, mapFD: matchMapFD)
     }
 
-    /// Router mode: tells the program which next hops (output interface index,
-    /// address) userspace can forward to. Add before remove, so nothing in
-    /// both sets is ever missing.
-    /// - Throws: `XDPError` if the map update fails (e.g. full: 65536 entries).
-    public func updateNextHops(adding: [(interfaceIndex: Int32, address: [UInt8])], removing: [(interfaceIndex: Int32, address: [UInt8])]) throws(XDPError) {
-        func key(_ entry: (interfaceIndex: Int32, address: [UInt8])) -> [UInt8] {
-            var bytes = [UInt8](repeating: 0, count: 24)
-            withUnsafeBytes(of: UInt32(bitPattern: entry.interfaceIndex).littleEndian) { for i in 0..<4 { bytes[i] = $0[i] } }
-            let family: UInt32 = entry.address.count == 4 ? 2 : 10
-            withUnsafeBytes(of: family.littleEndian) { for i in 0..<4 { bytes[4 + i] = $0[i] } }
-            for (i, byte) in entry.address.prefix(16).enumerated() { bytes[8 + i] = byte }
-            return bytes
+    /// Router mode: the interfaces (by index) the caller serves with
+    /// sockets. The program redirects a packet only when the FIB sends it
+    /// out of one of these; the kernel forwards the rest. Replaces the set.
+    /// - Throws: `XDPError` if the map update fails (at most 64 interfaces).
+    public func setServedInterfaces(_ indexes: [UInt32]) throws(XDPError) {
+        var key: UInt32 = 0, next: UInt32 = 0
+        var present: [UInt32] = []
+        var rc = bpf_map_get_next_key(servedPortsMapFD, nil, &next)
+        while rc == 0 {
+            present.append(next)
+            key = next
+            rc = bpf_map_get_next_key(servedPortsMapFD, &key, &next)
         }
-        var present: UInt8 = 1
-        for entry in adding {
-            let rc = key(entry).withUnsafeBytes { bpf_map_update_elem(nextHopsMapFD, $0.baseAddress, &present, UInt64(BPF_ANY)) }
-            if rc != 0 { throw XDPError.fromErrno(-rc, operation: "add a next hop to the router map of \(interface)") }
+        var one: UInt32 = 1
+        for index in indexes {
+            var index = index
+            let rc = bpf_map_update_elem(servedPortsMapFD, &index, &one, UInt64(BPF_ANY))
+            if rc != 0 { throw XDPError.fromErrno(-rc, operation: "add interface \(index) to the served ports of \(interface)'s program") }
         }
-        for entry in removing {
-            _ = key(entry).withUnsafeBytes { bpf_map_delete_elem(nextHopsMapFD, $0.baseAddress) }
+        for var stale in present where !indexes.contains(stale) {
+            _ = bpf_map_delete_elem(servedPortsMapFD, &stale)
         }
     }
 
@@ -251,8 +257,8 @@ public struct XDPProgram: ~Copyable {
     public func counters() throws(XDPError) -> RedirectCounters {
         let cpus = Int(libbpf_num_possible_cpus())
         var values = [UInt64](repeating: 0, count: max(cpus, 1))
-        var sums = [UInt64](repeating: 0, count: 5)
-        for key in 0..<5 {
+        var sums = [UInt64](repeating: 0, count: RedirectCounters.programCounterCount)
+        for key in sums.indices {
             var k = UInt32(key)
             let rc = values.withUnsafeMutableBytes { bpf_map_lookup_elem(countersMapFD, &k, $0.baseAddress) }
             if rc != 0 { throw XDPError.fromErrno(-rc, operation: "read the redirect program's counters") }
@@ -260,6 +266,7 @@ public struct XDPProgram: ~Copyable {
         }
         var counters = RedirectCounters(redirected: sums[0], passed: sums[1], droppedNoSocket: sums[2], passedNoSocket: sums[3])
         counters.routerPassed = sums[4]
+        for reason in RedirectCounters.RouterReason.allCases { counters.routerReasons[reason.label] = sums[reason.rawValue] }
         return counters
     }
 

@@ -37,12 +37,14 @@ struct DaemonConfiguration: Codable, Equatable {
         }
     }
 
+    /// Refused (see ``engineConfiguration()``): decoded only to say so.
     struct Route: Codable, Equatable {
         var prefix: String
         var via: String?
         var interface: String
     }
 
+    /// Refused, like ``Route``.
     struct Neighbor: Codable, Equatable {
         var address: String
         var mac: String
@@ -62,6 +64,7 @@ struct DaemonConfiguration: Codable, Equatable {
     var netns: String?
     /// host:port for Prometheus metrics (default 127.0.0.1:9109); "off" disables.
     var metrics: String?
+    /// No longer supported: l3 follows the kernel's FIB; refused with the `ip` command to use.
     var routes: [Route]?
     var neighbors: [Neighbor]?
     /// What to do when our XDP program is removed or replaced behind our back: reattach or exit.
@@ -99,6 +102,18 @@ struct DaemonConfiguration: Codable, Equatable {
         do { try engine.validate() } catch { throw ConfigurationError(key: nil, line: nil, message: error.hint) }
         if let channels, !(1...1024).contains(channels) {
             throw ConfigurationError(key: "channels", line: nil, message: "\(channels) out of range: use 1 to 1024")
+        }
+        // l3 forwards exactly as the kernel's FIB says (the XDP program asks
+        // it per packet): routes and neighbors belong in the kernel's tables.
+        if let routes, let route = routes.first {
+            let example = "ip route add \(route.prefix)\(route.via.map { " via \($0)" } ?? "") dev \(route.interface)"
+            throw ConfigurationError(key: "routes", line: nil,
+                                     message: "static routes are not supported: xdpfwd l3 follows the kernel's FIB, so add them to the kernel in the daemon's network namespace (\(example)) and remove routes: from the file")
+        }
+        if let neighbors, let neighbor = neighbors.first {
+            let example = "ip neigh replace \(neighbor.address) lladdr \(neighbor.mac) dev \(neighbor.interface) nud permanent"
+            throw ConfigurationError(key: "neighbors", line: nil,
+                                     message: "static neighbors are not supported: xdpfwd l3 follows the kernel's FIB and neighbor table, so add them to the kernel in the daemon's network namespace (\(example)) and remove neighbors: from the file")
         }
         if let policy = programLossPolicy, policy != "reattach" && policy != "exit" {
             throw ConfigurationError(key: "program_loss_policy", line: nil, message: "'\(policy)': use reattach or exit")

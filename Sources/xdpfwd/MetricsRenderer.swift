@@ -5,7 +5,7 @@ import XDPControl
 
 /// The Prometheus text the metrics endpoint serves.
 enum MetricsRenderer {
-    static func render(engine: ForwardingEngine, mode: ForwardingMode, reloads: Int, tables: L3Forwarder?, rebuilds: Int) -> String {
+    static func render(engine: ForwardingEngine, mode: ForwardingMode, reloads: Int) -> String {
         var out = ""
         func family(_ name: String, _ type: String, _ help: String) { out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n" }
         func sample(_ name: String, _ labels: [(String, String)], _ value: some Numeric) {
@@ -49,6 +49,14 @@ enum MetricsRenderer {
                 sample("xdpfwd_program_packets_total", [("port", port), ("decision", decision)], value)
             }
         }
+        if mode == .l3 {
+            family("xdpfwd_program_router_passed_total", "counter", "Router mode: packets the XDP program left to the kernel, per port and reason.")
+            for (port, program) in engine.programCounters() {
+                for reason in RedirectCounters.RouterReason.allCases {
+                    sample("xdpfwd_program_router_passed_total", [("port", port), ("reason", reason.label)], program.routerPassed(reason))
+                }
+            }
+        }
         family("xdpfwd_frames", "gauge", "UMEM frames by place, per worker (conservation: free + receive_side + transmit_side + held = total).")
         for (index, frames) in engine.frameCounters.enumerated() {
             let total = frames.total.load(ordering: .relaxed), free = frames.free.load(ordering: .relaxed)
@@ -57,15 +65,6 @@ enum MetricsRenderer {
                                    ("held", total - free - receive - transmit)] {
                 sample("xdpfwd_frames", [("worker", "\(index)"), ("place", place)], value)
             }
-        }
-        if let tables {
-            family("xdpfwd_routes", "gauge", "Routes in the fast path's tables.")
-            sample("xdpfwd_routes", [("family", "ipv4")], tables.ipv4Routes.count)
-            sample("xdpfwd_routes", [("family", "ipv6")], tables.ipv6Routes.count)
-            family("xdpfwd_neighbors", "gauge", "Neighbors in the fast path's tables.")
-            sample("xdpfwd_neighbors", [], tables.neighbors.count)
-            family("xdpfwd_table_rebuilds_total", "counter", "Times the tables were rebuilt from the kernel.")
-            sample("xdpfwd_table_rebuilds_total", [], rebuilds)
         }
         family("xdpfwd_reloads_total", "counter", "SIGHUP reloads.")
         sample("xdpfwd_reloads_total", [], reloads)

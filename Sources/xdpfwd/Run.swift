@@ -12,7 +12,7 @@ import XDPControl
 let reloadRequested = Atomic<Bool>(false)
 
 struct Run: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Forward packets until SIGTERM/SIGINT (SIGHUP reloads routes, neighbors and the config's tables).")
+    static let configuration = CommandConfiguration(abstract: "Forward packets until SIGTERM/SIGINT (SIGHUP re-reads the config and checks it).")
     @OptionGroup var options: ConfigurationOptions
     @Flag(help: "Keep every capability after setup (default: give up all but the ones needed to detach and watch the programs).")
     var keepCapabilities = false
@@ -62,15 +62,15 @@ struct Run: ParsableCommand {
     }
 }
 
-/// The daemon as a service: starts the engine, keeps l3 tables in sync with
-/// the kernel, watches its programs, serves metrics, and on graceful shutdown
-/// stops the workers and detaches every program.
+/// The daemon as a service: starts the engine (l3 follows the kernel's FIB
+/// through the program: no tables to keep), watches its programs, serves
+/// metrics, and on graceful shutdown stops the workers and detaches every
+/// program.
 final class Daemon: Service, @unchecked Sendable {
     let configuration: DaemonConfiguration
     let configPath: String?
     let engine: ForwardingEngine
     let logger: Logger
-    private var mirror: KernelRoutingMirror?
     private var metrics: MetricsServer?
     /// System changes the plan made (IRQ affinity, NAPI tunables), undone at stop.
     private var systemChanges: SystemChanges?
@@ -94,26 +94,10 @@ final class Daemon: Service, @unchecked Sendable {
             channelChanges = changes
         }
         engine = try ForwardingEngine(configuration: try configuration.engineConfiguration())
-        if configuration.mode == .l3 {
-            var ports: [Int32: OutputInterface] = [:]
-            for interface in engine.interfaces {
-                let mac = try { () throws(XDPError) -> [UInt8] in
-                    if let namespace = configuration.netns {
-                        return try NetworkNamespace.withEntered(namespace) { () throws(XDPError) -> [UInt8] in try InterfaceAddress.mac(of: interface.name) }
-                    }
-                    return try InterfaceAddress.mac(of: interface.name)
-                }()
-                ports[Int32(interface.index)] = OutputInterface(mac: MACAddress(bytes: mac)!, mtu: interface.mtu)
-            }
-            mirror = try KernelRoutingMirror(ports: ports, staticRoutes: try Daemon.staticRoutes(configuration, engine),
-                                             staticNeighbors: try Daemon.staticNeighbors(configuration, engine), namespace: configuration.netns)
-            try engine.publishTables(try mirror!.build())
-        }
         let address = configuration.metrics ?? "127.0.0.1:9109"
         if address != "off" {
             metrics = try MetricsServer(address: address) { [unowned self] in
-                MetricsRenderer.render(engine: engine, mode: configuration.mode, reloads: reloads.load(ordering: .relaxed),
-                                       tables: configuration.mode == .l3 ? engine.tables.snapshot : nil, rebuilds: mirror?.rebuilds ?? 0)
+                MetricsRenderer.render(engine: engine, mode: configuration.mode, reloads: reloads.load(ordering: .relaxed))
             }
         }
         applySystemChanges()
@@ -147,14 +131,12 @@ final class Daemon: Service, @unchecked Sendable {
     }
 
     func run() async throws {
-        if let mirror { rebuildTables(reason: "start"); _ = mirror }
         logStartup()
         let policy = configuration.programLossPolicy ?? "reattach"
         var ticks = 0
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             try? await Task.sleep(for: .milliseconds(100))
             ticks += 1
-            if let mirror, mirror.changesPending() { rebuildTables(reason: "kernel routing change") }
             if reloadRequested.exchange(false, ordering: .relaxed) { reload() }
             if ticks % 5 == 0 {
                 if let gone = engine.missingPorts().first {
@@ -220,31 +202,18 @@ final class Daemon: Service, @unchecked Sendable {
         systemChanges = changes
     }
 
-    private func rebuildTables(reason: String) {
-        guard let mirror else { return }
-        do {
-            let forwarder = try mirror.build()
-            try engine.publishTables(forwarder)
-            logger.debug("tables rebuilt (\(reason)): \(forwarder.ipv4Routes.count) IPv4 routes, \(forwarder.ipv6Routes.count) IPv6 routes, \(forwarder.neighbors.count) neighbors")
-        } catch {
-            logger.error("could not rebuild the routing tables: \(error)")
-        }
-    }
-
-    /// SIGHUP: re-read the config's static routes and neighbors, re-dump the kernel's, swap the tables in.
+    /// SIGHUP: re-read and check the config file. Routes and neighbors are
+    /// the kernel's (the program asks its FIB per packet): nothing to rebuild.
     private func reload() {
         reloads.add(1, ordering: .relaxed)
-        if let path = configPath, let mirror {
+        if let path = configPath {
             do {
-                let fresh = try DaemonConfiguration.load(path: path)
-                mirror.staticRoutes = try Daemon.staticRoutes(fresh, engine)
-                mirror.staticNeighbors = try Daemon.staticNeighbors(fresh, engine)
+                _ = try DaemonConfiguration.load(path: path).engineConfiguration()
             } catch {
-                logger.error("reload: keeping the old tables: \(error)")
+                logger.error("reload: \(error)")
                 return
             }
         }
-        rebuildTables(reason: "SIGHUP")
         logger.info("reloaded (SIGHUP)")
     }
 
@@ -254,57 +223,4 @@ final class Daemon: Service, @unchecked Sendable {
         for (port, reason) in engine.fallbackReasons { logger.warning("\(port): \(reason)") }
         for line in engine.plan.table.split(separator: "\n") { logger.info("plan: \(line)") }
     }
-
-    static func staticRoutes(_ configuration: DaemonConfiguration, _ engine: ForwardingEngine) throws -> [KernelRoutingMirror.StaticRoute] {
-        try (configuration.routes ?? []).enumerated().map { index, route in
-            guard let (prefix, length) = parsePrefix(route.prefix) else {
-                throw ConfigurationError(key: "routes[\(index)].prefix", line: nil, message: "'\(route.prefix)' is not a prefix like 198.19.0.0/16")
-            }
-            let gateway = try route.via.map { via -> IPAddress in
-                guard let address = parseAddress(via) else { throw ConfigurationError(key: "routes[\(index)].via", line: nil, message: "'\(via)' is not an address") }
-                return address
-            }
-            guard let interface = engine.interfaces.first(where: { $0.name == route.interface }) else {
-                throw ConfigurationError(key: "routes[\(index)].interface", line: nil, message: "'\(route.interface)' is not one of the ports")
-            }
-            return KernelRoutingMirror.StaticRoute(prefix: prefix, length: length, gateway: gateway, interfaceIndex: Int32(interface.index))
-        }
-    }
-
-    static func staticNeighbors(_ configuration: DaemonConfiguration, _ engine: ForwardingEngine) throws -> [KernelRoutingMirror.StaticNeighbor] {
-        try (configuration.neighbors ?? []).enumerated().map { index, neighbor in
-            guard let address = parseAddress(neighbor.address) else {
-                throw ConfigurationError(key: "neighbors[\(index)].address", line: nil, message: "'\(neighbor.address)' is not an address")
-            }
-            let parts = neighbor.mac.split(separator: ":").compactMap { UInt8($0, radix: 16) }
-            guard parts.count == 6, let mac = MACAddress(bytes: parts) else {
-                throw ConfigurationError(key: "neighbors[\(index)].mac", line: nil, message: "'\(neighbor.mac)' is not a MAC address")
-            }
-            guard let interface = engine.interfaces.first(where: { $0.name == neighbor.interface }) else {
-                throw ConfigurationError(key: "neighbors[\(index)].interface", line: nil, message: "'\(neighbor.interface)' is not one of the ports")
-            }
-            return KernelRoutingMirror.StaticNeighbor(address: address, mac: mac, interfaceIndex: Int32(interface.index))
-        }
-    }
-}
-
-/// "198.19.0.0/16" or "2001:db8::/32".
-func parsePrefix(_ text: String) -> (IPAddress, Int)? {
-    let parts = text.split(separator: "/")
-    guard parts.count == 2, let length = Int(parts[1]), let address = parseAddress(String(parts[0])) else { return nil }
-    switch address {
-    case .v4 where (0...32).contains(length), .v6 where (0...128).contains(length): return (address, length)
-    default: return nil
-    }
-}
-
-/// An IPv4 or IPv6 address in text form.
-func parseAddress(_ text: String) -> IPAddress? {
-    var v4 = in_addr()
-    if inet_pton(AF_INET, text, &v4) == 1 { return .v4(UInt32(bigEndian: v4.s_addr)) }
-    var v6 = in6_addr()
-    if inet_pton(AF_INET6, text, &v6) == 1 {
-        return withUnsafeBytes(of: v6) { IPv6Address(bytes: Array($0)) }.map { .v6($0) }
-    }
-    return nil
 }

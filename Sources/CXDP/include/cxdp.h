@@ -20,7 +20,6 @@
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
 #include "cxdp_probe.h"
-#include "cxdp_rtnl.h"
 #include "cxdp_xsk.h"
 
 #ifndef AF_XDP
