@@ -159,7 +159,7 @@ let package = Package(
         ),
         .testTarget(
             name: "XDPFwdTests",
-            dependencies: ["XDP", "XDPControl", "Packet", "TestSupport", "xdpfwd"],
+            dependencies: ["XDP", "XDPControl", "Packet", "Forwarding", "TestSupport", "xdpfwd"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -14,8 +14,8 @@ import XDPControl
 ///
 /// Anything else is counted by reason and dropped: no or invalid metadata,
 /// an egress this worker has no socket for, a frame that is not the IPv4 or
-/// IPv6 packet the program looked at, a bad IPv4 header checksum, a TTL that
-/// expired (the program leaves those to the kernel; counted if one races).
+/// IPv6 packet the program looked at, a bad IPv4 header checksum or a length
+/// beyond the frame (the kernel would drop both), a TTL that expired (the program leaves those to the kernel; counted if one races).
 public struct L3Handler: RoutingHandler {
     /// Egress interface indexes and, at the same position, the socket (index
     /// in the worker's ``SocketSet``) that sends out of each.
@@ -69,12 +69,15 @@ public struct L3Handler: RoutingHandler {
         switch etherType {
         case 0x0800:
             let headerLength = Int(first & 0x0f) &* 4
-            guard first >> 4 == 4, headerLength >= 20, bytes.count >= 14 &+ headerLength,
+            let totalLength = Int(UInt16(bigEndian: base.loadUnaligned(fromByteOffset: 16, as: UInt16.self)))
+            guard first >> 4 == 4, headerLength >= 20, totalLength >= headerLength, bytes.count >= 14 &+ totalLength,
                   InternetChecksum.isValidIPv4Header(UnsafeRawBufferPointer(bytes), l3Offset: 14, headerLength: headerLength)
             else { return .malformed }
             guard IPv4TTL.decrement(bytes, l3Offset: 14) else { return .ttlExpired }
         case 0x86DD:
-            guard first >> 4 == 6, bytes.count >= 14 + 40 else { return .malformed }
+            guard first >> 4 == 6, bytes.count >= 14 + 40,
+                  bytes.count >= 14 + 40 + Int(UInt16(bigEndian: base.loadUnaligned(fromByteOffset: 18, as: UInt16.self)))
+            else { return .malformed }
             guard IPv6HopLimit.decrement(bytes, l3Offset: 14) else { return .ttlExpired }
         default:
             return .malformed
