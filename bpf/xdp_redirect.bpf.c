@@ -67,7 +67,7 @@ enum counter {
     COUNTER_PASSED = 1,         // no match: to the kernel stack
     COUNTER_DROPPED_NO_SOCKET = 2, // matched, but the queue has no socket
     COUNTER_PASSED_NO_SOCKET = 3,  // matched, no socket, pass_without_socket set
-    COUNTER_ROUTER_PASSED = 4,     // router mode: for the kernel, any reason below (the sum of 5...13)
+    COUNTER_ROUTER_PASSED = 4,     // router mode: for the kernel, any reason below (the sum of 5...14)
     // Router mode, why a packet went to the kernel (mirrored by RedirectCounters.RouterReason in Swift):
     COUNTER_ROUTER_NOT_IP = 5,        // ARP, ND, VLAN-tagged, other ethertypes, hop-by-hop, malformed IP
     COUNTER_ROUTER_TTL = 6,           // TTL / hop limit <= 1 (the kernel sends time exceeded)
@@ -78,7 +78,8 @@ enum counter {
     COUNTER_ROUTER_FWD_DISABLED = 11, // FIB: forwarding disabled on the ingress interface
     COUNTER_ROUTER_UNSERVED = 12,     // FIB success, egress not a served port (the kernel forwards it)
     COUNTER_ROUTER_OTHER = 13,        // FIB: any other answer; or no room for the metadata
-    COUNTER_COUNT = 14,
+    COUNTER_ROUTER_IP_OPTIONS = 14,   // IPv4 source route or router alert option (the kernel's settings decide)
+    COUNTER_COUNT = 15,
 };
 
 struct {
@@ -155,6 +156,42 @@ static __always_inline int matches(struct xdp_md *ctx, const struct match_config
     return port >= m->port_min && port <= m->port_max;
 }
 
+// IPv4 options whose handling depends on more than the FIB: a source route
+// (loose 0x83, strict 0x89: accept_source_route decides) or a router alert
+// (0x94: a local socket may claim the packet). Returns 1 when the `length`
+// bytes of options after a plain Ethernet + IPv4 header carry one, or
+// cannot be walked (left to the kernel to judge); other options (record
+// route, timestamp, NOP...) ride along. A global function: the verifier
+// checks it once, on its own, and the walk runs over a copy on the stack.
+__noinline int ipv4_kernel_options(struct xdp_md *ctx, __u32 length) {
+    __u8 options[40] = {};
+    if (length == 0)
+        return 0;
+    if (length > sizeof(options))
+        return 1;
+    if (bpf_xdp_load_bytes(ctx, sizeof(struct ethhdr) + sizeof(struct iphdr), options, length))
+        return 1;
+    __u32 offset = 0;
+    for (int i = 0; i < 40; i++) {
+        if (offset >= length)
+            return 0;
+        __u8 type = options[offset];
+        if (type == 0) // end of options
+            return 0;
+        if (type == 1) { // no operation
+            offset += 1;
+            continue;
+        }
+        if (type == 0x83 || type == 0x89 || type == 0x94 || offset + 1 >= length)
+            return 1;
+        __u8 size = options[offset + 1];
+        if (size < 2)
+            return 1;
+        offset += size;
+    }
+    return 0;
+}
+
 // Router mode: the FIB's answer for a packet going to userspace, written in
 // front of the packet (data_meta .. data), 20 bytes. Mirrored by FIBMetadata
 // in Swift (XDP/FIBMetadata.swift). dmac and smac come first, in the order of
@@ -195,6 +232,8 @@ static __always_inline __u32 route(struct xdp_md *ctx) {
             return COUNTER_ROUTER_NOT_IP;
         if (ip->ttl <= 1)
             return COUNTER_ROUTER_TTL;
+        if (ip->ihl > 5 && ipv4_kernel_options(ctx, ip->ihl * 4 - sizeof(struct iphdr)))
+            return COUNTER_ROUTER_IP_OPTIONS;
         fib.family = 2; // AF_INET
         fib.tos = ip->tos;
         fib.l4_protocol = ip->protocol;

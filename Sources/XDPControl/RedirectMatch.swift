@@ -14,8 +14,11 @@ public struct RedirectMatch: Sendable, Equatable {
     public var passWithoutSocket: Bool
 
     /// Router mode: only packets the kernel's FIB would forward, to a known
-    /// neighbor, go to the socket (bpf_fib_lookup); ARP, ND, local traffic,
-    /// no route, no neighbor and expiring TTLs go to the kernel.
+    /// neighbor, out of an interface set with
+    /// `XDPProgram.setServedInterfaces(_:)`, go to the socket
+    /// (bpf_fib_lookup), carrying the FIB's answer in front of them
+    /// (`FIBMetadata`); everything else goes to the kernel, counted by
+    /// ``RedirectCounters/RouterReason``.
     public var router: Bool = false
 
     /// Every packet goes to the queue's socket.
@@ -114,6 +117,9 @@ public struct RedirectCounters: Sendable, Equatable, Codable {
         case unservedEgress = 12
         /// Any other answer of the FIB, or no room for the FIB metadata.
         case other = 13
+        /// An IPv4 source route or router alert option: the kernel's settings
+        /// (accept_source_route, router alert sockets) decide, not the FIB.
+        case ipOptions = 14
 
         /// The metric label.
         public var label: String {
@@ -127,6 +133,7 @@ public struct RedirectCounters: Sendable, Equatable, Codable {
             case .forwardingDisabled: "forwarding_disabled"
             case .unservedEgress: "unserved_egress"
             case .other: "other"
+            case .ipOptions: "ip_options"
             }
         }
     }
@@ -135,7 +142,7 @@ public struct RedirectCounters: Sendable, Equatable, Codable {
     public func routerPassed(_ reason: RouterReason) -> UInt64 { routerReasons[reason.label] ?? 0 }
 
     /// The counters the program keeps (`COUNTER_COUNT`).
-    static let programCounterCount = 14
+    static let programCounterCount = 15
 
     /// Creates a value.
     public init(redirected: UInt64 = 0, passed: UInt64 = 0, droppedNoSocket: UInt64 = 0, passedNoSocket: UInt64 = 0) {

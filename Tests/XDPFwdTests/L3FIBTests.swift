@@ -83,7 +83,7 @@ struct L3FIBTests {
         #expect(Daemon.stop(daemon) == 0, "\(daemon.standardError)")
     }
 
-    @Test("IPv4 with options (ping -R, record route) is forwarded by userspace both ways")
+    @Test("IPv4 with options (ping -R, record route) is forwarded by userspace both ways; a loose source route is left to the kernel")
     func ipv4Options() throws {
         let lab = try ForwardingLab(.router)
         let daemon = try L3FIBTests.startDaemon(lab, metrics: 9192)
@@ -99,6 +99,28 @@ struct L3FIBTests {
         #expect(L3FIBTests.sent(after, lab.portB) - L3FIBTests.sent(before, lab.portB) >= 20)
         #expect(L3FIBTests.sent(after, lab.portA) - L3FIBTests.sent(before, lab.portA) >= 20)
         #expect(kernelAfter.v4 - kernelBefore.v4 < 5, "the kernel forwarded \(kernelAfter.v4 - kernelBefore.v4)")
+
+        // A loose source route (0x83): accept_source_route, not the FIB, decides.
+        let link = lab.lab.links[0]
+        let plain = UDPPacketBuilder(sourceMAC: link.peerMAC, destinationMAC: link.deviceMAC, sourceIPv4: [198, 18, 0, 1],
+                                     destinationIPv4: [198, 18, 1, 1]).make(frameLength: 80)
+        var routed = Array(plain[0..<34]) + [0x83, 7, 4, 198, 18, 1, 1, 0] + Array(plain[34...])
+        routed[14] = 0x47
+        let total = routed.count - 14
+        routed[16] = UInt8(total >> 8); routed[17] = UInt8(total & 0xff)
+        routed[24] = 0; routed[25] = 0
+        let checksum = routed.withUnsafeBytes { InternetChecksum.compute(UnsafeRawBufferPointer(rebasing: $0[14..<42])) }
+        routed[24] = UInt8(checksum >> 8); routed[25] = UInt8(checksum & 0xff)
+        let sent = try {
+            var host = try PeerEndpoint(namespace: lab.hostA, interface: link.peerInterface)
+            return host.blast(Array(repeating: routed, count: 20), timeout: 5)
+        }()
+        usleep(200_000)
+        let last = scrape(port: 9192)
+        #expect(sent == 20)
+        #expect(L3FIBTests.passed(last, lab.portA, "ip_options") - L3FIBTests.passed(after, lab.portA, "ip_options") >= 20,
+                "left to the kernel: \(L3FIBTests.reasons(last, lab.portA))")
+        #expect(L3FIBTests.sent(last, lab.portB) - L3FIBTests.sent(after, lab.portB) < 20, "not forwarded by userspace")
         #expect(Daemon.stop(daemon) == 0, "\(daemon.standardError)")
     }
 
