@@ -1,5 +1,4 @@
 import Glibc
-import Packet
 import Synchronization
 import XDP
 import XDPControl

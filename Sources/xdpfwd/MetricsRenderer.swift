@@ -1,5 +1,4 @@
 import Forwarding
-import Packet
 import XDP
 import XDPControl
 
