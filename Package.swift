@@ -116,7 +116,7 @@ let package = Package(
         .executableTarget(
             name: "xdpbench",
             dependencies: [
-                "XDP", "XDPControl", "Packet",
+                "XDP", "XDPControl", "Packet", "Forwarding",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],

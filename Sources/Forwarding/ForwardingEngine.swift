@@ -63,7 +63,8 @@ public final class ForwardingEngine: @unchecked Sendable {
         for worker in plan.workers {
             // One UMEM per worker, shared by all its sockets: forwarding between its ports needs no copy.
             let queues = try WorkerQueues(serving: worker.assignments, framesPerSocket: config.frameCount, frameSize: config.frameSize,
-                                          socketConfiguration: socketConfig) { (socket: borrowing Socket) throws(XDPError) in
+                                          socketConfiguration: socketConfig,
+                                          txMetadataLength: TXMetadata.byteCount) { (socket: borrowing Socket) throws(XDPError) in
                 let programIndex = config.ports.firstIndex { $0.interface == socket.interface }!
                 try programs[programIndex].program.register(socket)
                 zeroCopy = socket.isZeroCopy

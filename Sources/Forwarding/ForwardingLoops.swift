@@ -48,13 +48,16 @@ extension PassHandler: CountingHandler {
 /// loop is specialised and the per-packet decision is inlined.
 enum ForwardingLoops {
     static func run(mode: ForwardingMode, batch: Int, state: inout WorkerState, stop: StopFlag, tables: TableStore) {
+        // Every mode sends packets on: partial checksums (hosts with
+        // checksum offload) are carried on as offload requests or finished.
+        let offload = state.queues.checksumOffloadMetadataLength
         switch mode {
         case .xconnect:
-            var handlers = (0..<state.queues.sockets.count).map { _ in PassHandler() }
+            var handlers = (0..<state.queues.sockets.count).map { _ in TransportChecksumHandler(PassHandler(), offloadMetadataLength: offload) }
             pairLoop(batch: batch, state: &state, handlers: &handlers, stop: stop, tables: tables)
         case .l3:
             var handlers = (0..<state.queues.sockets.count).map { index in
-                L3Handler(outputInterfaceIndex: state.interfaceIndexes[index ^ 1])
+                TransportChecksumHandler(L3Handler(outputInterfaceIndex: state.interfaceIndexes[index ^ 1]), offloadMetadataLength: offload)
             }
             pairLoop(batch: batch, state: &state, handlers: &handlers, stop: stop, tables: tables)
         case .macswap:
@@ -108,7 +111,7 @@ enum ForwardingLoops {
     /// macswap: every socket reflects its own traffic.
     static func reflectLoop(batch: Int, state: inout WorkerState, stop: StopFlag) {
         var local = state.counters.map { _ in LocalPortCounters() }
-        var handler = MACSwapHandler()
+        var handler = TransportChecksumHandler(MACSwapHandler(), offloadMetadataLength: state.queues.checksumOffloadMetadataLength)
         var iterations = 0
         while !stop.isRaised {
             var handled = 0
