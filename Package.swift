@@ -174,7 +174,7 @@ let package = Package(
         ),
         .testTarget(
             name: "XDPIntegrationTests",
-            dependencies: ["XDP", "XDPControl", "Packet"],
+            dependencies: ["XDP", "XDPControl", "Packet", "TestSupport"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -45,6 +45,9 @@ public final class ForwardingEngine: @unchecked Sendable {
     private func setUp() throws(XDPError) {
         let config = configuration
         for port in config.ports { interfaces.append(try Interface.discover(port.interface)) }
+        if config.mode != .macswap {
+            try ForwardingEngine.refuseLoop(interfaces[0], interfaces[1], mode: config.mode)
+        }
         var planPorts: [QueuePlan.Port] = []
         for (port, interface) in zip(config.ports, interfaces) { planPorts.append(try QueuePlan.Port(interface, queues: port.queues)) }
         let pairs = config.mode == .macswap ? [] : [(config.ports[0].interface, config.ports[1].interface)]
@@ -77,6 +80,15 @@ public final class ForwardingEngine: @unchecked Sendable {
             workers.add(WorkerState(queues: queues, counters: counters, frames: frames,
                                     interfaceIndexes: worker.assignments.map { a in interfaces.first { $0.name == a.port }!.index }))
         }
+    }
+
+    /// Refuses two ports that are the two ends of one veth pair: every
+    /// packet sent out of one comes back in on the other, to be forwarded
+    /// again, forever.
+    static func refuseLoop(_ a: Interface, _ b: Interface, mode: ForwardingMode) throws(XDPError) {
+        guard Interface.vethPeerIndex(of: a.name) == b.index, Interface.vethPeerIndex(of: b.name) == a.index else { return }
+        throw XDPError(.invalidConfiguration, operation: "\(mode.rawValue) between \(a.name) and \(b.name)", errno: EINVAL,
+                       hint: "\(a.name) and \(b.name) are the two ends of one veth pair: what one port sends, the other receives and forwards back, forever. Use ports that lead to different hosts")
     }
 
     /// Starts the workers.
@@ -162,7 +174,15 @@ public final class ForwardingEngine: @unchecked Sendable {
             .map { port, _ in port.interface }
     }
 
-    /// Attaches the program of `port` again.
+    /// The program someone else attached to `port` in place of ours,
+    /// described for a log line, or nil when ours is there or none is.
+    public func foreignProgram(port: String) -> String? {
+        guard let index = configuration.ports.firstIndex(where: { $0.interface == port }) else { return nil }
+        return programs[index].program.foreignProgram()
+    }
+
+    /// Attaches the program of `port` again, only onto an interface with
+    /// no program (a foreign one is never overwritten).
     public func reattachProgram(port: String) throws(XDPError) {
         guard let index = configuration.ports.firstIndex(where: { $0.interface == port }) else { return }
         try programs[index].program.reattach()

@@ -100,6 +100,14 @@ public struct Interface: Sendable, Equatable, Codable {
             xdp: XDPFeatures.probe(index: Int(link.ifindex)))
     }
 
+    /// The index of the other end of a veth (in that end's namespace), or
+    /// nil for any other driver or when the kernel does not say.
+    /// - Parameter name: The interface, in the calling thread's namespace.
+    public static func vethPeerIndex(of name: String) -> Int? {
+        let peer = cxdp_probe_veth_peer(name)
+        return peer > 0 ? Int(peer) : nil
+    }
+
     /// sysfs belongs to the mount's namespace: trust it only when its ifindex matches.
     static func sysfsShowsThisNamespace(name: String, index: Int) -> Bool {
         guard let text = try? String(contentsOfFile: "/sys/class/net/\(name)/ifindex", encoding: .utf8) else { return false }

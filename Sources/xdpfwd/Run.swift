@@ -76,6 +76,8 @@ final class Daemon: Service, @unchecked Sendable {
     private var systemChanges: SystemChanges?
     /// Channel counts set before binding, undone after the sockets are closed.
     private var channelChanges: SystemChanges?
+    /// IP forwarding switched on for l3 (enable_forwarding), undone at stop.
+    private var forwardingChanges: SystemChanges?
     private let reloads = Atomic<Int>(0)
     private(set) var failure: String?
 
@@ -92,6 +94,22 @@ final class Daemon: Service, @unchecked Sendable {
             }
             for change in changes.log { logger.info("system change: \(change)") }
             channelChanges = changes
+        }
+        if configuration.mode == .l3 {
+            // bpf_fib_lookup answers "forwarding disabled" on a port that does not forward.
+            let ports = configuration.ports.map(\.interface)
+            let read = { () throws(XDPError) -> [IPForwarding.Off] in IPForwarding.off(on: ports) }
+            let off = try configuration.netns.map { namespace throws(XDPError) in try NetworkNamespace.withEntered(namespace, read) } ?? read()
+            if !off.isEmpty {
+                guard configuration.enableForwarding == true else {
+                    throw IPForwarding.refusal(off, namespace: configuration.netns, switchName: "enable_forwarding: true (or --enable-forwarding)")
+                }
+                let changes = SystemChanges()
+                let enable = { () throws(XDPError) in IPForwarding.enable(off, changes: changes) }
+                if let namespace = configuration.netns { try NetworkNamespace.withEntered(namespace, enable) } else { try enable() }
+                for change in changes.log { logger.info("system change: \(change)") }
+                forwardingChanges = changes
+            }
         }
         engine = try ForwardingEngine(configuration: try configuration.engineConfiguration())
         if configuration.mode == .l3 {
@@ -150,6 +168,7 @@ final class Daemon: Service, @unchecked Sendable {
         if let mirror { rebuildTables(reason: "start"); _ = mirror }
         logStartup()
         let policy = configuration.programLossPolicy ?? "reattach"
+        var foreignReported: [String: String] = [:]
         var ticks = 0
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             try? await Task.sleep(for: .milliseconds(100))
@@ -165,14 +184,26 @@ final class Daemon: Service, @unchecked Sendable {
                     throw ExitCode(3)
                 }
                 for port in engine.portsWithLostProgram() {
+                    let foreign = engine.foreignProgram(port: port)
                     if policy == "exit" {
-                        let message = "the XDP program on \(port) was removed or replaced by someone else; exiting (program_loss_policy: exit)"
+                        let what = foreign.map { "replaced by \($0)" } ?? "removed by someone else"
+                        let message = "the XDP program on \(port) was \(what); exiting (program_loss_policy: exit)"
                         failure = message
                         logger.critical("\(message)")
                         shutDown()
                         throw ExitCode(2)
                     }
-                    logger.warning("the XDP program on \(port) was removed or replaced by someone else: reattaching (program_loss_policy: reattach)")
+                    if let foreign {
+                        // Never overwrite someone else's program: say so once, and
+                        // reattach when the interface is free again.
+                        if foreignReported[port] != foreign {
+                            foreignReported[port] = foreign
+                            logger.error("the XDP program on \(port) was replaced by \(foreign); leaving it in place, so \(port) forwards nothing until it is removed (\(XDPProgram.removalCommand(interface: port)) in its namespace); xdpfwd reattaches then")
+                        }
+                        continue
+                    }
+                    foreignReported[port] = nil
+                    logger.warning("the XDP program on \(port) was removed by someone else: reattaching (program_loss_policy: reattach)")
                     do { try engine.reattachProgram(port: port) } catch { logger.error("reattach on \(port) failed: \(error)") }
                 }
             }
@@ -185,14 +216,15 @@ final class Daemon: Service, @unchecked Sendable {
         engine.stop()
         systemChanges?.undo()
         systemChanges = nil
-        if let changes = channelChanges {
+        for changes in [channelChanges, forwardingChanges].compactMap({ $0 }) {
             if let namespace = configuration.netns {
                 try? NetworkNamespace.withEntered(namespace) { () throws(XDPError) in changes.undo() }
             } else {
                 changes.undo()
             }
-            channelChanges = nil
         }
+        channelChanges = nil
+        forwardingChanges = nil
         metrics?.shutdown()
         metrics = nil
         logger.info("stopped")
@@ -234,6 +266,7 @@ final class Daemon: Service, @unchecked Sendable {
     /// SIGHUP: re-read the config's static routes and neighbors, re-dump the kernel's, swap the tables in.
     private func reload() {
         reloads.add(1, ordering: .relaxed)
+        warnIfForwardingOff()
         if let path = configPath, let mirror {
             do {
                 let fresh = try DaemonConfiguration.load(path: path)
@@ -246,6 +279,18 @@ final class Daemon: Service, @unchecked Sendable {
         }
         rebuildTables(reason: "SIGHUP")
         logger.info("reloaded (SIGHUP)")
+    }
+
+    /// l3: a port whose IP forwarding was switched off while running drops
+    /// everything routed through it; say so loudly, with the fix.
+    private func warnIfForwardingOff() {
+        guard configuration.mode == .l3 else { return }
+        let ports = configuration.ports.map(\.interface)
+        let read = { () throws(XDPError) -> [IPForwarding.Off] in IPForwarding.off(on: ports) }
+        let off = (try? configuration.netns.map { namespace throws(XDPError) in try NetworkNamespace.withEntered(namespace, read) } ?? read()) ?? []
+        if !off.isEmpty {
+            logger.error("\(IPForwarding.refusal(off, namespace: configuration.netns, switchName: "enable_forwarding: true").hint)")
+        }
     }
 
     private func logStartup() {
