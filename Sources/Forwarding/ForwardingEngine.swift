@@ -174,9 +174,10 @@ public final class ForwardingEngine: @unchecked Sendable {
             .map { port, _ in port.interface }
     }
 
-    /// The program someone else attached to `port` in place of ours,
-    /// described for a log line, or nil when ours is there or none is.
-    public func foreignProgram(port: String) -> String? {
+    /// The program someone else attached to `port` in place of ours (a
+    /// description and the command that removes it), or nil when ours is
+    /// there or none is.
+    public func foreignProgram(port: String) -> (description: String, removalCommand: String)? {
         guard let index = configuration.ports.firstIndex(where: { $0.interface == port }) else { return nil }
         return programs[index].program.foreignProgram()
     }

@@ -37,6 +37,13 @@ public protocol CountingHandler: PacketHandler {
     var drops: DropCounts { get }
     /// Called at a batch boundary when the tables changed: pick up the new ones.
     mutating func refresh(from tables: TableStore)
+    /// Partial checksums handed on as offload requests, and finished in software.
+    var partialChecksums: (offloaded: UInt64, finished: UInt64) { get }
+}
+
+extension CountingHandler {
+    /// None, for handlers that do not look at checksums.
+    public var partialChecksums: (offloaded: UInt64, finished: UInt64) { (0, 0) }
 }
 
 extension PassHandler: CountingHandler {
@@ -103,6 +110,7 @@ enum ForwardingLoops {
         local[output].txBytes &+= UInt64(result.transmittedBytes)
         local[input].drops[DropCounter.txRingFull.rawValue] &+= UInt64(result.transmitDropped)
         handlers[input].drops.store(into: &local[input])
+        (local[input].partialChecksumsOffloaded, local[input].partialChecksumsFinished) = handlers[input].partialChecksums
         local[input].publish(to: state.counters[input])
         local[output].publish(to: state.counters[output])
         return result.packets
@@ -126,6 +134,7 @@ enum ForwardingLoops {
                 local[index].txPackets &+= UInt64(result.transmitted)
                 local[index].txBytes &+= UInt64(result.transmittedBytes)
                 local[index].drops[DropCounter.txRingFull.rawValue] &+= UInt64(result.transmitDropped)
+                (local[index].partialChecksumsOffloaded, local[index].partialChecksumsFinished) = (handler.offloaded, handler.finishedInSoftware)
                 local[index].publish(to: state.counters[index])
             }
             iterations &+= 1

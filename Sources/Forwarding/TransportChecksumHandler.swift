@@ -63,4 +63,6 @@ extension TransportChecksumHandler: CountingHandler where Inner: CountingHandler
     public var drops: DropCounts { inner.drops }
     /// Passes the new tables to the inner handler.
     public mutating func refresh(from tables: TableStore) { inner.refresh(from: tables) }
+    /// What this handler did with partial checksums.
+    public var partialChecksums: (offloaded: UInt64, finished: UInt64) { (offloaded, finishedInSoftware) }
 }

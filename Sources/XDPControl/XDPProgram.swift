@@ -156,12 +156,13 @@ public struct XDPProgram: ~Copyable {
         if let result { throw result }
     }
 
-    /// Whether the program on the interface now is someone else's (not ours,
-    /// not absent), described for a log line.
-    public func foreignProgram() -> String? {
-        withOwnNamespace { () -> String? in
+    /// The program on the interface now when it is someone else's (not
+    /// ours, not absent): a description for a log line, and the iproute2
+    /// command that removes it (run in the program's network namespace).
+    public func foreignProgram() -> (description: String, removalCommand: String)? {
+        withOwnNamespace { () -> (description: String, removalCommand: String)? in
             guard let existing = XDPProgram.attachedProgramID(interface: interface), existing != programID else { return nil }
-            return XDPProgram.describeAttached(id: existing, interfaceIndex: interfaceIndex)
+            return (XDPProgram.describeAttached(id: existing, interfaceIndex: interfaceIndex), XDPProgram.removalCommand(interface: interface))
         } ?? nil
     }
 

@@ -11,6 +11,10 @@ import XDPControl
 /// Set by SIGHUP; the daemon reloads at its next tick.
 let reloadRequested = Atomic<Bool>(false)
 
+/// Set by SIGTERM/SIGINT during setup, before the service group watches the
+/// signals: the daemon then stops (detaching what it attached) as soon as it runs.
+let stopRequestedEarly = Atomic<Bool>(false)
+
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Forward packets until SIGTERM/SIGINT (SIGHUP reloads routes, neighbors and the config's tables).")
     @OptionGroup var options: ConfigurationOptions
@@ -28,6 +32,9 @@ struct Run: ParsableCommand {
         sigemptyset(&mask)
         for number in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&mask, number) }
         pthread_sigmask(SIG_UNBLOCK, &mask, nil)
+        // Until the service group takes the signals over: a stop during setup
+        // must not kill the process with its programs attached.
+        for number in [SIGINT, SIGTERM] { signal(number) { _ in stopRequestedEarly.store(true, ordering: .relaxed) } }
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         let logger = Logger(label: "xdpfwd")
         let configuration = try options.effective()
@@ -51,6 +58,8 @@ struct Run: ParsableCommand {
         done.wait()
         if let error = outcome.error {
             if error is ExitCode { throw error }
+            // Stopped during setup: the daemon ended on its own, cleanly.
+            if stopRequestedEarly.load(ordering: .relaxed) && daemon.failure == nil { return }
             if daemon.failure != nil { throw ExitCode(2) }
             throw error
         }
@@ -170,7 +179,7 @@ final class Daemon: Service, @unchecked Sendable {
         let policy = configuration.programLossPolicy ?? "reattach"
         var foreignReported: [String: String] = [:]
         var ticks = 0
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully && !stopRequestedEarly.load(ordering: .relaxed) {
             try? await Task.sleep(for: .milliseconds(100))
             ticks += 1
             if let mirror, mirror.changesPending() { rebuildTables(reason: "kernel routing change") }
@@ -186,7 +195,7 @@ final class Daemon: Service, @unchecked Sendable {
                 for port in engine.portsWithLostProgram() {
                     let foreign = engine.foreignProgram(port: port)
                     if policy == "exit" {
-                        let what = foreign.map { "replaced by \($0)" } ?? "removed by someone else"
+                        let what = foreign.map { "replaced by \($0.description)" } ?? "removed by someone else"
                         let message = "the XDP program on \(port) was \(what); exiting (program_loss_policy: exit)"
                         failure = message
                         logger.critical("\(message)")
@@ -196,9 +205,9 @@ final class Daemon: Service, @unchecked Sendable {
                     if let foreign {
                         // Never overwrite someone else's program: say so once, and
                         // reattach when the interface is free again.
-                        if foreignReported[port] != foreign {
-                            foreignReported[port] = foreign
-                            logger.error("the XDP program on \(port) was replaced by \(foreign); leaving it in place, so \(port) forwards nothing until it is removed (\(XDPProgram.removalCommand(interface: port)) in its namespace); xdpfwd reattaches then")
+                        if foreignReported[port] != foreign.description {
+                            foreignReported[port] = foreign.description
+                            logger.error("the XDP program on \(port) was replaced by \(foreign.description); leaving it in place, so \(port) forwards nothing until it is removed (\(foreign.removalCommand)\(configuration.netns.map { " in network namespace \($0)" } ?? "")); xdpfwd reattaches then")
                         }
                         continue
                     }

@@ -84,7 +84,8 @@ struct AttachModeTests {
         let attachedAfterReplace = program.isAttached()
         #expect(!attachedAfterReplace)
         let foreignDescription = program.foreignProgram()
-        #expect(foreignDescription?.contains("a foreign program") == true)
+        #expect(foreignDescription?.description.contains("a foreign program") == true)
+        #expect(foreignDescription?.removalCommand == "ip link set dev \(link.deviceInterface) xdpgeneric off")
         let error = #expect(throws: XDPError.self) { try program.reattach() }
         #expect(error?.kind == .busy)
         #expect(error?.hint.contains("xdpgeneric off") == true, "\(String(describing: error))")

@@ -27,6 +27,11 @@ final class ServiceLab: @unchecked Sendable {
         }
     }
 
+    /// Whether the client sends partial UDP/TCP checksums (TX checksum offload on).
+    func clientChecksumOffloadIsOn() throws -> Bool {
+        try Command.run(["ip", "netns", "exec", client, "ethtool", "-k", lab.links[0].peerInterface]).contains("tx-checksumming: on")
+    }
+
     deinit {
         if let kernelServers, kernelServers.isRunning { kill(kernelServers.processIdentifier, SIGKILL) }
         lab.tearDown()
