@@ -116,7 +116,7 @@ let package = Package(
         .executableTarget(
             name: "xdpbench",
             dependencies: [
-                "XDP", "XDPControl", "Packet",
+                "XDP", "XDPControl", "Packet", "Forwarding",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
@@ -174,7 +174,7 @@ let package = Package(
         ),
         .testTarget(
             name: "XDPIntegrationTests",
-            dependencies: ["XDP", "XDPControl", "Packet"],
+            dependencies: ["XDP", "XDPControl", "Packet", "TestSupport"],
             swiftSettings: swiftSettings
         ),
     ]

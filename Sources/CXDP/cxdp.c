@@ -249,6 +249,13 @@ int64_t cxdp_xdp_attached_id(int ifindex) {
     return query.prog_id;
 }
 
+int cxdp_xdp_attached_mode(int ifindex) {
+    LIBBPF_OPTS(bpf_xdp_query_opts, query);
+    int rc = bpf_xdp_query(ifindex, 0, &query);
+    if (rc) return rc;
+    return query.attach_mode;
+}
+
 uint32_t cxdp_program_id(int prog_fd) {
     struct bpf_prog_info info;
     memset(&info, 0, sizeof info);

@@ -42,6 +42,9 @@ public final class ForwardingEngine: @unchecked Sendable {
     private func setUp() throws(XDPError) {
         let config = configuration
         for port in config.ports { interfaces.append(try Interface.discover(port.interface)) }
+        if config.mode != .macswap {
+            try ForwardingEngine.refuseLoop(interfaces[0], interfaces[1], mode: config.mode)
+        }
         var planPorts: [QueuePlan.Port] = []
         for (port, interface) in zip(config.ports, interfaces) { planPorts.append(try QueuePlan.Port(interface, queues: port.queues)) }
         let pairs = config.mode == .macswap ? [] : [(config.ports[0].interface, config.ports[1].interface)]
@@ -65,7 +68,8 @@ public final class ForwardingEngine: @unchecked Sendable {
         for worker in plan.workers {
             // One UMEM per worker, shared by all its sockets: forwarding between its ports needs no copy.
             let queues = try WorkerQueues(serving: worker.assignments, framesPerSocket: config.frameCount, frameSize: config.frameSize,
-                                          socketConfiguration: socketConfig) { (socket: borrowing Socket) throws(XDPError) in
+                                          socketConfiguration: socketConfig,
+                                          txMetadataLength: TXMetadata.byteCount) { (socket: borrowing Socket) throws(XDPError) in
                 let programIndex = config.ports.firstIndex { $0.interface == socket.interface }!
                 try programs[programIndex].program.register(socket)
                 zeroCopy = socket.isZeroCopy
@@ -78,6 +82,15 @@ public final class ForwardingEngine: @unchecked Sendable {
             workers.add(WorkerState(queues: queues, counters: counters, frames: frames,
                                     interfaceIndexes: worker.assignments.map { a in interfaces.first { $0.name == a.port }!.index }))
         }
+    }
+
+    /// Refuses two ports that are the two ends of one veth pair: every
+    /// packet sent out of one comes back in on the other, to be forwarded
+    /// again, forever.
+    static func refuseLoop(_ a: Interface, _ b: Interface, mode: ForwardingMode) throws(XDPError) {
+        guard Interface.vethPeerIndex(of: a.name) == b.index, Interface.vethPeerIndex(of: b.name) == a.index else { return }
+        throw XDPError(.invalidConfiguration, operation: "\(mode.rawValue) between \(a.name) and \(b.name)", errno: EINVAL,
+                       hint: "\(a.name) and \(b.name) are the two ends of one veth pair: what one port sends, the other receives and forwards back, forever. Use ports that lead to different hosts")
     }
 
     /// Starts the workers.
@@ -129,7 +142,16 @@ public final class ForwardingEngine: @unchecked Sendable {
             .map { port, _ in port.interface }
     }
 
-    /// Attaches the program of `port` again.
+    /// The program someone else attached to `port` in place of ours (a
+    /// description and the command that removes it), or nil when ours is
+    /// there or none is.
+    public func foreignProgram(port: String) -> (description: String, removalCommand: String)? {
+        guard let index = configuration.ports.firstIndex(where: { $0.interface == port }) else { return nil }
+        return programs[index].program.foreignProgram()
+    }
+
+    /// Attaches the program of `port` again, only onto an interface with
+    /// no program (a foreign one is never overwritten).
     public func reattachProgram(port: String) throws(XDPError) {
         guard let index = configuration.ports.firstIndex(where: { $0.interface == port }) else { return }
         try programs[index].program.reattach()

@@ -31,6 +31,13 @@ public struct DropCounts: Sendable, Equatable {
 public protocol CountingHandler: PacketHandler {
     /// Drops by reason since creation.
     var drops: DropCounts { get }
+    /// Partial checksums handed on as offload requests, and finished in software.
+    var partialChecksums: (offloaded: UInt64, finished: UInt64) { get }
+}
+
+extension CountingHandler {
+    /// None, for handlers that do not look at checksums.
+    public var partialChecksums: (offloaded: UInt64, finished: UInt64) { (0, 0) }
 }
 
 extension PassHandler: CountingHandler {
@@ -41,12 +48,15 @@ extension PassHandler: CountingHandler {
 /// loop is specialised and the per-packet decision is inlined.
 enum ForwardingLoops {
     static func run(mode: ForwardingMode, batch: Int, state: inout WorkerState, stop: StopFlag) {
+        // Every mode sends packets on: partial checksums (hosts with
+        // checksum offload) are carried on as offload requests or finished.
+        let offload = state.queues.checksumOffloadMetadataLength
         switch mode {
         case .xconnect:
-            var handlers = (0..<state.queues.sockets.count).map { _ in PassHandler() }
+            var handlers = (0..<state.queues.sockets.count).map { _ in TransportChecksumHandler(PassHandler(), offloadMetadataLength: offload) }
             pairLoop(batch: batch, state: &state, handlers: &handlers, stop: stop)
         case .l3:
-            var handlers = l3Handlers(state)
+            var handlers = l3Handlers(state, offloadMetadataLength: offload)
             routeLoop(batch: batch, state: &state, handlers: &handlers, stop: stop)
         case .macswap:
             reflectLoop(batch: batch, state: &state, stop: stop)
@@ -85,6 +95,7 @@ enum ForwardingLoops {
         local[output].txBytes &+= UInt64(result.transmittedBytes)
         local[input].drops[DropCounter.txRingFull.rawValue] &+= UInt64(result.transmitDropped)
         handlers[input].drops.store(into: &local[input])
+        (local[input].partialChecksumsOffloaded, local[input].partialChecksumsFinished) = handlers[input].partialChecksums
         local[input].publish(to: state.counters[input])
         local[output].publish(to: state.counters[output])
         return result.packets
@@ -93,7 +104,7 @@ enum ForwardingLoops {
     /// macswap: every socket reflects its own traffic.
     static func reflectLoop(batch: Int, state: inout WorkerState, stop: StopFlag) {
         var local = state.counters.map { _ in LocalPortCounters() }
-        var handler = MACSwapHandler()
+        var handler = TransportChecksumHandler(MACSwapHandler(), offloadMetadataLength: state.queues.checksumOffloadMetadataLength)
         var iterations = 0
         while !stop.isRaised {
             var handled = 0
@@ -108,6 +119,7 @@ enum ForwardingLoops {
                 local[index].txPackets &+= UInt64(result.transmitted)
                 local[index].txBytes &+= UInt64(result.transmittedBytes)
                 local[index].drops[DropCounter.txRingFull.rawValue] &+= UInt64(result.transmitDropped)
+                (local[index].partialChecksumsOffloaded, local[index].partialChecksumsFinished) = (handler.offloaded, handler.finishedInSoftware)
                 local[index].publish(to: state.counters[index])
             }
             iterations &+= 1

@@ -10,7 +10,9 @@ import XDPControl
 /// (IPv4 header checksum updated incrementally, RFC 1624) or hop limit, and
 /// sends the frame out of the egress port's socket on this worker, which may
 /// be the port it came in on (hairpin). Routes, ECMP, policy rules, nexthop
-/// objects and neighbors are all the kernel's.
+/// objects and neighbors are all the kernel's. A partial TCP/UDP checksum
+/// (from a host with checksum offload) is carried on as an offload request
+/// or finished in software (``PartialChecksum``), as for every mode.
 ///
 /// Anything else is counted by reason and dropped: no or invalid metadata,
 /// an egress this worker has no socket for, a frame that is not the IPv4 or
@@ -21,14 +23,24 @@ public struct L3Handler: RoutingHandler {
     /// in the worker's ``SocketSet``) that sends out of each.
     @usableFromInline let egressIndexes: [UInt32]
     @usableFromInline let egressSockets: [Int]
+    /// TX metadata length for checksum offload requests; 0 finishes partial checksums in software.
+    @usableFromInline let offloadMetadataLength: Int
     /// Drops by reason since creation.
     public var drops = DropCounts()
+    /// Partial checksums handed on as offload requests, and finished in software.
+    public var partialChecksums: (offloaded: UInt64, finished: UInt64) = (0, 0)
 
     /// A handler that sends a packet whose FIB answer names
     /// `outputs[i].interfaceIndex` out of socket `outputs[i].socket`.
-    public init(outputs: [(interfaceIndex: UInt32, socket: Int)]) {
+    /// - Parameters:
+    ///   - outputs: Egress interface indexes and the socket sending out of each.
+    ///   - offloadMetadataLength: The worker's
+    ///     ``XDPControl/WorkerQueues/checksumOffloadMetadataLength`` (0: finish
+    ///     partial checksums in software).
+    public init(outputs: [(interfaceIndex: UInt32, socket: Int)], offloadMetadataLength: Int = 0) {
         egressIndexes = outputs.map(\.interfaceIndex)
         egressSockets = outputs.map(\.socket)
+        self.offloadMetadataLength = offloadMetadataLength
     }
 
     @inlinable
@@ -47,7 +59,13 @@ public struct L3Handler: RoutingHandler {
             return .drop
         }
         switch frame.withUnsafeMutableBytes({ L3Handler.rewrite($0, fib) }) {
-        case .rewritten: return .transmit(socket: output)
+        case .rewritten:
+            switch PartialChecksum.carry(&frame, offloadMetadataLength: offloadMetadataLength) {
+            case .full: break
+            case .offloaded: partialChecksums.offloaded &+= 1
+            case .finished: partialChecksums.finished &+= 1
+            }
+            return .transmit(socket: output)
         case .malformed: drops.malformed &+= 1
         case .ttlExpired: drops.ttlExpired &+= 1
         }
@@ -106,6 +124,7 @@ extension ForwardingLoops {
                 local[input].rxBytes &+= UInt64(result.bytes)
                 local[input].drops[DropCounter.txRingFull.rawValue] &+= UInt64(result.transmitDropped)
                 handlers[input].drops.store(into: &local[input])
+                (local[input].partialChecksumsOffloaded, local[input].partialChecksumsFinished) = handlers[input].partialChecksums
                 for output in 0..<sockets where tally[output] != TransmitTally() {
                     local[output].txPackets &+= tally[output].packets
                     local[output].txBytes &+= tally[output].bytes
@@ -124,7 +143,7 @@ extension ForwardingLoops {
     /// The outputs of each socket's handler: for every port the worker
     /// serves, the socket of that port on the same queue (else any of its
     /// sockets on this worker).
-    static func l3Handlers(_ state: borrowing WorkerState) -> [L3Handler] {
+    static func l3Handlers(_ state: borrowing WorkerState, offloadMetadataLength: Int) -> [L3Handler] {
         let count = state.queues.sockets.count
         let queues = (0..<count).map { state.queues.sockets.withSocket(at: $0) { $0.queue } }
         return (0..<count).map { input in
@@ -135,7 +154,7 @@ extension ForwardingLoops {
                     outputs.append((UInt32(index), socket))
                 }
             }
-            return L3Handler(outputs: outputs)
+            return L3Handler(outputs: outputs, offloadMetadataLength: offloadMetadataLength)
         }
     }
 }

@@ -44,6 +44,11 @@ public final class PortCounters: Sendable {
     let invalidMetadata = Atomic<UInt64>(0)
     let routeToUnservedPort = Atomic<UInt64>(0)
     let ttlExpired = Atomic<UInt64>(0)
+    /// Partial TCP/UDP checksums (from hosts with checksum offload) of packets
+    /// received on the port, handed on as TX offload requests.
+    public let partialChecksumsOffloaded = Atomic<UInt64>(0)
+    /// The same, finished in software.
+    public let partialChecksumsFinished = Atomic<UInt64>(0)
     private let padding1 = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
 
     /// The port's name and queue this counts.
@@ -91,6 +96,7 @@ public final class FrameCounters: Sendable {
 public struct LocalPortCounters {
     public var rxPackets: UInt64 = 0, rxBytes: UInt64 = 0, txPackets: UInt64 = 0, txBytes: UInt64 = 0
     public var drops = [UInt64](repeating: 0, count: DropCounter.allCases.count)
+    public var partialChecksumsOffloaded: UInt64 = 0, partialChecksumsFinished: UInt64 = 0
     public init() {}
 
     /// Stores the totals (relaxed).
@@ -100,5 +106,7 @@ public struct LocalPortCounters {
         counters.txPackets.store(txPackets, ordering: .relaxed)
         counters.txBytes.store(txBytes, ordering: .relaxed)
         for reason in DropCounter.allCases { counters.store(reason, drops[reason.rawValue]) }
+        counters.partialChecksumsOffloaded.store(partialChecksumsOffloaded, ordering: .relaxed)
+        counters.partialChecksumsFinished.store(partialChecksumsFinished, ordering: .relaxed)
     }
 }

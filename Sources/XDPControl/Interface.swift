@@ -1,6 +1,7 @@
 import CXDP
 import Foundation
 import Glibc
+import Synchronization
 import XDP
 
 /// What the kernel says about a network interface: identity, link, queues,
@@ -99,6 +100,14 @@ public struct Interface: Sendable, Equatable, Codable {
             xdp: XDPFeatures.probe(index: Int(link.ifindex)))
     }
 
+    /// The index of the other end of a veth (in that end's namespace), or
+    /// nil for any other driver or when the kernel does not say.
+    /// - Parameter name: The interface, in the calling thread's namespace.
+    public static func vethPeerIndex(of name: String) -> Int? {
+        let peer = cxdp_probe_veth_peer(name)
+        return peer > 0 ? Int(peer) : nil
+    }
+
     /// sysfs belongs to the mount's namespace: trust it only when its ifindex matches.
     static func sysfsShowsThisNamespace(name: String, index: Int) -> Bool {
         guard let text = try? String(contentsOfFile: "/sys/class/net/\(name)/ifindex", encoding: .utf8) else { return false }
@@ -131,6 +140,33 @@ public struct Interface: Sendable, Equatable, Codable {
 
 /// XDP capabilities as the kernel's netdev family reports them.
 public struct XDPFeatures: Sendable, Equatable, Codable {
+    /// Answers tests put in place of the kernel's, by interface index.
+    private static let injected = Mutex<[Int: XDPFeatures]>([:])
+
+    /// Makes ``probe(index:)`` answer `features` for `interfaceIndex` (a
+    /// driver this machine lacks, e.g. fbnic's basic + rx-sg on a veth);
+    /// `nil` restores the kernel's answer. Process-wide: tests key it by
+    /// an interface of their own.
+    @_spi(Testing)
+    public static func injectForTesting(_ features: XDPFeatures?, interfaceIndex: Int) {
+        injected.withLock { $0[interfaceIndex] = features }
+    }
+
+    /// Creates a value (the kernel's answer is ``probe(index:)``).
+    /// - Parameters:
+    ///   - reported: Whether the kernel reported anything.
+    ///   - flags: The xdp-features bits.
+    ///   - zeroCopyMaxSegments: xdp-zc-max-segs.
+    ///   - rxMetadata: xdp-rx-metadata-features.
+    ///   - xskFeatures: xsk-features.
+    public init(reported: Bool, flags: UInt64, zeroCopyMaxSegments: UInt32? = nil, rxMetadata: UInt64? = nil, xskFeatures: UInt64? = nil) {
+        self.reported = reported
+        self.flags = flags
+        self.zeroCopyMaxSegments = zeroCopyMaxSegments
+        self.rxMetadata = rxMetadata
+        self.xskFeatures = xskFeatures
+    }
+
     /// Whether the kernel reported anything (false: unknown, not "none").
     public var reported: Bool
     /// The xdp-features bits.
@@ -165,13 +201,17 @@ public struct XDPFeatures: Sendable, Equatable, Codable {
         return set.isEmpty ? ["none"] : set
     }
 
-    /// How AF_XDP will run here: native with redirect, or generic (skb) only.
+    /// How AF_XDP will run here with `.auto`: native when the driver reports
+    /// redirect (or the kernel reports no features at all, and native is
+    /// tried first), generic (skb) otherwise.
     public var recommendedAttachMode: AttachMode {
-        reported && hasNativeXDP && canRedirect ? .native : .generic
+        !reported || (hasNativeXDP && canRedirect) ? .native : .generic
     }
 
-    /// Asks the kernel.
+    /// Asks the kernel (or, in tests, returns the answer injected with
+    /// ``injectForTesting(_:interfaceIndex:)``).
     public static func probe(index: Int) -> XDPFeatures {
+        if let injected = injected.withLock({ $0[index] }) { return injected }
         var raw = cxdp_xdp_features()
         guard cxdp_probe_xdp_features(Int32(index), &raw) == 0, raw.reported else {
             return XDPFeatures(reported: false, flags: 0, zeroCopyMaxSegments: nil, rxMetadata: nil, xskFeatures: nil)

@@ -82,7 +82,7 @@ extension XDPProgram {
         let ownerGone = owner == 0 || (owner > 0 && kill(pid_t(owner), 0) != 0 && Glibc.errno == ESRCH)
         guard cxdp_program_is_named(id, "xdp_redirect_qu"), ownerGone else {
             throw XDPError(.busy, operation: "detach XDP program \(id) from \(interface)", errno: EBUSY,
-                           hint: owner > 0 ? "process \(owner) is using it: stop that process instead" : "it is not swift-xdp's redirect program: ip link set dev \(interface) xdp off removes it")
+                           hint: owner > 0 ? "process \(owner) is using it: stop that process instead" : "it is not swift-xdp's redirect program: \(removalCommand(interface: interface)) removes it")
         }
         let rc = cxdp_xdp_detach_id(Int32(index), id)
         if rc != 0 && rc != -ENOENT { throw XDPError.fromErrno(-rc, operation: "detach XDP program \(id) from \(interface)") }

@@ -41,7 +41,10 @@ public struct XDPProgram: ~Copyable {
     /// Loads the embedded redirect program and attaches it to `interface`.
     /// - Parameters:
     ///   - interface: The interface, in the calling thread's network namespace.
-    ///   - mode: `.native`, `.generic`, or `.auto` (native, else generic).
+    ///   - mode: `.native`, `.generic`, or `.auto`: native when the driver
+    ///     reports XDP_REDIRECT in its xdp-features, generic otherwise (a
+    ///     driver with basic XDP only drops redirected packets); when the
+    ///     kernel reports no features, native if it attaches, else generic.
     ///   - match: What goes to the sockets; everything else to the kernel.
     ///   - replaceExisting: Replace a program already attached by someone else.
     ///   - multiBuffer: Attach the frags-aware program (`xdp.frags`), which
@@ -69,8 +72,8 @@ public struct XDPProgram: ~Copyable {
             throw XDPError(.interfaceNotFound, operation: "attach XDP program", errno: ENODEV,
                            hint: "interface \(interface) not found: check the name and that this process is in its network namespace")
         }
-        let mode = try XDPProgram.checkCapabilities(interface: interface, index: index, mode: mode,
-                                                    multiBuffer: multiBuffer, rxMetadata: rxMetadata)
+        let decision = try AttachDecision.decide(requested: mode, features: XDPFeatures.probe(index: Int(index)), interface: interface,
+                                                 multiBuffer: multiBuffer, rxMetadata: rxMetadata)
         let programName = rxMetadata ? XDPProgram.metadataProgram : multiBuffer ? XDPProgram.fragsProgram : XDPProgram.plainProgram
         let (object, programFD) = try XDPProgram.load(.xdpRedirect, program: programName) { object in
             guard let metadata = bpf_object__find_program_by_name(object, XDPProgram.metadataProgram) else { return }
@@ -99,7 +102,7 @@ public struct XDPProgram: ~Copyable {
         do throws(XDPError) {
             try XDPProgram.writeMatch(match, mapFD: mapFDs[1])
             attached = try XDPProgram.attach(programFD: programFD, interface: interface, index: index,
-                                             mode: mode, replaceExisting: replaceExisting)
+                                             decision: decision, replaceExisting: replaceExisting)
         } catch {
             bpf_object__close(object)
             throw error
@@ -126,41 +129,6 @@ public struct XDPProgram: ~Copyable {
     static let fragsProgram = "xdp_redirect_queues_frags"
     static let metadataProgram = "xdp_redirect_queues_meta"
 
-    /// Checks what multi-buffer and RX metadata need against the kernel's
-    /// netdev probe, and picks the mode for `.auto`.
-    static func checkCapabilities(interface: String, index: UInt32, mode: AttachMode,
-                                  multiBuffer: Bool, rxMetadata: Bool) throws(XDPError) -> AttachMode {
-        guard multiBuffer || rxMetadata else { return mode }
-        let features = XDPFeatures.probe(index: Int(index))
-        let answer = features.reported
-            ? "the kernel reports xdp-features \(XDPFeatures.names(features.flags, XDPFeatures.flagNames).joined(separator: ",")), rx-metadata \(XDPFeatures.names(features.rxMetadata, XDPFeatures.rxMetadataNames).joined(separator: ","))"
-            : "the kernel reports no XDP features for \(interface)"
-        if rxMetadata {
-            let operation = "attach the RX metadata program to \(interface)"
-            guard mode != .generic else {
-                throw XDPError(.unsupported, operation: operation, errno: EINVAL,
-                               hint: "RX metadata needs a device-bound program, which the kernel runs in native (driver) mode only: use --attach native")
-            }
-            if features.reported, (features.rxMetadata ?? 0) == 0 {
-                throw XDPError(.unsupported, operation: operation, errno: EOPNOTSUPP,
-                               hint: "the driver of \(interface) implements no XDP RX metadata kfuncs (\(answer))")
-            }
-            return .native
-        }
-        if features.reported, !features.hasRXScatterGather {
-            switch mode {
-            case .native:
-                throw XDPError(.unsupported, operation: "attach the multi-buffer program to \(interface) in native mode", errno: EOPNOTSUPP,
-                               hint: "the driver of \(interface) does not receive multi-buffer XDP packets (no rx-sg; \(answer)): use generic mode")
-            case .auto:
-                return .generic
-            case .generic:
-                break
-            }
-        }
-        return mode
-    }
-
     deinit {
         if detachOnDrop { _ = withOwnNamespace { XDPProgram.detach(programFD: programFD, index: interfaceIndex, mode: mode) } }
         if namespaceFD >= 0 { close(namespaceFD) }
@@ -174,12 +142,61 @@ public struct XDPProgram: ~Copyable {
         withOwnNamespace { cxdp_xdp_attached_id(Int32(interfaceIndex)) == Int64(programID) } ?? false
     }
 
-    /// Attaches this (already loaded) program again after someone removed or
-    /// replaced it, replacing whatever is there now, in the mode it had.
-    /// - Throws: `XDPError` when the kernel refuses.
+    /// Attaches this (already loaded) program again after someone removed
+    /// it, in the mode it had. Only onto an interface with no program (or
+    /// ours, when nothing is to be done): a program someone else attached in
+    /// the meantime is never overwritten.
+    /// - Throws: `XDPError` `.busy` naming the foreign program and how to
+    ///   remove it, or the kernel's refusal.
     public func reattach() throws(XDPError) {
-        let rc = withOwnNamespace { -bpf_xdp_attach(Int32(interfaceIndex), programFD, mode.flags, nil) } ?? EINVAL
-        if rc != 0 { throw XDPProgram.attachError(rc, interface: interface, mode: mode) }
+        let result: XDPError? = withOwnNamespace { () -> XDPError? in
+            if let existing = XDPProgram.attachedProgramID(interface: interface) {
+                if existing == programID { return nil }
+                return XDPError(.busy, operation: "reattach the XDP program to \(interface)", errno: EEXIST,
+                                hint: "\(XDPProgram.describeAttached(id: existing, interfaceIndex: interfaceIndex)) replaced ours; it is left in place. Remove it (\(XDPProgram.removalCommand(interface: interface))) to let this process reattach")
+            }
+            let rc = -bpf_xdp_attach(Int32(interfaceIndex), programFD, mode.flags | UInt32(XDP_FLAGS_UPDATE_IF_NOEXIST), nil)
+            return rc == 0 ? nil : XDPProgram.attachError(rc, interface: interface, mode: mode)
+        } ?? XDPError(.program, operation: "reattach the XDP program to \(interface)", errno: EINVAL, hint: "could not enter the program's network namespace")
+        if let result { throw result }
+    }
+
+    /// The program on the interface now when it is someone else's (not
+    /// ours, not absent): a description for a log line, and the iproute2
+    /// command that removes it (run in the program's network namespace).
+    public func foreignProgram() -> (description: String, removalCommand: String)? {
+        withOwnNamespace { () -> (description: String, removalCommand: String)? in
+            guard let existing = XDPProgram.attachedProgramID(interface: interface), existing != programID else { return nil }
+            return (XDPProgram.describeAttached(id: existing, interfaceIndex: interfaceIndex), XDPProgram.removalCommand(interface: interface))
+        } ?? nil
+    }
+
+    /// "XDP program id 42 (name xdp_pass, generic mode)".
+    static func describeAttached(id: UInt32, interfaceIndex: UInt32) -> String {
+        let mode = switch cxdp_xdp_attached_mode(Int32(interfaceIndex)) {
+        case Int32(XDP_ATTACHED_DRV): "native mode"
+        case Int32(XDP_ATTACHED_SKB): "generic mode"
+        case Int32(XDP_ATTACHED_HW): "offloaded"
+        case Int32(XDP_ATTACHED_MULTI): "several modes"
+        default: "unknown mode"
+        }
+        let ours = cxdp_program_is_named(id, "xdp_redirect_qu")
+        return "XDP program id \(id) (\(ours ? "a swift-xdp redirect program" : "a foreign program"), \(mode))"
+    }
+
+    /// The iproute2 command that removes the program attached to
+    /// `interface` in the mode it is attached in (`xdp off` only reaches
+    /// the driver-mode program on a driver with native XDP: a generic one
+    /// needs `xdpgeneric off`).
+    public static func removalCommand(interface: String) -> String {
+        let index = if_nametoindex(interface)
+        let keyword = switch index == 0 ? -1 : cxdp_xdp_attached_mode(Int32(index)) {
+        case Int32(XDP_ATTACHED_SKB): "xdpgeneric"
+        case Int32(XDP_ATTACHED_DRV): "xdpdrv"
+        case Int32(XDP_ATTACHED_HW): "xdpoffload"
+        default: "xdp"
+        }
+        return "ip link set dev \(interface) \(keyword) off"
     }
 
     /// Runs `body` with the thread in the namespace the program was attached
@@ -314,7 +331,7 @@ public struct XDPProgram: ~Copyable {
         if rc != 0 { throw XDPError.fromErrno(-rc, operation: "configure the redirect match") }
     }
 
-    static func attach(programFD: Int32, interface: String, index: UInt32, mode: AttachMode,
+    static func attach(programFD: Int32, interface: String, index: UInt32, decision: AttachDecision,
                        replaceExisting: Bool) throws(XDPError) -> (AttachMode, String?) {
         var replaceStale = false
         if !replaceExisting, let existing = attachedProgramID(interface: interface) {
@@ -330,7 +347,7 @@ public struct XDPProgram: ~Copyable {
             }
             guard ours, ownerGone else {
                 throw XDPError(.busy, operation: "attach XDP program to \(interface)", errno: EBUSY,
-                               hint: "\(interface) already has XDP program id \(existing) attached: detach it (ip link set dev \(interface) xdp off) or ask to replace it")
+                               hint: "\(interface) already has \(describeAttached(id: existing, interfaceIndex: index)) attached: remove it (\(removalCommand(interface: interface))) first (a library user can also pass replaceExisting: true)")
             }
             replaceStale = true
         }
@@ -340,12 +357,13 @@ public struct XDPProgram: ~Copyable {
             if !replaceExisting { flags |= UInt32(XDP_FLAGS_UPDATE_IF_NOEXIST) }
             return -bpf_xdp_attach(Int32(index), programFD, flags, nil)
         }
-        switch mode {
+        switch decision.mode {
         case .native, .generic:
-            let error = tryAttach(mode)
-            if error != 0 { throw attachError(error, interface: interface, mode: mode) }
-            return (mode, nil)
+            let error = tryAttach(decision.mode)
+            if error != 0 { throw attachError(error, interface: interface, mode: decision.mode) }
+            return (decision.mode, decision.reason)
         case .auto:
+            // The kernel reported no xdp-features (older kernels): try native.
             let nativeError = tryAttach(.native)
             if nativeError == 0 { return (.native, nil) }
             guard nativeError == EOPNOTSUPP || nativeError == EINVAL || nativeError == ENOTSUP else {
@@ -363,7 +381,7 @@ public struct XDPProgram: ~Copyable {
         switch error {
         case EBUSY, EEXIST:
             return XDPError(.busy, operation: operation, errno: error,
-                            hint: "another XDP program is attached (possibly in the other mode): ip link set dev \(interface) xdp off, or ask to replace it")
+                            hint: "another XDP program is attached (possibly in the other mode): remove it (\(removalCommand(interface: interface))) first (a library user can also pass replaceExisting: true)")
         case EOPNOTSUPP, ENOTSUP:
             return XDPError(.unsupported, operation: operation, errno: error,
                             hint: "the driver of \(interface) has no native XDP: use generic (skb) mode")

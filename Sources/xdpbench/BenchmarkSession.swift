@@ -1,5 +1,6 @@
 import CXDP
 import Glibc
+import Forwarding
 import Foundation
 import Packet
 import XDP
@@ -227,7 +228,8 @@ final class BenchmarkSession {
                 Socket.forwardPacketBatch(from: &$0, to: &$1, limit: $2, pool: &$3, handler: &$4)
             }
         case .l2fwd where state.output != nil:
-            var handler = ForwardHandler()
+            // Packets go on to another port: finish partial checksums (hosts with checksum offload).
+            var handler = TransportChecksumHandler(ForwardHandler(), offloadMetadataLength: 0)
             forwardLoop(plan: plan, state: &state, handler: &handler, counters: counters, stop: stop, budget: budget) {
                 Socket.forwardBatch(from: &$0, to: &$1, limit: $2, pool: &$3, handler: &$4)
             }

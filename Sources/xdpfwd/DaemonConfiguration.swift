@@ -76,11 +76,15 @@ struct DaemonConfiguration: Codable, Equatable {
     var groFlushTimeout: Int?
     /// Set every port's channel (queue) count before binding (ETHTOOL_SCHANNELS; undone on exit).
     var channels: Int?
+    /// l3: switch IP forwarding on where a port has it off (undone on exit),
+    /// instead of refusing to start.
+    var enableForwarding: Bool?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case mode, ports, cpus, attach, zeroCopy = "zero_copy", needWakeup = "need_wakeup", frameSize = "frame_size"
         case frameCount = "frame_count", batch, netns, metrics, routes, neighbors, programLossPolicy = "program_loss_policy"
         case irqAffinity = "irq_affinity", napiDeferHardIRQs = "napi_defer_hard_irqs", groFlushTimeout = "gro_flush_timeout", channels
+        case enableForwarding = "enable_forwarding"
     }
 
     /// The engine configuration this file describes.

@@ -33,6 +33,14 @@ enum MetricsRenderer {
                 sample("xdpfwd_drops_total", [("port", counter.port), ("queue", "\(counter.queue)"), ("reason", reason.label)], counter.drops(reason))
             }
         }
+        family("xdpfwd_partial_checksums_total", "counter",
+               "Received TCP/UDP packets with a partial checksum (senders with checksum offload), by how they were finished: offload (TX metadata request) or software.")
+        for counter in counters {
+            sample("xdpfwd_partial_checksums_total", [("port", counter.port), ("queue", "\(counter.queue)"), ("how", "offload")],
+                   counter.partialChecksumsOffloaded.load(ordering: .relaxed))
+            sample("xdpfwd_partial_checksums_total", [("port", counter.port), ("queue", "\(counter.queue)"), ("how", "software")],
+                   counter.partialChecksumsFinished.load(ordering: .relaxed))
+        }
         family("xdpfwd_xdp_statistics_total", "counter", "The kernel's XDP_STATISTICS per socket.")
         for (port, queue, stats) in engine.socketStatistics() {
             for (name, value) in [("rx_dropped", stats.rxDropped), ("rx_invalid_descs", stats.rxInvalidDescriptors),

@@ -11,6 +11,10 @@ import XDPControl
 /// Set by SIGHUP; the daemon reloads at its next tick.
 let reloadRequested = Atomic<Bool>(false)
 
+/// Set by SIGTERM/SIGINT during setup, before the service group watches the
+/// signals: the daemon then stops (detaching what it attached) as soon as it runs.
+let stopRequestedEarly = Atomic<Bool>(false)
+
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Forward packets until SIGTERM/SIGINT (SIGHUP re-reads the config and checks it).")
     @OptionGroup var options: ConfigurationOptions
@@ -28,6 +32,9 @@ struct Run: ParsableCommand {
         sigemptyset(&mask)
         for number in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&mask, number) }
         pthread_sigmask(SIG_UNBLOCK, &mask, nil)
+        // Until the service group takes the signals over: a stop during setup
+        // must not kill the process with its programs attached.
+        for number in [SIGINT, SIGTERM] { signal(number) { _ in stopRequestedEarly.store(true, ordering: .relaxed) } }
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         let logger = Logger(label: "xdpfwd")
         let configuration = try options.effective()
@@ -51,6 +58,8 @@ struct Run: ParsableCommand {
         done.wait()
         if let error = outcome.error {
             if error is ExitCode { throw error }
+            // Stopped during setup: the daemon ended on its own, cleanly.
+            if stopRequestedEarly.load(ordering: .relaxed) && daemon.failure == nil { return }
             if daemon.failure != nil { throw ExitCode(2) }
             throw error
         }
@@ -76,6 +85,8 @@ final class Daemon: Service, @unchecked Sendable {
     private var systemChanges: SystemChanges?
     /// Channel counts set before binding, undone after the sockets are closed.
     private var channelChanges: SystemChanges?
+    /// IP forwarding switched on for l3 (enable_forwarding), undone at stop.
+    private var forwardingChanges: SystemChanges?
     private let reloads = Atomic<Int>(0)
     private(set) var failure: String?
 
@@ -92,6 +103,22 @@ final class Daemon: Service, @unchecked Sendable {
             }
             for change in changes.log { logger.info("system change: \(change)") }
             channelChanges = changes
+        }
+        if configuration.mode == .l3 {
+            // bpf_fib_lookup answers "forwarding disabled" on a port that does not forward.
+            let ports = configuration.ports.map(\.interface)
+            let read = { () throws(XDPError) -> [IPForwarding.Off] in IPForwarding.off(on: ports) }
+            let off = try configuration.netns.map { namespace throws(XDPError) in try NetworkNamespace.withEntered(namespace, read) } ?? read()
+            if !off.isEmpty {
+                guard configuration.enableForwarding == true else {
+                    throw IPForwarding.refusal(off, namespace: configuration.netns, switchName: "enable_forwarding: true (or --enable-forwarding)")
+                }
+                let changes = SystemChanges()
+                let enable = { () throws(XDPError) in IPForwarding.enable(off, changes: changes) }
+                if let namespace = configuration.netns { try NetworkNamespace.withEntered(namespace, enable) } else { try enable() }
+                for change in changes.log { logger.info("system change: \(change)") }
+                forwardingChanges = changes
+            }
         }
         engine = try ForwardingEngine(configuration: try configuration.engineConfiguration())
         let address = configuration.metrics ?? "127.0.0.1:9109"
@@ -133,8 +160,9 @@ final class Daemon: Service, @unchecked Sendable {
     func run() async throws {
         logStartup()
         let policy = configuration.programLossPolicy ?? "reattach"
+        var foreignReported: [String: String] = [:]
         var ticks = 0
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully && !stopRequestedEarly.load(ordering: .relaxed) {
             try? await Task.sleep(for: .milliseconds(100))
             ticks += 1
             if reloadRequested.exchange(false, ordering: .relaxed) { reload() }
@@ -147,14 +175,26 @@ final class Daemon: Service, @unchecked Sendable {
                     throw ExitCode(3)
                 }
                 for port in engine.portsWithLostProgram() {
+                    let foreign = engine.foreignProgram(port: port)
                     if policy == "exit" {
-                        let message = "the XDP program on \(port) was removed or replaced by someone else; exiting (program_loss_policy: exit)"
+                        let what = foreign.map { "replaced by \($0.description)" } ?? "removed by someone else"
+                        let message = "the XDP program on \(port) was \(what); exiting (program_loss_policy: exit)"
                         failure = message
                         logger.critical("\(message)")
                         shutDown()
                         throw ExitCode(2)
                     }
-                    logger.warning("the XDP program on \(port) was removed or replaced by someone else: reattaching (program_loss_policy: reattach)")
+                    if let foreign {
+                        // Never overwrite someone else's program: say so once, and
+                        // reattach when the interface is free again.
+                        if foreignReported[port] != foreign.description {
+                            foreignReported[port] = foreign.description
+                            logger.error("the XDP program on \(port) was replaced by \(foreign.description); leaving it in place, so \(port) forwards nothing until it is removed (\(foreign.removalCommand)\(configuration.netns.map { " in network namespace \($0)" } ?? "")); xdpfwd reattaches then")
+                        }
+                        continue
+                    }
+                    foreignReported[port] = nil
+                    logger.warning("the XDP program on \(port) was removed by someone else: reattaching (program_loss_policy: reattach)")
                     do { try engine.reattachProgram(port: port) } catch { logger.error("reattach on \(port) failed: \(error)") }
                 }
             }
@@ -167,14 +207,15 @@ final class Daemon: Service, @unchecked Sendable {
         engine.stop()
         systemChanges?.undo()
         systemChanges = nil
-        if let changes = channelChanges {
+        for changes in [channelChanges, forwardingChanges].compactMap({ $0 }) {
             if let namespace = configuration.netns {
                 try? NetworkNamespace.withEntered(namespace) { () throws(XDPError) in changes.undo() }
             } else {
                 changes.undo()
             }
-            channelChanges = nil
         }
+        channelChanges = nil
+        forwardingChanges = nil
         metrics?.shutdown()
         metrics = nil
         logger.info("stopped")
@@ -206,6 +247,7 @@ final class Daemon: Service, @unchecked Sendable {
     /// the kernel's (the program asks its FIB per packet): nothing to rebuild.
     private func reload() {
         reloads.add(1, ordering: .relaxed)
+        warnIfForwardingOff()
         if let path = configPath {
             do {
                 _ = try DaemonConfiguration.load(path: path).engineConfiguration()
@@ -215,6 +257,18 @@ final class Daemon: Service, @unchecked Sendable {
             }
         }
         logger.info("reloaded (SIGHUP)")
+    }
+
+    /// l3: a port whose IP forwarding was switched off while running drops
+    /// everything routed through it; say so loudly, with the fix.
+    private func warnIfForwardingOff() {
+        guard configuration.mode == .l3 else { return }
+        let ports = configuration.ports.map(\.interface)
+        let read = { () throws(XDPError) -> [IPForwarding.Off] in IPForwarding.off(on: ports) }
+        let off = (try? configuration.netns.map { namespace throws(XDPError) in try NetworkNamespace.withEntered(namespace, read) } ?? read()) ?? []
+        if !off.isEmpty {
+            logger.error("\(IPForwarding.refusal(off, namespace: configuration.netns, switchName: "enable_forwarding: true").hint)")
+        }
     }
 
     private func logStartup() {

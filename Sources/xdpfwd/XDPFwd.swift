@@ -30,6 +30,8 @@ struct ConfigurationOptions: ParsableArguments {
     var netns: String?
     @Option(help: "Prometheus metrics address host:port (default 127.0.0.1:9109), or off.")
     var metrics: String?
+    @Flag(help: "l3: switch IP forwarding on where a port has it off, while running (default: refuse to start, naming the sysctl).")
+    var enableForwarding = false
 
     /// The effective configuration: the file (if any) with flags applied on top.
     func effective() throws -> DaemonConfiguration {
@@ -49,6 +51,7 @@ struct ConfigurationOptions: ParsableArguments {
         if let attach { configuration.attach = attach }
         if let netns { configuration.netns = netns }
         if let metrics { configuration.metrics = metrics }
+        if enableForwarding { configuration.enableForwarding = true }
         _ = try configuration.engineConfiguration()
         return configuration
     }

@@ -22,15 +22,19 @@ final class ForwardingLab {
 
     enum Topology { case bridge, router }
 
-    init(_ topology: Topology, ipv6: Bool = false) throws {
+    /// The hosts' offloads: as the distribution ships them (checksum
+    /// offload on: TCP/UDP leave with partial checksums, as from any
+    /// container), or all off (full checksums, one packet per MTU).
+    enum HostOffloads { case defaults, off }
+
+    init(_ topology: Topology, hostOffloads: HostOffloads = .defaults, ipv6: Bool = false) throws {
         try requireRoot()
         VethLab.removeStale()
         lab = try VethLab(linkCount: 2, ipv6: ipv6, separateHosts: true)
-        // One packet per MTU on the hosts (no TSO/GSO/GRO), and real checksums:
-        // veth's checksum offload leaves TCP/UDP checksums for the kernel to fill,
-        // which frames forwarded through AF_XDP never get.
-        for (namespace, interface) in [(hostA, lab.links[0].peerInterface), (hostB, lab.links[1].peerInterface)] {
-            try Command.run(["ip", "netns", "exec", namespace, "ethtool", "-K", interface, "tx", "off", "tso", "off", "gso", "off", "gro", "off"])
+        if hostOffloads == .off {
+            for (namespace, interface) in [(hostA, lab.links[0].peerInterface), (hostB, lab.links[1].peerInterface)] {
+                try Command.run(["ip", "netns", "exec", namespace, "ethtool", "-K", interface, "tx", "off", "tso", "off", "gso", "off", "gro", "off"])
+            }
         }
         switch topology {
         case .bridge:

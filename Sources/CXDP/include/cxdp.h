@@ -80,6 +80,10 @@ int cxdp_xdp_detach_id(int ifindex, uint32_t id);
 
 int64_t cxdp_xdp_attached_id(int ifindex);
 
+/// How the XDP program on ifindex is attached: XDP_ATTACHED_NONE, _DRV,
+/// _SKB, _HW or _MULTI (bpf_xdp_query's attach_mode), or -errno.
+int cxdp_xdp_attached_mode(int ifindex);
+
 /// Routes libbpf/libxdp log lines: warnings to stderr unless quiet, debug never.
 void cxdp_set_library_logging(bool quiet);
 
