@@ -171,6 +171,34 @@ struct L3FIBTests {
         #expect(Daemon.stop(daemon) == 0, "\(daemon.standardError)")
     }
 
+    @Test("a policy rule to another table, whose route uses a nexthop object: followed, forwarded by userspace")
+    func policyRuleAndNexthopObject() throws {
+        let lab = try ForwardingLab(.router)
+        try Command.run(["ip", "-n", lab.hostB, "addr", "add", "198.19.8.1/32", "dev", "lo"])
+        try Command.run(["ip", "-n", lab.hostA, "route", "add", "198.19.0.0/16", "via", "198.18.0.2"])
+        // Not in the main table: only the rule leads to table 100, whose route names nexthop object 81.
+        try Command.run(["ip", "-n", lab.device, "nexthop", "add", "id", "81", "via", lab.addressB, "dev", lab.portB])
+        try Command.run(["ip", "-n", lab.device, "route", "add", "198.19.8.0/24", "nhid", "81", "table", "100"])
+        try Command.run(["ip", "-n", lab.device, "rule", "add", "from", "198.18.0.0/24", "to", "198.19.8.0/24", "table", "100"])
+        let daemon = try L3FIBTests.startDaemon(lab, metrics: 9197)
+        defer { if daemon.process.isRunning { _ = Daemon.stop(daemon) } }
+        _ = try lab.ping(lab.addressB, count: 3, interval: "0.1")
+        let kernelBefore = try lab.kernelForwarded()
+        let before = scrape(port: 9197)
+        #expect(try lab.ping("198.19.8.1", count: 50) == 50)
+        let after = scrape(port: 9197)
+        let kernelAfter = try lab.kernelForwarded()
+        #expect(L3FIBTests.sent(after, lab.portB) - L3FIBTests.sent(before, lab.portB) >= 50,
+                "sent on B by userspace; left to the kernel: \(L3FIBTests.reasons(after, lab.portA))")
+        #expect(kernelAfter.v4 - kernelBefore.v4 < 5, "the kernel forwarded \(kernelAfter.v4 - kernelBefore.v4)")
+        // Without the rule the main table has no route: the program leaves the packets to the kernel.
+        try Command.run(["ip", "-n", lab.device, "rule", "del", "from", "198.18.0.0/24", "to", "198.19.8.0/24", "table", "100"])
+        #expect(try lab.ping("198.19.8.1", count: 5, interval: "0.05") == 0)
+        let last = scrape(port: 9197)
+        #expect(L3FIBTests.passed(last, lab.portA, "not_forwarded") - L3FIBTests.passed(after, lab.portA, "not_forwarded") >= 5)
+        #expect(Daemon.stop(daemon) == 0, "\(daemon.standardError)")
+    }
+
     @Test("a route added and removed while traffic flows: used within a second, and unused within a second after removal")
     func routeChangeUnderTraffic() throws {
         let lab = try ForwardingLab(.router)
