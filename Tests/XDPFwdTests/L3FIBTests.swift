@@ -199,6 +199,39 @@ struct L3FIBTests {
         #expect(Daemon.stop(daemon) == 0, "\(daemon.standardError)")
     }
 
+    @Test("a route out of an interface the daemon does not serve: the program leaves the packets to the kernel, which forwards them")
+    func unservedEgress() throws {
+        let lab = try ForwardingLab(.router)
+        // A third interface in the device namespace, not a port of the daemon.
+        let third = lab.device + "v0", thirdPeer = lab.device + "v1"
+        try Command.run(["ip", "-n", lab.device, "link", "add", third, "type", "veth", "peer", "name", thirdPeer])
+        for name in [third, thirdPeer] { try Command.run(["ip", "-n", lab.device, "link", "set", name, "up"]) }
+        try Command.run(["ip", "-n", lab.device, "addr", "add", "198.19.66.1/24", "dev", third])
+        try Command.run(["ip", "-n", lab.device, "neigh", "replace", "198.19.66.5", "lladdr", "02:00:00:00:00:66", "dev", third, "nud", "permanent"])
+        try Command.run(["ip", "-n", lab.hostA, "route", "add", "198.19.0.0/16", "via", "198.18.0.2"])
+        let daemon = try L3FIBTests.startDaemon(lab, metrics: 9198)
+        defer { if daemon.process.isRunning { _ = Daemon.stop(daemon) } }
+        func received() throws -> Int {
+            Int(try Command.run(["ip", "netns", "exec", lab.device, "cat", "/sys/class/net/\(thirdPeer)/statistics/rx_packets"])
+                .trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+        }
+        let kernelBefore = try lab.kernelForwarded()
+        let receivedBefore = try received()
+        let before = scrape(port: 9198)
+        _ = try lab.ping("198.19.66.5", count: 20, interval: "0.02")   // nobody answers: counted where they go
+        usleep(200_000)
+        let after = scrape(port: 9198)
+        let kernelAfter = try lab.kernelForwarded()
+        let unserved = L3FIBTests.passed(after, lab.portA, "unserved_egress") - L3FIBTests.passed(before, lab.portA, "unserved_egress")
+        #expect(unserved >= 20, "left to the kernel as unserved egress: \(unserved); \(L3FIBTests.reasons(after, lab.portA))")
+        #expect(kernelAfter.v4 - kernelBefore.v4 >= 20, "the kernel forwarded them (\(kernelAfter.v4 - kernelBefore.v4))")
+        #expect(try received() - receivedBefore >= 20, "out of the third interface")
+        let userspace = after.filter { $0.key.hasPrefix("xdpfwd_rx_packets_total{") }.map(\.value).reduce(0, +)
+            - before.filter { $0.key.hasPrefix("xdpfwd_rx_packets_total{") }.map(\.value).reduce(0, +)
+        #expect(userspace < 5, "userspace received \(userspace) packets meanwhile")
+        #expect(Daemon.stop(daemon) == 0, "\(daemon.standardError)")
+    }
+
     @Test("a route added and removed while traffic flows: used within a second, and unused within a second after removal")
     func routeChangeUnderTraffic() throws {
         let lab = try ForwardingLab(.router)
