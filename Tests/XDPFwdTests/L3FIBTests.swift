@@ -232,6 +232,33 @@ struct L3FIBTests {
         #expect(Daemon.stop(daemon) == 0, "\(daemon.standardError)")
     }
 
+    @Test("left to the kernel and counted by reason: TTL 1 (time exceeded), no neighbor, forwarding disabled")
+    func kernelReasons() throws {
+        let lab = try ForwardingLab(.router)
+        let daemon = try L3FIBTests.startDaemon(lab, metrics: 9199)
+        defer { if daemon.process.isRunning { _ = Daemon.stop(daemon) } }
+        _ = try lab.ping(lab.addressB, count: 3, interval: "0.1")
+        let before = scrape(port: 9199)
+        let expiring = try L3FIBTests.inHostA(lab, ["ping", "-t", "1", "-c", "3", "-i", "0.05", "-W", "1", lab.addressB])
+        #expect(expiring.contains("Time to live exceeded"), "the kernel answered: \(expiring)")
+        // Nobody has 198.18.1.77: the kernel asks (ARP) and gives up.
+        _ = try lab.ping("198.18.1.77", count: 3, interval: "0.05")
+        let middle = scrape(port: 9199)
+        #expect(L3FIBTests.passed(middle, lab.portA, "ttl_expired") - L3FIBTests.passed(before, lab.portA, "ttl_expired") >= 3,
+                "\(L3FIBTests.reasons(middle, lab.portA))")
+        #expect(L3FIBTests.passed(middle, lab.portA, "no_neighbor") - L3FIBTests.passed(before, lab.portA, "no_neighbor") >= 3,
+                "\(L3FIBTests.reasons(middle, lab.portA))")
+        // Forwarding switched off while running (inside the lab's namespace only).
+        try Command.run(["ip", "netns", "exec", lab.device, "sh", "-c", "echo 0 > /proc/sys/net/ipv4/ip_forward"])
+        #expect(try lab.ping(lab.addressB, count: 3, interval: "0.05") == 0)
+        let after = scrape(port: 9199)
+        #expect(L3FIBTests.passed(after, lab.portA, "forwarding_disabled") - L3FIBTests.passed(middle, lab.portA, "forwarding_disabled") >= 3,
+                "\(L3FIBTests.reasons(after, lab.portA))")
+        try Command.run(["ip", "netns", "exec", lab.device, "sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward"])
+        #expect(try lab.ping(lab.addressB, count: 10) == 10, "forwarding again once switched back on")
+        #expect(Daemon.stop(daemon) == 0, "\(daemon.standardError)")
+    }
+
     @Test("a route added and removed while traffic flows: used within a second, and unused within a second after removal")
     func routeChangeUnderTraffic() throws {
         let lab = try ForwardingLab(.router)
