@@ -17,7 +17,8 @@ import XDPControl
 /// Anything else is counted by reason and dropped: no or invalid metadata,
 /// an egress this worker has no socket for, a frame that is not the IPv4 or
 /// IPv6 packet the program looked at, a bad IPv4 header checksum or a length
-/// beyond the frame (the kernel would drop both), a TTL that expired (the program leaves those to the kernel; counted if one races).
+/// beyond the frame (the kernel would drop both), a TTL that expired (the
+/// program leaves those to the kernel; counted if one races).
 public struct L3Handler: RoutingHandler {
     /// Egress interface indexes and, at the same position, the socket (index
     /// in the worker's ``SocketSet``) that sends out of each.
