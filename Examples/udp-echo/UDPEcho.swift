@@ -47,7 +47,7 @@ struct Placement: ParsableArguments {
     @Option(help: "XDP attach mode: native, generic or auto.") var attach = "auto"
 
     func configuration(interface: String, match: RedirectMatch) throws -> PacketServiceConfiguration {
-        guard let mode = AttachMode(rawValue: attach) else { throw ValidationError("--attach \(attach): use native, generic or auto") }
+        guard let mode = AttachMode(name: attach) else { throw ValidationError("--attach \(attach): use native (drv), generic (skb) or auto") }
         do {
             return PacketServiceConfiguration(interface: interface, match: match,
                                               queues: queues == "all" ? nil : try CPUList.parse(queues).map(UInt32.init),

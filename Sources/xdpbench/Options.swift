@@ -2,7 +2,11 @@ import ArgumentParser
 import XDP
 import XDPControl
 
-extension AttachMode: ExpressibleByArgument {}
+extension AttachMode: ExpressibleByArgument {
+    /// native (driver, drv), generic (skb) or auto.
+    public init?(argument: String) { self.init(name: argument) }
+    public static var allValueStrings: [String] { ["native", "generic", "skb", "auto"] }
+}
 extension ZeroCopyMode: ExpressibleByArgument {}
 
 /// Options every benchmark mode shares.

@@ -34,7 +34,11 @@ struct Target: ParsableArguments {
     var defaultPinDirectory: String { "/sys/fs/bpf/swift-xdp/\(interface)" }
 }
 
-extension AttachMode: ExpressibleByArgument {}
+extension AttachMode: ExpressibleByArgument {
+    /// native (driver, drv), generic (skb) or auto.
+    public init?(argument: String) { self.init(name: argument) }
+    public static var allValueStrings: [String] { ["native", "generic", "skb", "auto"] }
+}
 
 struct Attach: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Attach the redirect program, pin its maps for --owner, and leave it attached.")

@@ -35,6 +35,8 @@ struct Run: ParsableCommand {
         // Until the service group takes the signals over: a stop during setup
         // must not kill the process with its programs attached.
         for number in [SIGINT, SIGTERM] { signal(number) { _ in stopRequestedEarly.store(true, ordering: .relaxed) } }
+        // A SIGHUP during setup is a reload at the first tick, never the default (exit).
+        signal(SIGHUP) { _ in reloadRequested.store(true, ordering: .relaxed) }
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         let logger = Logger(label: "xdpfwd")
         let configuration = try options.effective()
@@ -45,8 +47,6 @@ struct Run: ParsableCommand {
             daemon.giveUpCapabilities()
         }
         try daemon.startThreads()
-        _ = reloadRequested.load(ordering: .relaxed)
-        signal(SIGHUP) { _ in reloadRequested.store(true, ordering: .relaxed) }
         let outcome = Outcome()
         let done = DispatchSemaphore(value: 0)
         Task.detached {
@@ -89,11 +89,17 @@ final class Daemon: Service, @unchecked Sendable {
     private var forwardingChanges: SystemChanges?
     private let reloads = Atomic<Int>(0)
     private(set) var failure: String?
+    /// What a reload compares the file against: the configuration in force.
+    private var appliedConfiguration: DaemonConfiguration
+    /// program_loss_policy, which a reload can change live.
+    private var programLossPolicy: String
 
     init(configuration: DaemonConfiguration, configPath: String?, logger: Logger) throws {
         self.configuration = configuration
         self.configPath = configPath
         self.logger = logger
+        appliedConfiguration = configuration
+        programLossPolicy = configuration.programLossPolicy ?? "reattach"
         if let channels = configuration.channels {
             // Before binding: the queue count decides the plan.
             let changes = SystemChanges()
@@ -159,7 +165,6 @@ final class Daemon: Service, @unchecked Sendable {
 
     func run() async throws {
         logStartup()
-        let policy = configuration.programLossPolicy ?? "reattach"
         var foreignReported: [String: String] = [:]
         var ticks = 0
         while !Task.isCancelled && !Task.isShuttingDownGracefully && !stopRequestedEarly.load(ordering: .relaxed) {
@@ -176,7 +181,7 @@ final class Daemon: Service, @unchecked Sendable {
                 }
                 for port in engine.portsWithLostProgram() {
                     let foreign = engine.foreignProgram(port: port)
-                    if policy == "exit" {
+                    if programLossPolicy == "exit" {
                         let what = foreign.map { "replaced by \($0.description)" } ?? "removed by someone else"
                         let message = "the XDP program on \(port) was \(what); exiting (program_loss_policy: exit)"
                         failure = message
@@ -248,15 +253,38 @@ final class Daemon: Service, @unchecked Sendable {
     private func reload() {
         reloads.add(1, ordering: .relaxed)
         warnIfForwardingOff()
-        if let path = configPath {
-            do {
-                _ = try DaemonConfiguration.load(path: path).engineConfiguration()
-            } catch {
-                logger.error("reload: \(error)")
-                return
+        guard let path = configPath else {
+            logger.info("reload (SIGHUP): no configuration file to re-read (started from flags)")
+            return
+        }
+        let fresh: DaemonConfiguration
+        do {
+            try checkFilePermissions(path)
+            fresh = try DaemonConfiguration.load(path: path)
+            _ = try fresh.engineConfiguration()
+        } catch {
+            logger.error("reload (SIGHUP): keeping the running configuration: \(error)")
+            return
+        }
+        let changes = DaemonConfiguration.differences(from: appliedConfiguration.effective, to: fresh.effective)
+        guard !changes.isEmpty else {
+            logger.info("reload (SIGHUP): \(path) has no changes")
+            return
+        }
+        var needRestart: [String] = []
+        for change in changes {
+            switch change.key {
+            case "program_loss_policy":
+                programLossPolicy = fresh.programLossPolicy ?? "reattach"
+                appliedConfiguration.programLossPolicy = fresh.programLossPolicy
+                logger.info("reload (SIGHUP): program_loss_policy \(change.old) -> \(change.new) (applied)")
+            default:
+                needRestart.append("\(change.key) \(change.old) -> \(change.new)")
             }
         }
-        logger.info("reloaded (SIGHUP)")
+        if !needRestart.isEmpty {
+            logger.warning("reload (SIGHUP): not applied, needs a restart (systemctl restart xdpfwd): \(needRestart.joined(separator: "; "))")
+        }
     }
 
     /// l3: a port whose IP forwarding was switched off while running drops

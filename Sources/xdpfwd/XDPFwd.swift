@@ -3,6 +3,7 @@ import Forwarding
 import Foundation
 import XDP
 import XDPControl
+import Yams
 
 /// `xdpfwd`: forwards packets between ports in userspace at AF_XDP speed
 /// (xconnect, macswap, or l3 with the kernel as control plane).
@@ -24,7 +25,7 @@ struct ConfigurationOptions: ParsableArguments {
     var interfaces: [String] = []
     @Option(help: "CPUs for workers: a list like 0-3, or auto.")
     var cpus: String?
-    @Option(help: "XDP attach mode: native, generic or auto.")
+    @Option(help: "XDP attach mode: native (drv), generic (skb) or auto (from the driver's xdp-features).")
     var attach: AttachMode?
     @Option(help: "Set up inside this network namespace.")
     var netns: String?
@@ -66,16 +67,20 @@ func checkFilePermissions(_ path: String) throws {
     }
 }
 
-extension AttachMode: ExpressibleByArgument {}
+extension AttachMode: ExpressibleByArgument {
+    /// native (driver, drv), generic (skb) or auto.
+    public init?(argument: String) { self.init(name: argument) }
+    public static var allValueStrings: [String] { ["native", "generic", "skb", "auto"] }
+}
 
 struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Validate the configuration and print the effective one.")
     @OptionGroup var options: ConfigurationOptions
     func run() throws {
         let configuration = try options.effective()
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        print(String(decoding: try encoder.encode(configuration), as: UTF8.self))
+        // The effective configuration, every default written out, as YAML
+        // (a file `run` accepts as it is).
+        print(try YAMLEncoder().encode(configuration.effective), terminator: "")
         print("configuration OK")
     }
 }
