@@ -78,5 +78,10 @@ struct L2Fwd: ParsableCommand {
     @OptionGroup var options: CommonOptions
     @Option(help: "Forward to this interface (same namespace) instead of reflecting; both directions, one UMEM.")
     var to: String?
+    func validate() throws {
+        if let to, to == options.interface {
+            throw ValidationError("--to \(to) is the interface itself (-i): give another port to forward to, or leave --to out to reflect")
+        }
+    }
     func run() throws { try runThroughput(mode: .l2fwd, options: options, packet: nil, secondInterface: to) }
 }

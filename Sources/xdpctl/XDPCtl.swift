@@ -14,6 +14,8 @@ struct XDPCtl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "xdpctl",
         abstract: "Attach swift-xdp's redirect program for unprivileged AF_XDP users, and remove it.",
+        discussion: "Exit codes: 0 done; 1 an error (the message names the fix); 64 a usage error.",
+        version: SwiftXDPVersion.string,
         subcommands: [Attach.self, Detach.self, Status.self])
 }
 

@@ -12,7 +12,29 @@ struct XDPFwd: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "xdpfwd",
         abstract: "AF_XDP forwarding daemon (swift-xdp).",
+        discussion: """
+            Exit codes: 0 stopped cleanly (SIGTERM/SIGINT, or stopped during setup);
+            1 a setup error (interface, program, socket, privileges: the message names
+            the fix); 2 stopped by program_loss_policy: exit, or another run-time
+            failure; 3 a port's interface disappeared; 64 a usage error (bad option);
+            78 a configuration error (bad file, key or value, or a world-writable file).
+            """,
+        version: SwiftXDPVersion.string,
         subcommands: [Run.self, Check.self, Plan.self])
+
+    /// ArgumentParser's entry, except that a configuration problem exits 78
+    /// (EX_CONFIG) rather than 1, as documented in `--help`.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let error as ConfigurationExit {
+            FileHandle.standardError.write(Data("Error: \(error.message)\n".utf8))
+            Foundation.exit(ConfigurationExit.exitCode)
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
 
 /// Options shared by run, check and plan: a config file and/or flags (flags win).
@@ -34,17 +56,32 @@ struct ConfigurationOptions: ParsableArguments {
     @Flag(help: "l3: switch IP forwarding on where a port has it off, while running (default: refuse to start, naming the sysctl).")
     var enableForwarding = false
 
-    /// The effective configuration: the file (if any) with flags applied on top.
+    /// Usage checks, before the subcommand runs (so its own usage is shown).
+    func validate() throws {
+        if config == nil, mode == nil || interfaces.isEmpty {
+            throw ValidationError("give --config FILE, or --mode and -i for each port")
+        }
+    }
+
+    /// The effective configuration: the file (if any) with flags applied on
+    /// top. A configuration problem is printed and exits 78 (EX_CONFIG).
     func effective() throws -> DaemonConfiguration {
+        do {
+            return try merged()
+        } catch let error as ConfigurationError {
+            throw ConfigurationExit(message: "\(error)")
+        } catch let error as ConfigurationExit {
+            throw error
+        }
+    }
+
+    private func merged() throws -> DaemonConfiguration {
         var configuration: DaemonConfiguration
         if let path = config {
             try checkFilePermissions(path)
             configuration = try DaemonConfiguration.load(path: path)
         } else {
-            guard let mode, !interfaces.isEmpty else {
-                throw ValidationError("give --config FILE, or --mode and -i for each port")
-            }
-            configuration = DaemonConfiguration(mode: mode, ports: [])
+            configuration = DaemonConfiguration(mode: mode ?? .xconnect, ports: [])
         }
         if let mode { configuration.mode = mode }
         if !interfaces.isEmpty { configuration.ports = interfaces.map { DaemonConfiguration.Port(interface: $0, queues: nil) } }
@@ -58,12 +95,21 @@ struct ConfigurationOptions: ParsableArguments {
     }
 }
 
+/// A configuration the daemon cannot use: printed as the error, exit 78
+/// (EX_CONFIG), told apart from a usage error (64).
+struct ConfigurationExit: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
+    /// EX_CONFIG from sysexits.h.
+    static let exitCode: Int32 = 78
+}
+
 /// Refuses a world-writable configuration file: anyone could reroute traffic.
 func checkFilePermissions(_ path: String) throws {
     var info = stat()
-    guard stat(path, &info) == 0 else { throw ValidationError("cannot read \(path): \(String(cString: strerror(errno)))") }
+    guard stat(path, &info) == 0 else { throw ConfigurationExit(message: "cannot read \(path): \(String(cString: strerror(errno)))") }
     if info.st_mode & S_IWOTH != 0 {
-        throw ValidationError("\(path) is world-writable: anyone could change what this daemon forwards; run chmod o-w \(path)")
+        throw ConfigurationExit(message: "\(path) is world-writable: anyone could change what this daemon forwards; run chmod o-w \(path)")
     }
 }
 
