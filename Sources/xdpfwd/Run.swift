@@ -301,7 +301,7 @@ final class Daemon: Service, @unchecked Sendable {
 
     private func logStartup() {
         let modes = engine.configuration.ports.map { "\($0.interface) \(engine.attachModes[$0.interface].map { "\($0)" } ?? "?")" }.joined(separator: ", ")
-        logger.info("xdpfwd \(configuration.mode.rawValue): \(modes); \(engine.zeroCopy ? "zero-copy" : "copy mode"); metrics \(metrics.map { "http://\($0.host):\($0.port)/metrics" } ?? "off")")
+        logger.info("xdpfwd \(configuration.mode.rawValue): \(modes); \(engine.zeroCopy ? "zero-copy" : "copy mode"); metrics \(metrics?.url ?? "off")")
         for (port, reason) in engine.fallbackReasons { logger.warning("\(port): \(reason)") }
         for line in engine.plan.table.split(separator: "\n") { logger.info("plan: \(line)") }
     }
