@@ -80,6 +80,10 @@ struct DaemonConfiguration: Codable, Equatable {
     /// instead of refusing to start.
     var enableForwarding: Bool?
 
+    /// Where `xdpfwd status` asks (a Unix socket path, mode 0660), or "off";
+    /// default /run/xdpfwd/[NETNS-]FIRSTPORT.sock.
+    var controlSocket: String?
+
     /// The line of each key in the file ("batch", "ports[0].queues"), for
     /// errors found after decoding; empty for a configuration from flags.
     var keyLines: [String: Int] = [:]
@@ -111,7 +115,7 @@ struct DaemonConfiguration: Codable, Equatable {
         case mode, ports, cpus, attach, zeroCopy = "zero_copy", needWakeup = "need_wakeup", frameSize = "frame_size"
         case frameCount = "frame_count", batch, netns, metrics, routes, neighbors, programLossPolicy = "program_loss_policy"
         case irqAffinity = "irq_affinity", napiDeferHardIRQs = "napi_defer_hard_irqs", groFlushTimeout = "gro_flush_timeout", channels
-        case enableForwarding = "enable_forwarding"
+        case enableForwarding = "enable_forwarding", controlSocket = "control_socket"
     }
 
     /// The engine configuration this file describes.
@@ -209,6 +213,7 @@ struct DaemonConfiguration: Codable, Equatable {
         copy.programLossPolicy = programLossPolicy ?? "reattach"
         copy.irqAffinity = irqAffinity ?? QueuePlan.IRQPlacement.none
         copy.enableForwarding = enableForwarding ?? false
+        copy.controlSocket = controlSocket ?? ports.first.map { ControlSocket.defaultPath(firstPort: $0.interface, namespace: netns) }
         return copy
     }
 

@@ -81,6 +81,8 @@ final class Daemon: Service, @unchecked Sendable {
     let engine: ForwardingEngine
     let logger: Logger
     private var metrics: MetricsServer?
+    /// `xdpfwd status` / `show` answer here.
+    private var control: ControlSocket?
     /// System changes the plan made (IRQ affinity, NAPI tunables), undone at stop.
     private var systemChanges: SystemChanges?
     /// Channel counts set before binding, undone after the sockets are closed.
@@ -133,13 +135,29 @@ final class Daemon: Service, @unchecked Sendable {
                 MetricsRenderer.render(engine: engine, mode: configuration.mode, reloads: reloads.load(ordering: .relaxed))
             }
         }
+        let controlPath = configuration.controlSocket
+            ?? ControlSocket.defaultPath(firstPort: configuration.ports[0].interface, namespace: configuration.netns)
+        if controlPath != "off" {
+            let status = DaemonStatus(engine: engine, mode: configuration.mode, started: Date()) { [unowned self] in
+                MetricsRenderer.render(engine: engine, mode: configuration.mode, reloads: reloads.load(ordering: .relaxed))
+            }
+            do {
+                control = try ControlSocket(path: controlPath) { request in status.answer(request) }
+            } catch {
+                // The default path is a convenience: without it the daemon still forwards.
+                let failure: XDPError = error
+                guard configuration.controlSocket == nil, failure.kind != .busy else { throw failure }
+                logger.warning("no control socket (xdpfwd status will not find this daemon): \(failure); set control_socket: to a writable path, or off")
+            }
+        }
         applySystemChanges()
     }
 
-    /// Starts the workers and the metrics thread (after the capabilities are given up).
+    /// Starts the workers, the metrics and the control threads (after the capabilities are given up).
     func startThreads() throws {
         try engine.start()
         try metrics?.start()
+        try control?.start()
     }
 
     /// Gives up every capability except what the rest of the run needs:
@@ -223,6 +241,8 @@ final class Daemon: Service, @unchecked Sendable {
         forwardingChanges = nil
         metrics?.shutdown()
         metrics = nil
+        control?.shutdown()
+        control = nil
         logger.info("stopped")
     }
 
@@ -301,7 +321,7 @@ final class Daemon: Service, @unchecked Sendable {
 
     private func logStartup() {
         let modes = engine.configuration.ports.map { "\($0.interface) \(engine.attachModes[$0.interface].map { "\($0)" } ?? "?")" }.joined(separator: ", ")
-        logger.info("xdpfwd \(configuration.mode.rawValue): \(modes); \(engine.zeroCopy ? "zero-copy" : "copy mode"); metrics \(metrics?.url ?? "off")")
+        logger.info("xdpfwd \(configuration.mode.rawValue): \(modes); \(engine.zeroCopy ? "zero-copy" : "copy mode"); metrics \(metrics?.url ?? "off"); control socket \(control?.path ?? "off")")
         for (port, reason) in engine.fallbackReasons { logger.warning("\(port): \(reason)") }
         for line in engine.plan.table.split(separator: "\n") { logger.info("plan: \(line)") }
     }

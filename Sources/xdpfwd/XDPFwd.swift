@@ -20,7 +20,7 @@ struct XDPFwd: ParsableCommand {
             78 a configuration error (bad file, key or value, or a world-writable file).
             """,
         version: SwiftXDPVersion.string,
-        subcommands: [Run.self, Check.self, Plan.self])
+        subcommands: [Run.self, Check.self, Plan.self, Status.self, Show.self])
 
     /// ArgumentParser's entry, except that a configuration problem exits 78
     /// (EX_CONFIG) rather than 1, as documented in `--help`.
@@ -55,6 +55,8 @@ struct ConfigurationOptions: ParsableArguments {
     var metrics: String?
     @Flag(help: "l3: switch IP forwarding on where a port has it off, while running (default: refuse to start, naming the sysctl).")
     var enableForwarding = false
+    @Option(help: "Control socket for xdpfwd status/show (a path, or off; default /run/xdpfwd/[NETNS-]FIRSTPORT.sock).")
+    var controlSocket: String?
 
     /// Usage checks, before the subcommand runs (so its own usage is shown).
     func validate() throws {
@@ -90,6 +92,7 @@ struct ConfigurationOptions: ParsableArguments {
         if let netns { configuration.netns = netns }
         if let metrics { configuration.metrics = metrics }
         if enableForwarding { configuration.enableForwarding = true }
+        if let controlSocket { configuration.controlSocket = controlSocket }
         _ = try configuration.engineConfiguration()
         return configuration
     }
@@ -159,4 +162,49 @@ struct Plan: ParsableCommand {
         }
         print(plan.table)
     }
+}
+
+/// Which running daemon to ask, shared by status and show.
+struct DaemonAddress: ParsableArguments {
+    @Option(help: "The daemon's control socket (default: the only one in /run/xdpfwd).")
+    var socket: String?
+    @Flag(help: "JSON (snake_case keys, numbers as numbers).")
+    var json = false
+
+    /// Sends `request` and prints the answer.
+    func ask(_ request: String) throws {
+        let path: String
+        if let socket {
+            path = socket
+        } else {
+            let found = ControlSocket.defaultSockets()
+            guard found.count == 1 else {
+                throw ValidationError(found.isEmpty ? "no running xdpfwd found in \(ControlSocket.directory): give --socket PATH"
+                                                    : "several daemons run (\(found.joined(separator: ", "))): give --socket PATH")
+            }
+            path = found[0]
+        }
+        let answer = try ControlSocket.request(request + (json ? " json" : ""), path: path)
+        print(answer, terminator: "")
+        if answer.hasPrefix("error:") { throw ExitCode(1) }
+    }
+}
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Ask a running daemon: ports, queues, counters, frames.")
+    @OptionGroup var address: DaemonAddress
+    func run() throws { try address.ask("status") }
+}
+
+struct Show: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Ask a running daemon for one part: ports, queues, plan or counters (Prometheus text).")
+    @Argument(help: "ports, queues, plan or counters.")
+    var what: String
+    @OptionGroup var address: DaemonAddress
+    func validate() throws {
+        guard ["ports", "queues", "plan", "counters"].contains(what) else {
+            throw ValidationError("'\(what)': use ports, queues, plan or counters")
+        }
+    }
+    func run() throws { try address.ask("show \(what)") }
 }
