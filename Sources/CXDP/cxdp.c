@@ -263,6 +263,23 @@ uint32_t cxdp_program_id(int prog_fd) {
     return bpf_obj_get_info_by_fd(prog_fd, &info, &length) == 0 ? info.id : 0;
 }
 
+void cxdp_program_name(uint32_t id, char *out, size_t size) {
+    if (!out || size == 0) return;
+    out[0] = 0;
+    int fd = bpf_prog_get_fd_by_id(id);
+    if (fd < 0) return;
+    struct bpf_prog_info info;
+    memset(&info, 0, sizeof info);
+    __u32 length = sizeof info;
+    if (bpf_obj_get_info_by_fd(fd, &info, &length) == 0) {
+        size_t n = strnlen(info.name, sizeof info.name);
+        if (n >= size) n = size - 1;
+        memcpy(out, info.name, n);
+        out[n] = 0;
+    }
+    close(fd);
+}
+
 bool cxdp_program_is_named(uint32_t id, const char *name) {
     int fd = bpf_prog_get_fd_by_id(id);
     if (fd < 0) return false;

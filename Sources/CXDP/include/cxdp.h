@@ -68,6 +68,8 @@ struct bpf_object *cxdp_open_object(const void *bytes, size_t size, const char *
 int cxdp_xdp_detach(int ifindex, uint32_t flags, int expected_prog_fd);
 /// The kernel id of a loaded program, or 0.
 uint32_t cxdp_program_id(int prog_fd);
+/// The (kernel-truncated, 15-byte) name of the loaded program with this id, "" if unknown.
+void cxdp_program_name(uint32_t id, char *out, size_t size);
 /// Whether the loaded program with this id has this (kernel-truncated, 15-byte) name.
 bool cxdp_program_is_named(uint32_t id, const char *name);
 /// The pid in the program's "owner" array map, or -1 when it has none.
