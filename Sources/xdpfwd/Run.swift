@@ -20,6 +20,12 @@ struct Run: ParsableCommand {
     @OptionGroup var options: ConfigurationOptions
     @Flag(help: "Keep every capability after setup (default: give up all but the ones needed to detach and watch the programs).")
     var keepCapabilities = false
+    @Option(help: "Log level: trace, debug, info, notice, warning, error or critical.")
+    var logLevel: Logger.Level = .info
+    @Option(help: "Log format on standard error: text, or json (one object per line, for journald and log shippers).")
+    var logFormat: LogFormat = .text
+
+    enum LogFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
 
     /// Privileged setup on the main thread while it is the only thread
     /// (programs attached, sockets bound, metrics socket listening), then
@@ -37,7 +43,12 @@ struct Run: ParsableCommand {
         for number in [SIGINT, SIGTERM] { signal(number) { _ in stopRequestedEarly.store(true, ordering: .relaxed) } }
         // A SIGHUP during setup is a reload at the first tick, never the default (exit).
         signal(SIGHUP) { _ in reloadRequested.store(true, ordering: .relaxed) }
-        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        let level = logLevel, format = logFormat
+        LoggingSystem.bootstrap { label in
+            var handler: any LogHandler = format == .json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
         let logger = Logger(label: "xdpfwd")
         let configuration = try options.effective()
         let daemon = try Daemon(configuration: configuration, configPath: options.config, logger: logger)
@@ -326,3 +337,5 @@ final class Daemon: Service, @unchecked Sendable {
         for line in engine.plan.table.split(separator: "\n") { logger.info("plan: \(line)") }
     }
 }
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}

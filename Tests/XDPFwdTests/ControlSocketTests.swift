@@ -61,5 +61,25 @@ struct ControlSocketTests {
         #expect(gone.standardError.contains("is xdpfwd running with this control_socket?"), "\(gone.standardError)")
     }
 
+    @Test("--log-format json writes one JSON object per line; --log-level warning leaves out info")
+    func logging() throws {
+        let lab = try ForwardingLab(.bridge)
+        let arguments = ["run", "--mode", "xconnect", "-i", lab.portA, "-i", lab.portB, "--netns", lab.device, "--metrics", "off", "--control-socket", "off"]
+        let json = try Daemon.start(arguments + ["--log-format", "json"])
+        #expect(try waitForProgram(lab.lab, interface: lab.portB))
+        usleep(300_000)
+        #expect(Daemon.stop(json) == 0)
+        let lines = json.standardError.split(separator: "\n")
+        #expect(lines.count >= 3)
+        let objects = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(objects.count == lines.count, "every line is a JSON object: \(json.standardError)")
+        #expect(objects.contains { ($0["message"] as? String)?.hasPrefix("xdpfwd xconnect:") == true && $0["level"] as? String == "info" })
+        let quiet = try Daemon.start(arguments + ["--log-level", "warning"])
+        #expect(try waitForProgram(lab.lab, interface: lab.portB))
+        usleep(300_000)
+        #expect(Daemon.stop(quiet) == 0)
+        #expect(!quiet.standardError.contains(" info "), "\(quiet.standardError)")
+    }
+
     static func defaultPath(_ lab: ForwardingLab) -> String { "/run/xdpfwd/\(lab.device)-\(lab.portA).sock" }
 }
