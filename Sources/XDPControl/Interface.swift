@@ -178,6 +178,35 @@ public struct XDPFeatures: Sendable, Equatable, Codable {
     /// xsk-features bits, when reported.
     public var xskFeatures: UInt64?
 
+    enum CodingKeys: String, CodingKey {
+        case reported, flags, zeroCopyMaxSegments, rxMetadata, xskFeatures
+        case flagNames = "flag_names", rxMetadataNames = "rx_metadata_names", xskFeatureNames = "xsk_feature_names"
+    }
+
+    /// Decodes the numbers (the names are for people and are derived).
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(reported: try container.decode(Bool.self, forKey: .reported), flags: try container.decode(UInt64.self, forKey: .flags),
+                  zeroCopyMaxSegments: try container.decodeIfPresent(UInt32.self, forKey: .zeroCopyMaxSegments),
+                  rxMetadata: try container.decodeIfPresent(UInt64.self, forKey: .rxMetadata),
+                  xskFeatures: try container.decodeIfPresent(UInt64.self, forKey: .xskFeatures))
+    }
+
+    /// Encodes the numbers and, beside them, the features as names.
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(reported, forKey: .reported)
+        try container.encode(flags, forKey: .flags)
+        try container.encodeIfPresent(zeroCopyMaxSegments, forKey: .zeroCopyMaxSegments)
+        try container.encodeIfPresent(rxMetadata, forKey: .rxMetadata)
+        try container.encodeIfPresent(xskFeatures, forKey: .xskFeatures)
+        if reported {
+            try container.encode(XDPFeatures.names(flags, XDPFeatures.flagNames), forKey: .flagNames)
+            try container.encode(XDPFeatures.names(rxMetadata, XDPFeatures.rxMetadataNames), forKey: .rxMetadataNames)
+            try container.encode(XDPFeatures.names(xskFeatures, XDPFeatures.xskFeatureNames), forKey: .xskFeatureNames)
+        }
+    }
+
     /// The names of the xdp-features bits, in the kernel's order.
     public static let flagNames = ["basic", "redirect", "ndo-xmit", "xsk-zerocopy", "hw-offload", "rx-sg", "ndo-xmit-sg"]
     /// The names of the RX metadata bits.

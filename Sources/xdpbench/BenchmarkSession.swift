@@ -377,7 +377,7 @@ final class BenchmarkSession {
                 bytes: counters[index].bytes.load(ordering: .relaxed),
                 transmitDropped: counters[index].transmitDropped.load(ordering: .relaxed),
                 observedCPU: counters[index].observedCPU.load(ordering: .relaxed),
-                frames: account.description))
+                frames: account))
         }
         let programCounters = try? program?.counters()
         program = nil

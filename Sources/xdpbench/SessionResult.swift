@@ -4,14 +4,25 @@ import XDPControl
 
 /// What a run did, for the summary table and `--json`.
 struct SessionResult: Encodable {
-    struct Queue: Encodable {
+    struct Queue {
         var queue: UInt32
         var cpu: Int?
         var packets: UInt64
         var bytes: UInt64
         var transmitDropped: UInt64
         var observedCPU: Int
-        var frames: String
+        var frames: FrameAccounting
+    }
+
+    /// Frame accounting as JSON numbers.
+    struct FramesJSON: Encodable {
+        var total, free, receiveSide, transmitSide, held: Int
+        init(_ account: FrameAccounting) {
+            (total, free, receiveSide, transmitSide, held) = (account.total, account.free, account.receiveSide, account.transmitSide, account.held)
+        }
+        enum CodingKeys: String, CodingKey {
+            case total, free, receiveSide = "receive_side", transmitSide = "transmit_side", held
+        }
     }
 
     var mode: BenchmarkMode
@@ -78,7 +89,7 @@ struct SessionResult: Encodable {
             try entry.encode(queue.bytes, forKey: .bytes)
             try entry.encode(seconds > 0 ? (Double(queue.packets) / seconds).rounded() : 0, forKey: .pps)
             try entry.encode(queue.transmitDropped, forKey: .transmitDropped)
-            try entry.encode(queue.frames, forKey: .frames)
+            try entry.encode(FramesJSON(queue.frames), forKey: .frames)
             try entry.encode(queue.observedCPU, forKey: .observedCPU)
         }
         try container.encode(StatisticsJSON(statistics), forKey: .statistics)
@@ -96,7 +107,7 @@ struct SessionResult: Encodable {
         for queue in perQueue {
             let rate = seconds > 0 ? Double(queue.packets) / seconds : 0
             lines.append(pad("\(queue.queue)", 6) + pad(queue.cpu.map(String.init) ?? "-", 5) + pad("\(queue.packets)", 14)
-                         + pad(format(rate / 1e6), 9) + pad(format(seconds > 0 ? Double(queue.bytes) * 8 / seconds / 1e9 : 0), 9) + queue.frames)
+                         + pad(format(rate / 1e6), 9) + pad(format(seconds > 0 ? Double(queue.bytes) * 8 / seconds / 1e9 : 0), 9) + queue.frames.description)
         }
         lines.append(pad("total", 11) + pad("\(packets)", 14) + pad(format(pps / 1e6), 9)
                      + pad(format(seconds > 0 ? Double(bytes) * 8 / seconds / 1e9 : 0), 9) + "in \(format(seconds)) s")
@@ -135,5 +146,7 @@ func format(_ value: Double) -> String {
 func printJSON<T: Encodable>(_ value: T) {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys]
+    // Every key snake_case, including the library types' (Interface, QueuePlan).
+    encoder.keyEncodingStrategy = .convertToSnakeCase
     if let data = try? encoder.encode(value) { print(String(decoding: data, as: UTF8.self)) }
 }

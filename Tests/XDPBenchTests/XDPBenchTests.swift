@@ -178,6 +178,12 @@ struct XDPBenchControlTests {
         let plan = json.json["plan"] as? [String: Any]
         let workers = plan?["workers"] as? [[String: Any]] ?? []
         #expect(workers.flatMap { ($0["assignments"] as? [[String: Any]]) ?? [] }.count == 4)
+        // snake_case keys everywhere, features as names beside the bits.
+        let interface = (json.json["interfaces"] as? [[String: Any]])?.first ?? [:]
+        #expect(interface["is_up"] as? Bool == true, "snake_case keys: \(interface.keys.sorted())")
+        let xdp = interface["xdp"] as? [String: Any] ?? [:]
+        #expect(xdp["flag_names"] as? [String] == ["basic", "redirect", "rx-sg"], "\(xdp)")
+        #expect(xdp["flags"] as? Int == 0x23)
     }
 }
 
