@@ -47,6 +47,13 @@ void cxdp_set_library_logging(bool quiet) {
 
 const char *cxdp_last_library_message(void) { return cxdp_last_message; }
 
+int cxdp_set_thread_fifo(unsigned long thread, int priority) {
+    struct sched_param param;
+    memset(&param, 0, sizeof param);
+    param.sched_priority = priority;
+    return pthread_setschedparam((pthread_t)thread, SCHED_FIFO, &param);
+}
+
 int cxdp_pin_current_thread(int cpu) {
     cpu_set_t set;
     CPU_ZERO(&set);

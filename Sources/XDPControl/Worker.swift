@@ -55,6 +55,20 @@ public final class Worker: @unchecked Sendable {
         }
     }
 
+    /// Runs the thread under SCHED_FIFO at `priority` (1-99), for a worker
+    /// that spins on a CPU it has to itself (xdpsock's `--policy FIFO`):
+    /// the scheduler then never preempts it for ordinary threads.
+    /// - Throws: `XDPError` when the kernel refuses (EPERM: needs
+    ///   CAP_SYS_NICE; EINVAL: a priority outside 1-99).
+    public func setRealtimePriority(_ priority: Int32) throws(XDPError) {
+        guard let thread else { return }
+        let rc = cxdp_set_thread_fifo(UInt(thread), priority)
+        guard rc == 0 else {
+            throw XDPError.fromErrno(rc, operation: "set SCHED_FIFO priority \(priority) on \(name)",
+                                     hint: rc == EPERM ? "needs CAP_SYS_NICE (run as root)" : "use a priority from 1 to 99")
+        }
+    }
+
     /// The errno of a failed pin (0 when pinned, not asked, or not tried yet).
     public var pinErrno: Int32 { max(pinResult.load(ordering: .acquiring), 0) }
 

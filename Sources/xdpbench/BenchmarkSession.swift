@@ -44,6 +44,8 @@ struct SessionPlan: Sendable {
     var rxMetadata = false
     /// The MTU to set on the interface for the run.
     var mtu: Int? = nil
+    /// SCHED_FIFO priority of the workers (`--policy fifo`), or nil.
+    var realtimePriority: Int32? = nil
 }
 
 /// The packet txonly sends.
@@ -193,6 +195,7 @@ final class BenchmarkSession {
                 counters.finished.store(true, ordering: .releasing)
             }
             workers.append(worker)
+            if let priority = plan.realtimePriority { try worker.setRealtimePriority(priority) }
         }
     }
 

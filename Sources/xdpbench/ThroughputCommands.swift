@@ -42,10 +42,11 @@ func runThroughput(mode: BenchmarkMode, options: CommonOptions, packet: PacketOp
         queues: try options.queueList(), cpus: try options.cpuList(), batch: options.batch,
         umem: options.umemConfiguration, socket: options.socketConfiguration, attach: options.attach,
         wait: options.waitPolicy, count: options.count, timeLimit: options.timeLimit, packet: template, rate: rate,
-        pinnedMap: options.pinnedMap, rxMetadata: options.rxMetadata, mtu: options.mtu)
+        pinnedMap: options.pinnedMap, rxMetadata: options.rxMetadata, mtu: options.mtu,
+        realtimePriority: options.policy == .fifo ? options.schpri : nil)
     let session = try BenchmarkSession(plan: plan)
     if !options.json { describeSetup(session) } else if let reason = session.fallbackReason { note("warning: \(reason)") }
-    let result = try runSessions([session], timeLimit: plan.timeLimit, live: !options.json && !options.quiet)[0]
+    let result = try runSessions([session], timeLimit: plan.timeLimit, live: !options.json && !options.quiet, every: options.interval)[0]
     if options.json { printJSON(result) } else { print(result.table) }
     if let count = options.count, result.packets != UInt64(count) {
         note("stopped after \(format(result.seconds)) s with \(result.packets) of \(count) packets")

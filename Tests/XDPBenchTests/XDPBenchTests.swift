@@ -187,6 +187,45 @@ struct XDPBenchControlTests {
     }
 }
 
+/// Names and switches users know from xdpsock and xdp-bench.
+@Suite("xdpbench options from xdpsock and xdp-bench", .serialized)
+struct PeerOptionTests {
+    @Test("the interface as the argument, --interval for live lines, --policy fifo --schpri for the workers, --attach skb")
+    func peerNames() throws {
+        try requireRoot()
+        let lab = try VethLab()
+        let bench = try BenchProcess.start(["rxdrop", lab.links[0].deviceInterface, "--netns", lab.deviceNamespace, "-d", "2.2",
+                                            "--interval", "0.5", "--policy", "fifo", "--schpri", "10", "--attach", "skb"])
+        usleep(1_000_000)
+        var policies: [Int] = []
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(bench.pid)/task")) ?? []
+        for task in tasks {
+            let comm = (try? String(contentsOfFile: "/proc/\(bench.pid)/task/\(task)/comm", encoding: .utf8)) ?? ""
+            guard comm.hasPrefix("xdpbench-q") else { continue }
+            let stat = (try? String(contentsOfFile: "/proc/\(bench.pid)/task/\(task)/stat", encoding: .utf8)) ?? ""
+            // Fields after the command name (which ends with ')'): policy is field 41, the 39th after it.
+            let fields = stat[stat.index(after: stat.lastIndex(of: ")")!)...].split(separator: " ")
+            policies.append(Int(fields[38]) ?? -1)
+        }
+        #expect(policies == [1], "one worker, SCHED_FIFO (1): \(policies)")
+        bench.wait(timeout: 15)
+        #expect(bench.process.terminationStatus == 0, "\(bench.standardError)")
+        let live = bench.standardError.split(separator: "\n").filter { $0.contains(" Mpps [") }
+        #expect(live.count >= 3, "a live line every 0.5 s: \(live.count) in \(bench.standardError)")
+        #expect(bench.standardError.contains("XDP generic (skb)"), "\(bench.standardError)")
+    }
+
+    @Test("the interface twice, or not at all, is a usage error")
+    func interfaceArgument() throws {
+        let none = try BenchProcess.run(["rxdrop", "-d", "1"])
+        #expect(none.process.terminationStatus == 64)
+        #expect(none.standardError.contains("give the interface"))
+        let two = try BenchProcess.run(["rxdrop", "a0", "-i", "b0", "-d", "1"])
+        #expect(two.process.terminationStatus == 64)
+        #expect(two.standardError.contains("two interfaces given"))
+    }
+}
+
 /// xdpbench runs for these tests.
 enum BenchProcess {
     static func start(_ arguments: [String], prefix: [String] = []) throws -> ToolProcess {

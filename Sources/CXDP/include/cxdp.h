@@ -98,6 +98,8 @@ int cxdp_tc_attach_egress(int ifindex, int prog_fd);
 
 /// pthread_setaffinity_np for the calling thread (needs _GNU_SOURCE).
 int cxdp_pin_current_thread(int cpu);
+/// Gives `thread` the SCHED_FIFO policy at `priority` (1-99); 0 or an errno.
+int cxdp_set_thread_fifo(unsigned long thread, int priority);
 
 /// sched_getcpu (needs _GNU_SOURCE).
 int cxdp_current_cpu(void);
