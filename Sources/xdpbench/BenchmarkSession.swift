@@ -372,7 +372,11 @@ final class BenchmarkSession {
             statistics = statistics + queueStats
             var account = FrameAccounting(state.umem)
             account.add(state.socket)
-            if let output = state.output { account.add(output) }
+            var syscalls = state.socket.syscalls
+            if let output = state.output {
+                account.add(output)
+                syscalls = syscalls + output.syscalls
+            }
             conserved = conserved && account.isConserved
             perQueue.append(SessionResult.Queue(
                 queue: queue, cpu: plan.cpus?[index],
@@ -380,7 +384,7 @@ final class BenchmarkSession {
                 bytes: counters[index].bytes.load(ordering: .relaxed),
                 transmitDropped: counters[index].transmitDropped.load(ordering: .relaxed),
                 observedCPU: counters[index].observedCPU.load(ordering: .relaxed),
-                frames: account))
+                frames: account, syscalls: syscalls))
         }
         let programCounters = try? program?.counters()
         program = nil

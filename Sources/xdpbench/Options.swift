@@ -88,6 +88,9 @@ struct CommonOptions: ParsableArguments {
     @Flag(help: "No live lines.")
     var quiet = false
 
+    @Flag(name: [.short, .customLong("app-stats")], help: "Show the application's syscalls: rx wakeups, tx kicks, polls, empty polls (xdpsock -a; always in --json).")
+    var appStats = false
+
     @Option(help: "Seconds between live lines (xdpsock -n, xdp-bench -i).")
     var interval: Double = 1
 

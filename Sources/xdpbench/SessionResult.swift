@@ -12,6 +12,15 @@ struct SessionResult: Encodable {
         var transmitDropped: UInt64
         var observedCPU: Int
         var frames: FrameAccounting
+        var syscalls: SyscallCounts
+    }
+
+    /// Application statistics (xdpsock -a) as JSON numbers.
+    struct SyscallsJSON: Encodable {
+        var rxWakeups, txKicks, polls, emptyPolls: UInt64
+        init(_ counts: SyscallCounts) {
+            (rxWakeups, txKicks, polls, emptyPolls) = (counts.receiveWakeups, counts.transmitKicks, counts.polls, counts.emptyPolls)
+        }
     }
 
     /// Frame accounting as JSON numbers.
@@ -36,6 +45,8 @@ struct SessionResult: Encodable {
     var program: RedirectCounters?
     var framesConserved: Bool
     var fallbackReason: String?
+    /// Print the syscall counts (xdpsock -a) in the table; JSON always has them.
+    var showApplicationStatistics = false
     /// How frames were set up (issue 8's options).
     var frames = FrameSetup()
 
@@ -64,7 +75,7 @@ struct SessionResult: Encodable {
     }
 
     enum QueueKeys: String, CodingKey {
-        case queue, cpu, packets, bytes, pps, transmitDropped = "tx_dropped", frames, observedCPU = "cpu_observed"
+        case queue, cpu, packets, bytes, pps, transmitDropped = "tx_dropped", frames, observedCPU = "cpu_observed", appStats = "app_stats"
     }
 
     func encode(to encoder: Encoder) throws {
@@ -90,6 +101,7 @@ struct SessionResult: Encodable {
             try entry.encode(seconds > 0 ? (Double(queue.packets) / seconds).rounded() : 0, forKey: .pps)
             try entry.encode(queue.transmitDropped, forKey: .transmitDropped)
             try entry.encode(FramesJSON(queue.frames), forKey: .frames)
+            try entry.encode(SyscallsJSON(queue.syscalls), forKey: .appStats)
             try entry.encode(queue.observedCPU, forKey: .observedCPU)
         }
         try container.encode(StatisticsJSON(statistics), forKey: .statistics)
@@ -114,6 +126,11 @@ struct SessionResult: Encodable {
         lines.append("XDP_STATISTICS: rx_dropped \(statistics.rxDropped), rx_ring_full \(statistics.rxRingFull), fill_ring_empty \(statistics.rxFillRingEmpty), rx_invalid \(statistics.rxInvalidDescriptors), tx_invalid \(statistics.txInvalidDescriptors), tx_ring_empty \(statistics.txRingEmpty)")
         if let program {
             lines.append("program: redirected \(program.redirected), passed \(program.passed), dropped (no socket) \(program.droppedNoSocket)")
+        }
+        if showApplicationStatistics {
+            let calls = perQueue.reduce(SyscallCounts()) { $0 + $1.syscalls }
+            lines.append("app stats: rx wakeups (recvfrom) \(calls.receiveWakeups), tx kicks (sendto) \(calls.transmitKicks), polls \(calls.polls) (empty \(calls.emptyPolls))"
+                         + (packets > 0 ? String(format: ", %.3f syscalls per packet", Double(calls.receiveWakeups + calls.transmitKicks + calls.polls) / Double(packets)) : ""))
         }
         var setup = "frames: \(frames.frameSize) bytes, \(frames.unaligned ? "unaligned" : "aligned")"
         if frames.multiBuffer { setup += ", multi-buffer" }

@@ -46,7 +46,8 @@ func runThroughput(mode: BenchmarkMode, options: CommonOptions, packet: PacketOp
         realtimePriority: options.policy == .fifo ? options.schpri : nil)
     let session = try BenchmarkSession(plan: plan)
     if !options.json { describeSetup(session) } else if let reason = session.fallbackReason { note("warning: \(reason)") }
-    let result = try runSessions([session], timeLimit: plan.timeLimit, live: !options.json && !options.quiet, every: options.interval)[0]
+    var result = try runSessions([session], timeLimit: plan.timeLimit, live: !options.json && !options.quiet, every: options.interval)[0]
+    result.showApplicationStatistics = options.appStats
     if options.json { printJSON(result) } else { print(result.table) }
     if let count = options.count, result.packets != UInt64(count) {
         note("stopped after \(format(result.seconds)) s with \(result.packets) of \(count) packets")

@@ -215,6 +215,31 @@ struct PeerOptionTests {
         #expect(bench.standardError.contains("XDP generic (skb)"), "\(bench.standardError)")
     }
 
+    @Test("--app-stats counts the syscalls: copy-mode TX kicks once per batch with or without need_wakeup; an idle receiver's polls are all empty")
+    func applicationStatistics() throws {
+        try requireRoot()
+        let lab = try VethLab()
+        func kicks(_ extra: [String]) throws -> (kicks: Int, packets: Int, text: String) {
+            let run = try BenchProcess.run(["txonly", "-i", lab.links[0].peerInterface, "--netns", lab.peerNamespace, "--count", "20000",
+                                            "--json", "--attach", "skb"] + extra)
+            let queue = (run.json["per_queue"] as? [[String: Any]])?.first ?? [:]
+            let stats = queue["app_stats"] as? [String: Any] ?? [:]
+            return (stats.integer("tx_kicks") ?? -1, run.json.integer("packets") ?? -1, run.standardError)
+        }
+        let without = try kicks(["--no-need-wakeup"])
+        let with = try kicks([])
+        #expect(without.packets == 20000 && with.packets == 20000)
+        #expect(without.kicks >= 20000 / 64, "a kick per batch without need_wakeup: \(without.kicks)")
+        // Copy mode transmits inside sendto(): the kernel keeps asking for the kick.
+        #expect(with.kicks >= 20000 / 64, "copy mode asks for a kick per batch with need_wakeup too: \(with.kicks)")
+        let idle = try BenchProcess.run(["rxdrop", "-i", lab.links[0].deviceInterface, "--netns", lab.deviceNamespace, "-d", "1", "--json"])
+        let idleStats = ((idle.json["per_queue"] as? [[String: Any]])?.first?["app_stats"] as? [String: Any]) ?? [:]
+        #expect((idleStats.integer("polls") ?? 0) > 10, "an idle receiver waits in poll(): \(idleStats)")
+        #expect(idleStats.integer("empty_polls") == idleStats.integer("polls"), "and every poll times out empty: \(idleStats)")
+        let text = try BenchProcess.run(["txonly", lab.links[0].peerInterface, "--netns", lab.peerNamespace, "--count", "1000", "-a", "--quiet"])
+        #expect(text.standardOutput.contains("app stats: rx wakeups (recvfrom)"), "\(text.standardOutput)")
+    }
+
     @Test("the interface twice, or not at all, is a usage error")
     func interfaceArgument() throws {
         let none = try BenchProcess.run(["rxdrop", "-d", "1"])
