@@ -50,6 +50,21 @@ struct CommandLineTests {
         #expect(latency.standardError.contains("--peer xq0 is the sending port itself"), "\(latency.standardError)")
     }
 
+    @Test("man pages in dist/man cover every subcommand (make man regenerates them); shell completion scripts generate",
+          arguments: [("xdpfwd", ["run", "check", "plan", "status", "show"]), ("xdpbench", ["rxdrop", "txonly", "l2fwd", "latency", "inspect"]),
+                      ("xdpctl", ["attach", "detach", "status"])])
+    func manualAndCompletion(tool: String, subcommands: [String]) throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let page = try String(contentsOf: root.appendingPathComponent("dist/man/\(tool).1"), encoding: .utf8)
+        #expect(page.contains(".Dt \(tool.uppercased()) 1"), "an mdoc page for \(tool)")
+        for subcommand in subcommands {
+            #expect(page.contains(subcommand), "\(tool).1 mentions \(subcommand): regenerate with make man")
+        }
+        let bash = try ToolProcess.run(tool: tool, ["--generate-completion-script", "bash"], timeout: 30)
+        #expect(bash.process.terminationStatus == 0)
+        #expect(bash.standardOutput.contains("_\(tool)"), "\(bash.standardOutput.prefix(200))")
+    }
+
     @Test("skb and drv are accepted as attach modes, as iproute2 and xdpsock name them")
     func attachModeNames() {
         #expect(AttachMode(name: "skb") == .generic)
