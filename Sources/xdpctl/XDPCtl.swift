@@ -17,6 +17,22 @@ struct XDPCtl: ParsableCommand {
         discussion: "Exit codes: 0 done; 1 an error (the message names the fix); 64 a usage error.",
         version: SwiftXDPVersion.string,
         subcommands: [Attach.self, Detach.self, Status.self])
+
+    /// ArgumentParser's entry, except that a usage error found while running
+    /// shows the subcommand's usage, not the root's.
+    static func main() {
+        var command: ParsableCommand
+        do {
+            command = try parseAsRoot()
+        } catch {
+            exit(withError: error)
+        }
+        do {
+            try command.run()
+        } catch {
+            type(of: command).exit(withError: error)
+        }
+    }
 }
 
 /// Interface and namespace, shared by the subcommands.

@@ -25,14 +25,20 @@ struct XDPFwd: ParsableCommand {
     /// ArgumentParser's entry, except that a configuration problem exits 78
     /// (EX_CONFIG) rather than 1, as documented in `--help`.
     static func main() {
+        var command: ParsableCommand
         do {
-            var command = try parseAsRoot()
+            command = try parseAsRoot()
+        } catch {
+            exit(withError: error)
+        }
+        do {
             try command.run()
         } catch let error as ConfigurationExit {
             FileHandle.standardError.write(Data("Error: \(error.message)\n".utf8))
             Foundation.exit(ConfigurationExit.exitCode)
         } catch {
-            exit(withError: error)
+            // A usage error found while running shows the subcommand's usage, not the root's.
+            type(of: command).exit(withError: error)
         }
     }
 }
