@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Boots the lab guest, runs one command in it (chrooted into the host's root,
+# read-only over 9p), prints the command's output and exits with its status.
+#
+# Usage: run-guest.sh [--nics N] [--smp N] [--timeout SECONDS] -- COMMAND [ARG...]
+#
+# The guest has N virtio-net NICs (default 2; eth0, eth1, ...) all on one QEMU
+# hub: back to back, no user, tap or bridge network, so it reaches nothing.
+# The command runs in a fresh work folder (its current directory, also $LAB_WORK),
+# shared read-write with the host; everything else of the host is read-only.
+# A guest still running after the timeout is killed by PID (exit 124).
+# Environment: LAB_ACCEL=kvm|tcg skips the probe (accel.sh); LAB_KEEP=1 keeps the work folder.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lab-env.sh"
+
+nics=2 smp=2 timeout=120
+while [ $# -gt 0 ]; do
+    case $1 in
+        --nics) nics=$2; shift 2 ;;
+        --smp) smp=$2; shift 2 ;;
+        --timeout) timeout=$2; shift 2 ;;
+        --) shift; break ;;
+        *) echo "usage: run-guest.sh [--nics N] [--smp N] [--timeout S] -- COMMAND [ARG...]" >&2; exit 2 ;;
+    esac
+done
+[ $# -gt 0 ] || { echo "run-guest.sh: no command" >&2; exit 2; }
+
+qemu=${QEMU:-qemu-system-x86_64}
+command -v "$qemu" >/dev/null || { echo "emulated-nic: $qemu not found: apt-get install qemu-system-x86 (make deps does)" >&2; exit 1; }
+kernel_dir=$("$here/fetch-guest-kernel.sh")
+abi=$(basename "$kernel_dir")
+vmlinuz=$kernel_dir/usr/lib/modules/$abi/vmlinuz
+[ -f "$vmlinuz" ] || vmlinuz=$(ls "$kernel_dir"/boot/vmlinuz-* | head -1)
+initrd=$("$here/initramfs.sh" "$kernel_dir")
+accel=${LAB_ACCEL:-$("$here/accel.sh")}
+case $accel in
+    kvm) accel_args=(-accel kvm -cpu host) ;;
+    tcg) accel_args=(-accel tcg,thread=multi -cpu max) ;;
+    *) echo "emulated-nic: LAB_ACCEL=$accel: use kvm or tcg" >&2; exit 2 ;;
+esac
+
+mkdir -p "$LAB_CACHE/work"
+work=$(mktemp -d "$LAB_CACHE/work/run.$$.XXXXXX")
+qemu_pid=
+cleanup() {
+    if [ -n "$qemu_pid" ] && kill -0 "$qemu_pid" 2>/dev/null; then
+        kill "$qemu_pid" 2>/dev/null || true
+        for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$qemu_pid" 2>/dev/null || break; sleep 0.2; done
+        kill -9 "$qemu_pid" 2>/dev/null || true
+        wait "$qemu_pid" 2>/dev/null || true
+    fi
+    if [ -z "${LAB_KEEP:-}" ]; then rm -rf "$work"; else echo "emulated-nic: kept $work" >&2; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+{ printf 'export LAB_WORK=%q\n' "$work"; printf '%q ' exec "$@"; echo; } > "$work/command.sh"
+
+nic_args=()
+for ((i = 0; i < nics; i++)); do
+    nic_args+=(-netdev "hubport,id=n$i,hubid=0"
+               -device "virtio-net-pci,netdev=n$i,mac=52:54:00:00:00:$(printf %02x $((i + 1))),disable-legacy=on,iommu_platform=on,romfile=")
+done
+
+"$qemu" -M q35 "${accel_args[@]}" -smp "$smp" -m 1024 \
+    -nodefaults -no-user-config -nic none -display none -no-reboot -monitor none \
+    -serial "file:$work/console.log" \
+    -kernel "$vmlinuz" -initrd "$initrd" \
+    -append "console=ttyS0 panic=-1 quiet loglevel=4 xdplab.work=$work" \
+    -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
+    -virtfs "local,path=$work,mount_tag=labwork,security_model=none" \
+    "${nic_args[@]}" 2> "$work/qemu.log" &
+qemu_pid=$!
+
+deadline=$((SECONDS + timeout))
+while kill -0 "$qemu_pid" 2>/dev/null; do
+    if [ $SECONDS -ge $deadline ]; then
+        echo "emulated-nic: guest still running after ${timeout}s: killing QEMU (pid $qemu_pid); console:" >&2
+        cat "$work/qemu.log" >&2 || true
+        tail -20 "$work/console.log" >&2 || true
+        [ -f "$work/output" ] && { echo "--- output so far:" >&2; cat "$work/output" >&2; }
+        exit 124
+    fi
+    sleep 0.2
+done
+qemu_rc=0; wait "$qemu_pid" || qemu_rc=$?
+qemu_pid=
+
+[ -f "$work/output" ] && cat "$work/output"
+if [ ! -f "$work/status" ]; then
+    echo "emulated-nic: the guest stopped (QEMU exit $qemu_rc) without running the command; console:" >&2
+    grep -v 'is not connected to host network' "$work/qemu.log" >&2 || true
+    tail -30 "$work/console.log" >&2 || true
+    exit 125
+fi
+exit "$(cat "$work/status")"
