@@ -2,7 +2,7 @@
 SWIFT ?= swift
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: deps build test sanitize sanitize-address sanitize-thread fuzz soak demo bench-compare lab-clean clean docs api-check api-update
+.PHONY: deps build test emulated-nic sanitize sanitize-address sanitize-thread fuzz soak demo bench-compare lab-clean clean docs api-check api-update
 
 deps:
 	@scripts/deps.sh
@@ -24,6 +24,9 @@ test: deps
 	$(MAKE) docs
 	$(SWIFT) build -c release --build-tests -Xswiftc -enable-testing $(SWIFT_BUILD_FLAGS)
 	$(SWIFT) test -c release -Xswiftc -enable-testing --skip-build --filter AllocationTests
+	# Zero-copy on emulated NICs: a QEMU guest with two virtio-net NICs back to
+	# back, the release xdpbench on both ends (scripts/emulated-nic/README.md).
+	scripts/emulated-nic/test-zerocopy.sh .build/release/xdpbench
 	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
 	$(MAKE) sanitize-address
 
@@ -77,6 +80,11 @@ api-check:
 api-update:
 	$(SWIFT) build $(SWIFT_BUILD_FLAGS)
 	scripts/api-check.sh update
+
+# Only the emulated-NIC lab (QEMU guest, virtio-net zero-copy): builds the release xdpbench.
+emulated-nic: deps
+	$(SWIFT) build -c release --product xdpbench $(SWIFT_BUILD_FLAGS)
+	scripts/emulated-nic/test-zerocopy.sh .build/release/xdpbench
 
 # Removes labs left by crashed runs (namespaces named xl<pid>...).
 lab-clean:
