@@ -2,9 +2,10 @@
 # Fetches the guest kernel of the emulated-NIC lab: the newest linux-binary /
 # linux-modules pair (>= 6.14, generic amd64 flavour) from Debian's
 # trixie-backports, through an apt configuration of the project's own (its own
-# sources list, state and cache folders under the lab cache). The host's apt
-# sources are never read or changed and nothing is installed on the host: the
-# packages are only downloaded and unpacked with dpkg-deb -x, cached by version.
+# sources list, state and cache folders under the lab cache: lab-apt.sh). The
+# host's apt sources are never read or changed and nothing is installed on the
+# host: the packages are only downloaded and unpacked with dpkg-deb -x, cached
+# by version.
 #
 # Prints the unpacked kernel's folder (KERNEL_DIR/<version>) on stdout.
 # Environment: SWIFT_XDP_LAB_CACHE (default /var/cache/swift-xdp),
@@ -12,11 +13,9 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lab-env.sh"
+. "$here/lab-apt.sh"
 
-mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 suite=trixie-backports
-keyring=/usr/share/keyrings/debian-archive-keyring.gpg
-apt_root=$LAB_CACHE/apt
 kernels=$LAB_CACHE/kernels
 
 manual_help() {
@@ -44,14 +43,8 @@ if [ -n "${GUEST_KERNEL_VERSION:-}" ] && [ -e "$kernels/$GUEST_KERNEL_VERSION/.c
     echo "$kernels/$GUEST_KERNEL_VERSION"; exit 0
 fi
 
-mkdir -p "$apt_root/etc" "$apt_root/state/lists/partial" "$apt_root/cache/archives/partial" "$kernels"
-: > "$apt_root/state/status"
-echo "deb [signed-by=$keyring] $mirror $suite main" > "$apt_root/etc/sources.list"
-apt_opts=(-o "Dir::Etc::SourceList=$apt_root/etc/sources.list" -o Dir::Etc::SourceParts=/dev/null
-          -o "Dir::State=$apt_root/state" -o "Dir::State::status=$apt_root/state/status"
-          -o "Dir::Cache=$apt_root/cache" -o Dir::Etc::Preferences=/dev/null
-          -o Dir::Etc::PreferencesParts=/dev/null -o APT::Architecture=amd64
-          -o APT::Architectures::=amd64 -o Acquire::Languages=none -o APT::Sandbox::User=root -qq)
+mkdir -p "$kernels"
+lab_apt_setup "$suite"
 
 [ -r "$keyring" ] || manual_help "no $keyring: install debian-archive-keyring"
 if ! apt-get "${apt_opts[@]}" update >&2; then

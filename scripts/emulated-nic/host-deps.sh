@@ -3,7 +3,8 @@
 # packages qemu-system-x86 and busybox-static from the host's own Debian 12
 # sources, then the guest kernel (fetch-guest-kernel.sh: trixie-backports
 # through the lab's own apt configuration, never installed on the host) and
-# the initramfs.
+# the initramfs; and a QEMU for igb (fetch-qemu.sh: bookworm-backports, unpacked
+# under the lab cache, not installed).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
@@ -20,4 +21,5 @@ fi
 
 kernel_dir=$("$here/fetch-guest-kernel.sh")
 "$here/initramfs.sh" "$kernel_dir" >/dev/null
-echo "deps: emulated-NIC lab ready (guest kernel $(basename "$kernel_dir"))"
+qemu=$("$here/fetch-qemu.sh" | head -1)
+echo "deps: emulated-NIC lab ready (guest kernel $(basename "$kernel_dir"); igb with $("$qemu" --version | head -1))"

@@ -2,10 +2,11 @@
 # Boots the lab guest, runs one command in it (chrooted into the host's root,
 # read-only over 9p), prints the command's output and exits with its status.
 #
-# Usage: run-guest.sh [--nics N] [--smp N] [--timeout SECONDS] -- COMMAND [ARG...]
+# Usage: run-guest.sh [--nics N] [--model virtio|igb] [--smp N] [--timeout SECONDS] -- COMMAND [ARG...]
 #
-# The guest has N virtio-net NICs (default 2; eth0, eth1, ...) all on one QEMU
+# The guest has N NICs (default 2 virtio-net; eth0, eth1, ...) all on one QEMU
 # hub: back to back, no user, tap or bridge network, so it reaches nothing.
+# igb needs QEMU >= 8: unless QEMU is set, fetch-qemu.sh's (bookworm-backports) is used.
 # The command runs in a fresh work folder (its current directory, also $LAB_WORK),
 # shared read-write with the host; everything else of the host is read-only.
 # A guest still running after the timeout is killed by PID (exit 124).
@@ -14,10 +15,11 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lab-env.sh"
 
-nics=2 smp=2 timeout=120
+nics=2 model=virtio smp=2 timeout=120
 while [ $# -gt 0 ]; do
     case $1 in
         --nics) nics=$2; shift 2 ;;
+        --model) model=$2; shift 2 ;;
         --smp) smp=$2; shift 2 ;;
         --timeout) timeout=$2; shift 2 ;;
         --) shift; break ;;
@@ -26,6 +28,10 @@ while [ $# -gt 0 ]; do
 done
 [ $# -gt 0 ] || { echo "run-guest.sh: no command" >&2; exit 2; }
 
+if [ "$model" = igb ] && [ -z "${QEMU:-}" ]; then
+    { read -r QEMU; read -r QEMU_FIRMWARE; } < <("$here/fetch-qemu.sh")
+    [ -n "$QEMU" ] || exit 1
+fi
 qemu=${QEMU:-qemu-system-x86_64}
 command -v "$qemu" >/dev/null || { echo "emulated-nic: $qemu not found: apt-get install qemu-system-x86 (make deps does)" >&2; exit 1; }
 kernel_dir=$("$here/fetch-guest-kernel.sh")
@@ -59,11 +65,22 @@ trap 'exit 130' INT TERM
 
 nic_args=()
 for ((i = 0; i < nics; i++)); do
-    nic_args+=(-netdev "hubport,id=n$i,hubid=0"
-               -device "virtio-net-pci,netdev=n$i,mac=52:54:00:00:00:$(printf %02x $((i + 1))),disable-legacy=on,iommu_platform=on,romfile=")
+    mac=52:54:00:00:00:$(printf %02x $((i + 1)))
+    nic_args+=(-netdev "hubport,id=n$i,hubid=0")
+    case $model in
+        # iommu_platform: virtio_net's XSK pool needs the DMA API (VIRTIO_F_ACCESS_PLATFORM).
+        virtio) nic_args+=(-device "virtio-net-pci,netdev=n$i,mac=$mac,disable-legacy=on,iommu_platform=on,romfile=") ;;
+        # Each igb behind a PCIe root port of its own (q35), for MSI-X.
+        igb) nic_args+=(-device "pcie-root-port,id=rp$i,chassis=$((i + 1)),slot=$((i + 1))"
+                        -device "igb,netdev=n$i,mac=$mac,bus=rp$i,romfile=") ;;
+        *) echo "run-guest.sh: --model $model: use virtio or igb" >&2; exit 2 ;;
+    esac
 done
+firmware_args=()
+IFS=: read -r -a firmware_dirs <<< "${QEMU_FIRMWARE:-}"
+for d in "${firmware_dirs[@]}"; do [ -n "$d" ] && firmware_args+=(-L "$d"); done
 
-"$qemu" -M q35 "${accel_args[@]}" -smp "$smp" -m 1024 \
+"$qemu" "${firmware_args[@]}" -M q35 "${accel_args[@]}" -smp "$smp" -m 1024 \
     -nodefaults -no-user-config -nic none -display none -no-reboot -monitor none \
     -serial "file:$work/console.log" \
     -kernel "$vmlinuz" -initrd "$initrd" \
