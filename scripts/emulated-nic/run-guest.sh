@@ -2,10 +2,12 @@
 # Boots the lab guest, runs one command in it (chrooted into the host's root,
 # read-only over 9p), prints the command's output and exits with its status.
 #
-# Usage: run-guest.sh [--nics N] [--model virtio|igb] [--smp N] [--timeout SECONDS] -- COMMAND [ARG...]
+# Usage: run-guest.sh [--nics N] [--hubs H] [--model virtio|igb] [--smp N] [--timeout SECONDS] -- COMMAND [ARG...]
 #
-# The guest has N NICs (default 2 virtio-net; eth0, eth1, ...) all on one QEMU
-# hub: back to back, no user, tap or bridge network, so it reaches nothing.
+# The guest has N NICs (default 2 virtio-net; eth0, eth1, ...) on H QEMU hubs
+# (default 1), in order: with 4 NICs on 2 hubs, eth0-eth1 on one, eth2-eth3 on
+# the other. Back to back only: no user, tap or bridge network, so the guest
+# reaches nothing.
 # igb needs QEMU >= 8: unless QEMU is set, fetch-qemu.sh's (bookworm-backports) is used.
 # The command runs in a fresh work folder (its current directory, also $LAB_WORK),
 # shared read-write with the host; everything else of the host is read-only.
@@ -15,15 +17,16 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lab-env.sh"
 
-nics=2 model=virtio smp=2 timeout=120
+nics=2 hubs=1 model=virtio smp=2 timeout=120
 while [ $# -gt 0 ]; do
     case $1 in
         --nics) nics=$2; shift 2 ;;
+        --hubs) hubs=$2; shift 2 ;;
         --model) model=$2; shift 2 ;;
         --smp) smp=$2; shift 2 ;;
         --timeout) timeout=$2; shift 2 ;;
         --) shift; break ;;
-        *) echo "usage: run-guest.sh [--nics N] [--smp N] [--timeout S] -- COMMAND [ARG...]" >&2; exit 2 ;;
+        *) echo "usage: run-guest.sh [--nics N] [--hubs H] [--model virtio|igb] [--smp N] [--timeout S] -- COMMAND [ARG...]" >&2; exit 2 ;;
     esac
 done
 [ $# -gt 0 ] || { echo "run-guest.sh: no command" >&2; exit 2; }
@@ -66,7 +69,7 @@ trap 'exit 130' INT TERM
 nic_args=()
 for ((i = 0; i < nics; i++)); do
     mac=52:54:00:00:00:$(printf %02x $((i + 1)))
-    nic_args+=(-netdev "hubport,id=n$i,hubid=0")
+    nic_args+=(-netdev "hubport,id=n$i,hubid=$((i * hubs / nics))")
     case $model in
         # iommu_platform: virtio_net's XSK pool needs the DMA API (VIRTIO_F_ACCESS_PLATFORM).
         virtio) nic_args+=(-device "virtio-net-pci,netdev=n$i,mac=$mac,disable-legacy=on,iommu_platform=on,romfile=") ;;
