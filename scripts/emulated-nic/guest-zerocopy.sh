@@ -41,7 +41,7 @@ ok = True
 for name in ("tx", "rx"):
     r = json.load(open(name + ".json"))
     line = (f"{r['mode']} on {r['interface']}: bind {r['bind']}, attach {r.get('attach', 'no program')}, "
-            f"{r['packets']} packets, frames conserved {r['frames_conserved']}")
+            f"{r['packets']} packets, " + ("frames conserved" if r["frames_conserved"] else "frames NOT conserved"))
     if r["bind"] != "zero-copy" or r["packets"] != count or not r["frames_conserved"]:
         print("FAIL:", line, f"(want zero-copy, {count} packets, frames conserved)"); ok = False
     else:
