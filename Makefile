@@ -25,8 +25,9 @@ test: deps
 	$(SWIFT) build -c release --build-tests -Xswiftc -enable-testing $(SWIFT_BUILD_FLAGS)
 	$(SWIFT) test -c release -Xswiftc -enable-testing --skip-build --filter AllocationTests
 	# Zero-copy on emulated NICs: a QEMU guest with two virtio-net NICs back to
-	# back, the release xdpbench on both ends (scripts/emulated-nic/README.md).
-	scripts/emulated-nic/test-zerocopy.sh .build/release/xdpbench
+	# back, the release xdpbench on both ends and the udp-echo example
+	# (scripts/emulated-nic/README.md).
+	scripts/emulated-nic/test-zerocopy.sh .build/release
 	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
 	$(MAKE) sanitize-address
 
@@ -81,10 +82,11 @@ api-update:
 	$(SWIFT) build $(SWIFT_BUILD_FLAGS)
 	scripts/api-check.sh update
 
-# Only the emulated-NIC lab (QEMU guest, virtio-net zero-copy): builds the release xdpbench.
+# Only the emulated-NIC lab (QEMU guest, virtio-net zero-copy): builds the release xdpbench and udp-echo.
 emulated-nic: deps
 	$(SWIFT) build -c release --product xdpbench $(SWIFT_BUILD_FLAGS)
-	scripts/emulated-nic/test-zerocopy.sh .build/release/xdpbench
+	$(SWIFT) build -c release --product udp-echo $(SWIFT_BUILD_FLAGS)
+	scripts/emulated-nic/test-zerocopy.sh .build/release
 
 # Removes labs left by crashed runs (namespaces named xl<pid>...).
 lab-clean:

@@ -1,0 +1,16 @@
+#!/bin/sh
+# Runs inside the lab guest: make test's zero-copy cases in order, each
+# reported as it ends; exits non-zero when any failed.
+# Usage: guest-suite.sh BIN_DIR   (holding the release xdpbench and udp-echo)
+here=$(dirname "$0")
+bin=$1
+failed=0
+run_case() {
+    name=$1; shift
+    echo "--- case: $name"
+    if sh "$@"; then echo "--- case passed: $name"; else echo "--- case FAILED: $name"; failed=$((failed + 1)); fi
+}
+run_case "xdpbench txonly -> rxdrop, zero-copy both ends" "$here/guest-zerocopy.sh" "$bin/xdpbench" 20000
+# Moves eth0 into a namespace of its own: keep it last.
+run_case "udp-echo (XDPService) in zero-copy" "$here/guest-udp-echo.sh" "$bin/udp-echo" 200
+exit $failed
