@@ -24,9 +24,9 @@ test: deps
 	$(MAKE) docs
 	$(SWIFT) build -c release --build-tests -Xswiftc -enable-testing $(SWIFT_BUILD_FLAGS)
 	$(SWIFT) test -c release -Xswiftc -enable-testing --skip-build --filter AllocationTests
-	# Zero-copy on emulated NICs: a QEMU guest with two virtio-net NICs back to
-	# back, the release xdpbench on both ends and the udp-echo example
-	# (scripts/emulated-nic/README.md).
+	# Zero-copy on emulated NICs: QEMU guests with two virtio-net, then two igb
+	# NICs back to back, the release xdpbench, udp-echo and xdpctl there
+	# (scripts/emulated-nic/README.md; about a minute).
 	scripts/emulated-nic/test-zerocopy.sh .build/release
 	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
 	$(MAKE) sanitize-address
@@ -82,10 +82,12 @@ api-update:
 	$(SWIFT) build $(SWIFT_BUILD_FLAGS)
 	scripts/api-check.sh update
 
-# Only the emulated-NIC lab (QEMU guest, virtio-net zero-copy): builds the release xdpbench and udp-echo.
+# Only the emulated-NIC lab (QEMU guests, virtio-net and igb in zero-copy):
+# builds the release xdpbench, udp-echo and xdpctl.
 emulated-nic: deps
 	$(SWIFT) build -c release --product xdpbench $(SWIFT_BUILD_FLAGS)
 	$(SWIFT) build -c release --product udp-echo $(SWIFT_BUILD_FLAGS)
+	$(SWIFT) build -c release --product xdpctl $(SWIFT_BUILD_FLAGS)
 	scripts/emulated-nic/test-zerocopy.sh .build/release
 
 # Removes labs left by crashed runs (namespaces named xl<pid>...).

@@ -1,25 +1,35 @@
 #!/usr/bin/env bash
-# make test's emulated-NIC cases: boots the lab guest with two virtio-net NICs
-# on one QEMU hub and runs guest-suite.sh there (release xdpbench txonly ->
-# rxdrop with --zero-copy required on both ends and an exact count; the
-# udp-echo example in zero-copy). Fails loudly when QEMU, the guest kernel or
-# a binary is missing: no skipping.
+# make test's emulated-NIC cases, in two guests:
+#  - two virtio-net NICs on one QEMU hub, guest-suite.sh (release xdpbench
+#    txonly -> rxdrop with --zero-copy required on both ends and an exact
+#    count; the udp-echo example in zero-copy);
+#  - two igb NICs (QEMU 10 from fetch-qemu.sh), guest-igb.sh (queue IRQ
+#    discovery, 2-queue zero-copy rxdrop on pinned workers, zero-copy txonly).
+# Fails loudly when QEMU, the guest kernel or a binary is missing: no skipping.
 # Usage: test-zerocopy.sh [BIN_DIR]   (default .build/release)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 
 bin=${1:-$repo/.build/release}
-for b in xdpbench udp-echo; do
+for b in xdpbench udp-echo xdpctl; do
     [ -x "$bin/$b" ] || { echo "emulated-nic: no $bin/$b: swift build -c release --product $b" >&2; exit 1; }
 done
 bin=$(cd "$bin" && pwd)
 
+failed=0
 start=$SECONDS
 if "$here/run-guest.sh" --nics 2 --timeout 240 -- sh "$here/guest-suite.sh" "$bin"; then
-    echo "emulated-nic: zero-copy cases passed ($((SECONDS - start)) s)"
+    echo "emulated-nic: virtio-net zero-copy cases passed ($((SECONDS - start)) s)"
 else
-    rc=$?
-    echo "emulated-nic: zero-copy cases FAILED (exit $rc, $((SECONDS - start)) s)" >&2
-    exit 1
+    echo "emulated-nic: virtio-net zero-copy cases FAILED (exit $?, $((SECONDS - start)) s)" >&2
+    failed=1
 fi
+start=$SECONDS
+if "$here/run-guest.sh" --model igb --nics 2 --timeout 240 -- sh "$here/guest-igb.sh" "$bin" 5000; then
+    echo "emulated-nic: igb cases passed ($((SECONDS - start)) s)"
+else
+    echo "emulated-nic: igb cases FAILED (exit $?, $((SECONDS - start)) s)" >&2
+    failed=1
+fi
+exit $failed
