@@ -11,6 +11,7 @@ run_case() {
     if sh "$@"; then echo "--- case passed: $name"; else echo "--- case FAILED: $name"; failed=$((failed + 1)); fi
 }
 run_case "xdpbench txonly -> rxdrop, zero-copy both ends" "$here/guest-zerocopy.sh" "$bin/xdpbench" 20000
+run_case "socket modes in zero-copy, and what the driver refuses" "$here/guest-variants.sh" "$bin/xdpbench" 2000
 # Moves eth0 into a namespace of its own: keep it last.
 run_case "udp-echo (XDPService) in zero-copy" "$here/guest-udp-echo.sh" "$bin/udp-echo" 200
 exit $failed

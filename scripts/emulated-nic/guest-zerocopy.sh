@@ -29,10 +29,12 @@ sleep 0.5
 tx_rc=$?
 wait $rx
 rx_rc=$?
-echo "txonly exit $tx_rc: $(cat tx.json)"; cat tx.err
-echo "rxdrop exit $rx_rc: $(cat rx.json)"; cat rx.err
-[ $tx_rc = 0 ] || fail "txonly exited $tx_rc"
-[ $rx_rc = 0 ] || fail "rxdrop exited $rx_rc"
+cat tx.err rx.err
+if [ $tx_rc != 0 ] || [ $rx_rc != 0 ]; then
+    echo "txonly exit $tx_rc: $(cat tx.json)"
+    echo "rxdrop exit $rx_rc: $(cat rx.json)"
+    fail "txonly exited $tx_rc, rxdrop exited $rx_rc"
+fi
 
 python3 - "$count" <<'PY' || exit 1
 import json, sys
