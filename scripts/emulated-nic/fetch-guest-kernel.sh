@@ -37,7 +37,7 @@ HELP
 }
 
 # A kernel already unpacked: a pinned version, or any when the mirror is unreachable.
-cached_newest() { ls -1 "$kernels" 2>/dev/null | while read -r v; do [ -e "$kernels/$v/.complete" ] && echo "$v"; done | sort -V | tail -1; }
+cached_newest() { ls -1 "$kernels" 2>/dev/null | while read -r v; do [ -e "$kernels/$v/.complete" ] && echo "$v"; done | sort -V | tail -1 || true; }
 
 if [ -n "${GUEST_KERNEL_VERSION:-}" ] && [ -e "$kernels/$GUEST_KERNEL_VERSION/.complete" ]; then
     echo "$kernels/$GUEST_KERNEL_VERSION"; exit 0
@@ -47,7 +47,7 @@ mkdir -p "$kernels"
 lab_apt_setup "$suite"
 
 [ -r "$keyring" ] || manual_help "no $keyring: install debian-archive-keyring"
-if ! apt-get "${apt_opts[@]}" update >&2; then
+if ! apt-get "${apt_opts[@]}" --error-on=any update >&2; then
     v=$(cached_newest)
     if [ -n "$v" ]; then echo "emulated-nic: $suite unreachable, using cached kernel $v" >&2; echo "$kernels/$v"; exit 0; fi
     manual_help "apt-get update of $suite failed"
@@ -58,7 +58,7 @@ abi=${GUEST_KERNEL_VERSION:-}
 if [ -z "$abi" ]; then
     abi=$(apt-cache "${apt_opts[@]}" pkgnames linux-modules- \
           | sed -n 's/^linux-modules-\([0-9][0-9.]*+[a-z0-9]*-amd64\)$/\1/p' | sort -V \
-          | while read -r a; do apt-cache "${apt_opts[@]}" show "linux-binary-$a" >/dev/null 2>&1 && echo "$a"; done | tail -1)
+          | while read -r a; do apt-cache "${apt_opts[@]}" show "linux-binary-$a" >/dev/null 2>&1 && echo "$a"; done | tail -1 || true)
 fi
 [ -n "$abi" ] || manual_help "no linux-binary/linux-modules pair in $suite"
 major_minor=${abi%%+*}

@@ -30,15 +30,16 @@ HELP
 }
 
 emit() { echo "$1/usr/bin/qemu-system-x86_64"; echo "$1/usr/share/seabios:$1/usr/share/qemu"; }
-cached_newest() { ls -1 "$store" 2>/dev/null | while read -r v; do [ -e "$store/$v/.complete" ] && echo "$v"; done | sort -V | tail -1; }
+cached_newest() { ls -1 "$store" 2>/dev/null | while read -r v; do [ -e "$store/$v/.complete" ] && echo "$v"; done | sort -V | tail -1 || true; }
 
+mkdir -p "$store"
 lab_apt_setup "$suite"
-if ! apt-get "${apt_opts[@]}" update >&2; then
+if ! apt-get "${apt_opts[@]}" --error-on=any update >&2; then
     v=$(cached_newest)
     [ -n "$v" ] && { echo "emulated-nic: $suite unreachable, using cached QEMU $v" >&2; emit "$store/$v"; exit 0; }
     manual_help "apt-get update of $suite failed"
 fi
-version=$(apt-cache "${apt_opts[@]}" show qemu-system-x86 2>/dev/null | sed -n 's/^Version: //p' | sort -V | tail -1)
+version=$(apt-cache "${apt_opts[@]}" show qemu-system-x86 2>/dev/null | sed -n "s/^Version: //p" | sort -V | tail -1 || true)
 [ -n "$version" ] || manual_help "no qemu-system-x86 in $suite"
 dir_version=${version#*:}
 dest=$store/$dir_version
