@@ -8,6 +8,8 @@
 # by version.
 #
 # Prints the unpacked kernel's folder (KERNEL_DIR/<version>) on stdout.
+# --cached: a kernel already unpacked is used without asking the mirror
+# (run-guest.sh; make deps looks for a newer one).
 # Environment: SWIFT_XDP_LAB_CACHE (default /var/cache/swift-xdp),
 #              GUEST_KERNEL_VERSION (pin a version, e.g. 7.3.4+deb13-amd64).
 set -euo pipefail
@@ -41,6 +43,10 @@ cached_newest() { ls -1 "$kernels" 2>/dev/null | while read -r v; do [ -e "$kern
 
 if [ -n "${GUEST_KERNEL_VERSION:-}" ] && [ -e "$kernels/$GUEST_KERNEL_VERSION/.complete" ]; then
     echo "$kernels/$GUEST_KERNEL_VERSION"; exit 0
+fi
+if [ "${1:-}" = --cached ] && [ -z "${GUEST_KERNEL_VERSION:-}" ]; then
+    v=$(cached_newest)
+    [ -n "$v" ] && { echo "$kernels/$v"; exit 0; }
 fi
 
 mkdir -p "$kernels"

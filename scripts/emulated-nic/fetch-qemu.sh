@@ -8,6 +8,7 @@
 #
 # Prints two lines: the qemu-system-x86_64 binary, and the firmware folders
 # (colon-separated) for run-guest.sh's QEMU and QEMU_FIRMWARE.
+# --cached: a QEMU already unpacked is used without asking the mirror.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lab-env.sh"
@@ -33,6 +34,10 @@ emit() { echo "$1/usr/bin/qemu-system-x86_64"; echo "$1/usr/share/seabios:$1/usr
 cached_newest() { ls -1 "$store" 2>/dev/null | while read -r v; do [ -e "$store/$v/.complete" ] && echo "$v"; done | sort -V | tail -1 || true; }
 
 mkdir -p "$store"
+if [ "${1:-}" = --cached ]; then
+    v=$(cached_newest)
+    [ -n "$v" ] && { emit "$store/$v"; exit 0; }
+fi
 lab_apt_setup "$suite"
 if ! apt-get "${apt_opts[@]}" --error-on=any update >&2; then
     v=$(cached_newest)

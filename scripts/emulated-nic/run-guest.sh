@@ -32,12 +32,12 @@ done
 [ $# -gt 0 ] || { echo "run-guest.sh: no command" >&2; exit 2; }
 
 if [ "$model" = igb ] && [ -z "${QEMU:-}" ]; then
-    { read -r QEMU; read -r QEMU_FIRMWARE; } < <("$here/fetch-qemu.sh")
+    { read -r QEMU; read -r QEMU_FIRMWARE; } < <("$here/fetch-qemu.sh" --cached)
     [ -n "$QEMU" ] || exit 1
 fi
 qemu=${QEMU:-qemu-system-x86_64}
 command -v "$qemu" >/dev/null || { echo "emulated-nic: $qemu not found: apt-get install qemu-system-x86 (make deps does)" >&2; exit 1; }
-kernel_dir=$("$here/fetch-guest-kernel.sh")
+kernel_dir=$("$here/fetch-guest-kernel.sh" --cached)
 abi=$(basename "$kernel_dir")
 vmlinuz=$kernel_dir/usr/lib/modules/$abi/vmlinuz
 [ -f "$vmlinuz" ] || vmlinuz=$(ls "$kernel_dir"/boot/vmlinuz-* | head -1)
