@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # make test's emulated-NIC cases, in two guests:
-#  - two virtio-net NICs on one QEMU hub, guest-suite.sh (release xdpbench
+#  - four virtio-net NICs on two QEMU hubs, guest-suite.sh (release xdpbench
 #    txonly -> rxdrop with --zero-copy required on both ends and an exact
-#    count; the udp-echo example in zero-copy);
+#    count, in each socket mode; l2fwd --to over one UMEM; the udp-echo
+#    example in zero-copy);
 #  - two igb NICs (QEMU 10 from fetch-qemu.sh), guest-igb.sh (queue IRQ
 #    discovery, 2-queue zero-copy rxdrop on pinned workers, zero-copy txonly).
 # Fails loudly when QEMU, the guest kernel or a binary is missing: no skipping.
@@ -19,7 +20,7 @@ bin=$(cd "$bin" && pwd)
 
 failed=0
 start=$SECONDS
-if "$here/run-guest.sh" --nics 2 --timeout 240 -- sh "$here/guest-suite.sh" "$bin"; then
+if "$here/run-guest.sh" --nics 4 --hubs 2 --timeout 240 -- sh "$here/guest-suite.sh" "$bin"; then
     echo "emulated-nic: virtio-net zero-copy cases passed ($((SECONDS - start)) s)"
 else
     echo "emulated-nic: virtio-net zero-copy cases FAILED (exit $?, $((SECONDS - start)) s)" >&2
