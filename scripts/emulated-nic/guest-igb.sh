@@ -5,9 +5,9 @@
 #  2. rxdrop on both queues of eth1, pinned workers, --zero-copy required, an
 #     exact count from a copy-mode sender (the emulated igb drops what arrives
 #     while its RX ring is empty, so the sender must not outrun it);
-#  3. txonly --zero-copy required on eth0 with an XDP program attached to it
-#     (xdpctl): igb's ndo_xsk_wakeup refuses without one, and then nothing is
-#     sent; every frame must be completed.
+#  3. txonly --zero-copy required on eth0: refused with the reason while no
+#     XDP program is attached (igb's ndo_xsk_wakeup refuses, EINVAL), and with
+#     one attached (xdpctl) every frame sent and completed.
 # Usage: guest-igb.sh BIN_DIR [COUNT]
 set -u
 bin=$1
@@ -47,6 +47,14 @@ sleep 1
 wait $rx; rx_rc=$?
 cat rx.err tx-copy.err
 
+# Without a program the driver refuses the wakeup: txonly must say so, not send nothing silently.
+if "$bin/xdpbench" txonly -i eth0 --count 10 --duration 5 --zero-copy required --dst-mac "$dst" > refused.out 2>&1; then
+    echo "FAIL: txonly --zero-copy required on igb without a program was accepted"; exit 1
+elif grep -q 'refuses zero-copy TX wakeups' refused.out; then
+    echo "PASS: txonly in zero-copy without a program refused: $(grep -o 'wake zero-copy TX.*' refused.out)"
+else
+    cat refused.out; fail "txonly without a program failed without the reason"
+fi
 "$bin/xdpctl" attach -i eth0 --attach native > attach.out 2>&1 || { cat attach.out; fail "xdpctl attach eth0"; }
 attached=1
 "$bin/xdpbench" txonly -i eth0 --count "$count" --duration 60 --zero-copy required --dst-mac "$dst" --json > tx-zc.json 2> tx-zc.err
