@@ -25,7 +25,7 @@ test: deps
 	$(SWIFT) build -c release --build-tests -Xswiftc -enable-testing $(SWIFT_BUILD_FLAGS)
 	$(SWIFT) test -c release -Xswiftc -enable-testing --skip-build --filter AllocationTests
 	# Zero-copy on emulated NICs: QEMU guests with two virtio-net, then two igb
-	# NICs back to back, the release xdpbench, udp-echo and xdpctl there
+	# NICs back to back, the release xdpbench, udp-echo, xdpctl and xdpfwd there
 	# (scripts/emulated-nic/README.md; about a minute).
 	scripts/emulated-nic/test-zerocopy.sh .build/release
 	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
@@ -83,11 +83,12 @@ api-update:
 	scripts/api-check.sh update
 
 # Only the emulated-NIC lab (QEMU guests, virtio-net and igb in zero-copy):
-# builds the release xdpbench, udp-echo and xdpctl.
+# builds the release xdpbench, udp-echo, xdpctl and xdpfwd.
 emulated-nic: deps
 	$(SWIFT) build -c release --product xdpbench $(SWIFT_BUILD_FLAGS)
 	$(SWIFT) build -c release --product udp-echo $(SWIFT_BUILD_FLAGS)
 	$(SWIFT) build -c release --product xdpctl $(SWIFT_BUILD_FLAGS)
+	$(SWIFT) build -c release --product xdpfwd $(SWIFT_BUILD_FLAGS)
 	scripts/emulated-nic/test-zerocopy.sh .build/release
 
 # Removes labs left by crashed runs (namespaces named xl<pid>...).
