@@ -21,6 +21,9 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# The emulated-NIC lab (QEMU guest with zero-copy NICs): host packages, guest kernel, initramfs.
+"$(dirname "$0")/emulated-nic/host-deps.sh"
+
 if ! command -v swift >/dev/null; then
     echo "deps: swift not found in PATH: install Swift 6.2 or newer (swift.org) and put it in PATH" >&2
     exit 1

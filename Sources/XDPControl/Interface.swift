@@ -96,7 +96,8 @@ public struct Interface: Sendable, Equatable, Codable {
             firmware: hasInfo ? text(info.firmware) : nil, bus: hasInfo ? text(info.bus) : nil,
             mtu: Int(link.mtu), isUp: link.up, isRunning: link.running, channels: channelInfo,
             numaNode: inThisNamespace ? Interface.numaNode(of: name) : nil,
-            queueIRQs: Interface.queueIRQs(of: name),
+            queueIRQs: Interface.queueIRQs(of: name, bus: hasInfo ? text(info.bus) : nil,
+                                           virtioDevice: inThisNamespace ? Interface.virtioDevice(of: name) : nil),
             xdp: XDPFeatures.probe(index: Int(link.ifindex)))
     }
 
@@ -120,21 +121,19 @@ public struct Interface: Sendable, Equatable, Codable {
         return node
     }
 
-    /// IRQs whose /proc/interrupts name mentions the interface, keyed by the
-    /// queue number at the end of the name ("eth0-TxRx-3" -> 3).
-    static func queueIRQs(of name: String, interrupts: String? = nil) -> [UInt32: Int] {
+    /// Queue interrupts of the interface from /proc/interrupts (see ``QueueInterrupts``
+    /// for the names recognised), keyed by queue id.
+    static func queueIRQs(of name: String, bus: String? = nil, virtioDevice: String? = nil,
+                          interrupts: String? = nil) -> [UInt32: Int] {
         guard let text = interrupts ?? (try? String(contentsOfFile: "/proc/interrupts", encoding: .utf8)) else { return [:] }
-        var result: [UInt32: Int] = [:]
-        for line in text.split(separator: "\n") {
-            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-            guard let first = fields.first, first.hasSuffix(":"), let irq = Int(first.dropLast()),
-                  let label = fields.last, label.hasPrefix(name), label != name || fields.count > 1 else { continue }
-            let rest = label.dropFirst(name.count)
-            guard rest.isEmpty || rest.first == "-" || rest.first == "@" else { continue }
-            let digits = String(label.reversed().prefix { $0.isNumber }.reversed())
-            if let queue = UInt32(digits), !rest.isEmpty { result[queue] = irq }
-        }
-        return result
+        return QueueInterrupts(interface: name, bus: bus, virtioDevice: virtioDevice).parse(text)
+    }
+
+    /// The virtio device under a virtio_net interface ("virtio1"), whose name its queue interrupts carry.
+    static func virtioDevice(of name: String) -> String? {
+        guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/sys/class/net/\(name)/device") else { return nil }
+        let device = (target as NSString).lastPathComponent
+        return device.hasPrefix("virtio") ? device : nil
     }
 }
 

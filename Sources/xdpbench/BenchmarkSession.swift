@@ -119,6 +119,7 @@ final class BenchmarkSession {
             var umem = try UMEM(configuration: plan.umem)
             var socket = try Socket(umem: umem, interface: plan.interface, queue: queue, configuration: plan.socket)
             zeroCopy = socket.isZeroCopy
+            if plan.mode == .txonly { try TransmitWakeupProbe.check(socket) }
             var output: Socket?
             if let second = plan.secondInterface {
                 var secondSocket = try Socket(umem: umem, interface: second, queue: queue, configuration: plan.socket)
