@@ -77,7 +77,6 @@ int cxdp_enter_network_namespace(int fd) {
     return setns(fd, CLONE_NEWNET) == 0 ? 0 : -errno;
 }
 
-int cxdp_thread_id(void) { return (int)syscall(SYS_gettid); }
 
 int cxdp_interface_queue_count(const char *ifname) {
     struct ethtool_channels channels = { .cmd = ETHTOOL_GCHANNELS };
@@ -130,18 +129,7 @@ int cxdp_restore_effective_capabilities(void) {
     return cxdp_capset(data);
 }
 
-int cxdp_drop_capabilities(uint64_t mask) {
-    struct __user_cap_data_struct data[2];
-    int rc = cxdp_capget(data);
-    if (rc) return rc;
-    data[0].effective &= ~(uint32_t)mask;
-    data[1].effective &= ~(uint32_t)(mask >> 32);
-    data[0].permitted &= ~(uint32_t)mask;
-    data[1].permitted &= ~(uint32_t)(mask >> 32);
-    data[0].inheritable &= ~(uint32_t)mask;
-    data[1].inheritable &= ~(uint32_t)(mask >> 32);
-    return cxdp_capset(data);
-}
+const char *cxdp_errno_name(int error) { return strerrorname_np(error); }
 
 uint64_t cxdp_effective_capabilities(void) {
     struct __user_cap_data_struct data[2];

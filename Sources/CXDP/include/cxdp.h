@@ -126,9 +126,8 @@ int cxdp_drop_effective_capabilities(uint64_t mask);
 /// Makes the calling thread's effective set equal its permitted set again.
 int cxdp_restore_effective_capabilities(void);
 
-/// Clears the given capabilities from the permitted and effective sets of the
-/// calling thread, for good. 0 or -errno.
-int cxdp_drop_capabilities(uint64_t mask);
+/// The symbolic name of an errno ("EADDRINUSE"), or NULL when glibc has none.
+const char *cxdp_errno_name(int error);
 
 /// The calling thread's effective capability set as a bit mask.
 uint64_t cxdp_effective_capabilities(void);
@@ -154,8 +153,6 @@ void cxdp_set_thread_name(const char *name);
 /// The MAC address of an interface (SIOCGIFHWADDR) into mac[6]; 0 or -errno.
 int cxdp_interface_mac(const char *ifname, uint8_t *mac);
 
-/// The calling thread id (gettid).
-int cxdp_thread_id(void);
 
 /// Whether `path` is on a BPF filesystem (bpffs).
 bool cxdp_is_bpffs(const char *path);
