@@ -32,6 +32,10 @@ struct ConfigurationOptions: ParsableArguments {
     var metrics: String?
     @Flag(help: "l3: switch IP forwarding on where a port has it off, while running (default: refuse to start, naming the sysctl).")
     var enableForwarding = false
+    @Option(help: "Attach your own XDP program (xconnect, macswap): a compiled object, optionally with the entry point's function or section (FILE[:SECTION]).")
+    var program: String?
+    @Option(name: .customLong("program-map"), help: "The XSKMAP of --program (default xsks).")
+    var programMap: String?
 
     /// The effective configuration: the file (if any) with flags applied on top.
     func effective() throws -> DaemonConfiguration {
@@ -52,6 +56,8 @@ struct ConfigurationOptions: ParsableArguments {
         if let netns { configuration.netns = netns }
         if let metrics { configuration.metrics = metrics }
         if enableForwarding { configuration.enableForwarding = true }
+        if let program { configuration.program = program }
+        if let programMap { configuration.programMap = programMap }
         _ = try configuration.engineConfiguration()
         return configuration
     }
