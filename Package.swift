@@ -21,6 +21,7 @@ let package = Package(
         .executable(name: "xdpctl", targets: ["xdpctl"]),
         .executable(name: "udp-echo", targets: ["udp-echo"]),
         .executable(name: "packet-counter", targets: ["packet-counter"]),
+        .executable(name: "port-steer", targets: ["port-steer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -94,6 +95,19 @@ let package = Package(
             ],
             path: "Examples/packet-counter",
             swiftSettings: swiftSettings
+        ),
+        // Bring your own XDP program: port_steer.bpf.c, compiled and embedded
+        // at build time by EmbedBPF (from the example's own directory).
+        .executableTarget(
+            name: "port-steer",
+            dependencies: [
+                "XDP", "XDPControl",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Examples/port-steer",
+            exclude: ["port_steer.bpf.c"],
+            swiftSettings: swiftSettings,
+            plugins: ["EmbedBPF"]
         ),
         .executableTarget(
             name: "xdpfwd",
@@ -171,7 +185,7 @@ let package = Package(
         ),
         .testTarget(
             name: "XDPServiceTests",
-            dependencies: ["XDPService", "XDP", "XDPControl", "Packet", "TestSupport", "udp-echo", "packet-counter",
+            dependencies: ["XDPService", "XDP", "XDPControl", "Packet", "TestSupport", "udp-echo", "packet-counter", "port-steer",
                            .product(name: "MetricsTestKit", package: "swift-metrics")],
             swiftSettings: swiftSettings
         ),

@@ -303,7 +303,8 @@ int64_t cxdp_program_owner(uint32_t id) {
             struct bpf_map_info map_info;
             memset(&map_info, 0, sizeof map_info);
             __u32 map_length = sizeof map_info;
-            if (bpf_obj_get_info_by_fd(map, &map_info, &map_length) == 0 && strcmp(map_info.name, "owner") == 0) {
+            if (bpf_obj_get_info_by_fd(map, &map_info, &map_length) == 0 && strcmp(map_info.name, "owner") == 0
+                && map_info.key_size == 4 && map_info.value_size == 4) {  // someone else's "owner" map may hold anything
                 uint32_t key = 0, pid = 0;
                 if (bpf_map_lookup_elem(map, &key, &pid) == 0) owner = pid;
             }

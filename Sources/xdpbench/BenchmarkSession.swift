@@ -46,6 +46,27 @@ struct SessionPlan: Sendable {
     var mtu: Int? = nil
     /// SCHED_FIFO priority of the workers (`--policy fifo`), or nil.
     var realtimePriority: Int32? = nil
+    /// The user's own XDP program (`--program FILE[:SECTION]`), and its XSKMAP.
+    var program: CustomProgramArgument? = nil
+    var programMap = "xsks"
+}
+
+/// `FILE[:SECTION]`: a compiled BPF object and, optionally, the entry
+/// point's function or section name (a colon followed by a path is part of FILE).
+struct CustomProgramArgument: Sendable {
+    var path: String
+    var entryPoint: String?
+
+    init(_ text: String) {
+        if let colon = text.lastIndex(of: ":"), !text[text.index(after: colon)...].contains("/"), colon != text.startIndex {
+            path = String(text[..<colon])
+            let entry = String(text[text.index(after: colon)...])
+            entryPoint = entry.isEmpty ? nil : entry
+        } else {
+            path = text
+            entryPoint = nil
+        }
+    }
 }
 
 /// The packet txonly sends.
@@ -98,12 +119,22 @@ final class BenchmarkSession {
         if needsProgram, let path = plan.pinnedMap {
             pinnedMap = try PinnedSocketMap(path: path)
         } else if needsProgram {
-            let program = try XDPProgram(interface: plan.interface, mode: plan.attach,
-                                         multiBuffer: plan.socket.multiBuffer, rxMetadata: plan.rxMetadata)
+            let program = if let custom = plan.program {
+                try XDPProgram(interface: plan.interface, object: .file(custom.path), programName: custom.entryPoint,
+                               socketMapName: plan.programMap, mode: plan.attach)
+            } else {
+                try XDPProgram(interface: plan.interface, mode: plan.attach,
+                               multiBuffer: plan.socket.multiBuffer, rxMetadata: plan.rxMetadata)
+            }
             attachMode = program.mode
             fallbackReason = program.fallbackReason
             if let second = plan.secondInterface {
-                secondProgram = try XDPProgram(interface: second, mode: program.mode, multiBuffer: plan.socket.multiBuffer)
+                secondProgram = if let custom = plan.program {
+                    try XDPProgram(interface: second, object: .file(custom.path), programName: custom.entryPoint,
+                                   socketMapName: plan.programMap, mode: program.mode)
+                } else {
+                    try XDPProgram(interface: second, mode: program.mode, multiBuffer: plan.socket.multiBuffer)
+                }
             }
             self.program = consume program
         }

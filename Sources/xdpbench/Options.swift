@@ -103,6 +103,12 @@ struct CommonOptions: ParsableArguments {
     @Option(name: .customLong("pinned-map"), help: "Attach no program: register the sockets in the XSKMAP that `xdpctl attach --pin DIR` pinned (DIR or DIR/xsks). Needs only CAP_NET_RAW.")
     var pinnedMap: String?
 
+    @Option(help: "Attach your own XDP program instead of swift-xdp's: a compiled object, optionally with the entry point's function or section name (FILE[:SECTION]). It must redirect into an XSKMAP (--program-map).")
+    var program: String?
+
+    @Option(name: .customLong("program-map"), help: "The XSKMAP of --program the sockets are registered in.")
+    var programMap = "xsks"
+
     func validate() throws {
         switch (interfaceOption, interfaceArgument) {
         case (nil, nil): throw ValidationError("give the interface: -i IFACE, or as the argument")

@@ -11,6 +11,11 @@ func runThroughput(mode: BenchmarkMode, options: CommonOptions, packet: PacketOp
         if secondInterface != nil { throw ValidationError("--pinned-map serves one interface: it cannot be combined with --to") }
         if mode == .txonly { throw ValidationError("--pinned-map is for receiving modes (rxdrop, l2fwd): txonly attaches no program") }
     }
+    if options.program != nil {
+        if options.pinnedMap != nil { throw ValidationError("--program attaches a program, --pinned-map uses one attached by xdpctl: choose one") }
+        if options.rxMetadata { throw ValidationError("--rx-metadata uses swift-xdp's metadata program: it cannot be combined with --program") }
+        if mode == .txonly { throw ValidationError("--program is for receiving modes (rxdrop, l2fwd): txonly attaches no program") }
+    }
     var template: PacketTemplate?
     if options.rxMetadata && mode == .txonly {
         throw ValidationError("--rx-metadata is for the receiving modes (rxdrop, l2fwd)")
@@ -43,7 +48,8 @@ func runThroughput(mode: BenchmarkMode, options: CommonOptions, packet: PacketOp
         umem: options.umemConfiguration, socket: options.socketConfiguration, attach: options.attach,
         wait: options.waitPolicy, count: options.count, timeLimit: options.timeLimit, packet: template, rate: rate,
         pinnedMap: options.pinnedMap, rxMetadata: options.rxMetadata, mtu: options.mtu,
-        realtimePriority: options.policy == .fifo ? options.schpri : nil)
+        realtimePriority: options.policy == .fifo ? options.schpri : nil,
+        program: options.program.map(CustomProgramArgument.init), programMap: options.programMap)
     let session = try BenchmarkSession(plan: plan)
     if !options.json { describeSetup(session) } else if let reason = session.fallbackReason { note("warning: \(reason)") }
     var result = try runSessions([session], timeLimit: plan.timeLimit, live: !options.json && !options.quiet, every: options.interval)[0]

@@ -69,13 +69,23 @@ struct Attach: ParsableCommand {
     var match = "all"
     @Option(help: "XDP attach mode: native (drv), generic (skb) or auto (from the driver's xdp-features).")
     var attach: AttachMode = .auto
+    @Option(help: "Attach your own XDP program instead: a compiled object, optionally with the entry point's function or section (FILE[:SECTION]); its XSKMAP (--program-map) is pinned as DIR/xsks, the program as DIR/program.")
+    var program: String?
+    @Option(name: .customLong("program-map"), help: "The XSKMAP of --program.")
+    var programMap = "xsks"
 
     func run() throws {
         let owner = try self.owner.map(parseOwner)
         let match = try parseMatch(self.match)
         let directory = pin ?? target.defaultPinDirectory
+        if self.program != nil && self.match != "all" { throw ValidationError("--match configures swift-xdp's program: your --program decides what it redirects") }
+        let custom = self.program.map(splitProgramArgument)
         let program = try target.inNamespace { () throws(XDPError) -> XDPProgram in
-            try XDPProgram(interface: target.interface, mode: attach, match: match)
+            if let custom {
+                return try XDPProgram(interface: target.interface, object: .file(custom.path), programName: custom.entryPoint,
+                                      socketMapName: programMap, mode: attach)
+            }
+            return try XDPProgram(interface: target.interface, mode: attach, match: match)
         }
         if let reason = program.fallbackReason { FileHandle.standardError.write(Data("warning: \(reason)\n".utf8)) }
         do {
@@ -177,8 +187,10 @@ struct Detach: ParsableCommand {
     var pin: String?
 
     func run() throws {
-        let detached = try target.inNamespace { () throws(XDPError) -> UInt32? in try XDPProgram.detachLeftAttached(interface: target.interface) }
         let directory = pin ?? PinRecord.load(interface: target.interface, netns: target.netns) ?? target.defaultPinDirectory
+        let detached = try target.inNamespace { () throws(XDPError) -> UInt32? in
+            try XDPProgram.detachLeftAttached(interface: target.interface, pinDirectory: directory)
+        }
         XDPProgram.unpinMaps(in: directory)
         let left = XDPProgram.pinnedMapNames.map { directory + "/" + $0 }.filter { FileManager.default.fileExists(atPath: $0) }
         PinRecord.remove(interface: target.interface, netns: target.netns)
@@ -264,4 +276,12 @@ struct Status: ParsableCommand {
         }
         return names
     }
+}
+
+/// `FILE[:SECTION]`: a compiled BPF object and, optionally, its entry point
+/// (a colon followed by a path is part of FILE).
+func splitProgramArgument(_ text: String) -> (path: String, entryPoint: String?) {
+    guard let colon = text.lastIndex(of: ":"), colon != text.startIndex, !text[text.index(after: colon)...].contains("/") else { return (text, nil) }
+    let entry = String(text[text.index(after: colon)...])
+    return (String(text[..<colon]), entry.isEmpty ? nil : entry)
 }

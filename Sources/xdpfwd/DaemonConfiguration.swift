@@ -79,6 +79,9 @@ struct DaemonConfiguration: Codable, Equatable {
     /// l3: switch IP forwarding on where a port has it off (undone on exit),
     /// instead of refusing to start.
     var enableForwarding: Bool?
+    /// A user's own XDP program (FILE[:SECTION]) and its XSKMAP's name (default xsks).
+    var program: String?
+    var programMap: String?
 
     /// Where `xdpfwd status` asks (a Unix socket path, mode 0660), or "off";
     /// default /run/xdpfwd/[NETNS-]FIRSTPORT.sock.
@@ -116,6 +119,7 @@ struct DaemonConfiguration: Codable, Equatable {
         case frameCount = "frame_count", batch, netns, metrics, routes, neighbors, programLossPolicy = "program_loss_policy"
         case irqAffinity = "irq_affinity", napiDeferHardIRQs = "napi_defer_hard_irqs", groFlushTimeout = "gro_flush_timeout", channels
         case enableForwarding = "enable_forwarding", controlSocket = "control_socket"
+        case program, programMap = "program_map"
     }
 
     /// The engine configuration this file describes.
@@ -143,7 +147,7 @@ struct DaemonConfiguration: Codable, Equatable {
         if let groFlushTimeout, groFlushTimeout < 0 {
             throw self.error("gro_flush_timeout", "\(groFlushTimeout): use 0 or more nanoseconds")
         }
-        let engine = EngineConfiguration(
+        var engine = EngineConfiguration(
             mode: mode,
             ports: ports.map { port in
                 switch port.queues {
@@ -153,6 +157,8 @@ struct DaemonConfiguration: Codable, Equatable {
             },
             cpus: cpuList, attach: attach ?? .auto, zeroCopy: zeroCopy ?? .preferred, needWakeup: needWakeup ?? true,
             frameSize: frameSize ?? 2048, frameCount: frameCount ?? 4096, batch: batch ?? 64, namespace: netns)
+        if let program { engine.program = EngineConfiguration.Program(argument: program, socketMapName: programMap ?? "xsks") }
+        if programMap != nil && program == nil { throw ConfigurationError(key: "program_map", line: nil, message: "names the XSKMAP of program: give program too") }
         do { try engine.validate() } catch { throw ConfigurationError(key: nil, line: nil, message: error.hint) }
         if let channels, !(1...1024).contains(channels) {
             throw self.error("channels", "\(channels) out of range: use 1 to 1024")

@@ -63,6 +63,10 @@ struct ConfigurationOptions: ParsableArguments {
     var enableForwarding = false
     @Option(help: "Control socket for xdpfwd status/show (a path, or off; default /run/xdpfwd/[NETNS-]FIRSTPORT.sock).")
     var controlSocket: String?
+    @Option(help: "Attach your own XDP program (xconnect, macswap): a compiled object, optionally with the entry point's function or section (FILE[:SECTION]).")
+    var program: String?
+    @Option(name: .customLong("program-map"), help: "The XSKMAP of --program (default xsks).")
+    var programMap: String?
 
     /// Usage checks, before the subcommand runs (so its own usage is shown).
     func validate() throws {
@@ -99,6 +103,8 @@ struct ConfigurationOptions: ParsableArguments {
         if let metrics { configuration.metrics = metrics }
         if enableForwarding { configuration.enableForwarding = true }
         if let controlSocket { configuration.controlSocket = controlSocket }
+        if let program { configuration.program = program }
+        if let programMap { configuration.programMap = programMap }
         _ = try configuration.engineConfiguration()
         return configuration
     }
