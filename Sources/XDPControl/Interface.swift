@@ -249,8 +249,7 @@ public struct XDPFeatures: Sendable, Equatable, Codable {
         !reported || (hasNativeXDP && canRedirect) ? .native : .generic
     }
 
-    /// Asks the kernel (or, in tests, returns the answer injected with
-    /// ``injectForTesting(_:interfaceIndex:)``).
+    /// Asks the kernel (or, in tests, returns the answer a test injected).
     public static func probe(index: Int) -> XDPFeatures {
         if let injected = injected.withLock({ $0.isEmpty ? nil : $0[InjectionKey.here(index)] }) { return injected }
         var raw = cxdp_xdp_features()
