@@ -71,8 +71,12 @@ final class ForwardingLab {
     }
 
     /// Runs `ping` from A to `address` and returns how many replies came back.
+    /// Host A first resolves its neighbors with a ping of its own (not
+    /// counted: the kernel may drop packets queued behind an unresolved
+    /// neighbor), then the counted run waits up to 2 s for late replies.
     func ping(_ address: String, count: Int = 100, interval: String = "0.01") throws -> Int {
-        let output = try Command.run(["ip", "netns", "exec", hostA, "ping", "-c", "\(count)", "-i", interval, "-W", "1", "-q", address], allowFailure: true)
+        _ = try Command.run(["ip", "netns", "exec", hostA, "ping", "-c", "1", "-W", "2", "-q", address], allowFailure: true)
+        let output = try Command.run(["ip", "netns", "exec", hostA, "ping", "-c", "\(count)", "-i", interval, "-W", "2", "-q", address], allowFailure: true)
         guard let range = output.range(of: #"(\d+) received"#, options: .regularExpression) else { return 0 }
         return Int(output[range].split(separator: " ")[0]) ?? 0
     }
