@@ -163,7 +163,27 @@ func format(_ value: Double) -> String {
 func printJSON<T: Encodable>(_ value: T) {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys]
-    // Every key snake_case, including the library types' (Interface, QueuePlan).
-    encoder.keyEncodingStrategy = .convertToSnakeCase
+    // Every key snake_case, including the library types' (Interface, QueuePlan),
+    // an acronym kept whole: queueIRQs -> queue_irqs, maxRX -> max_rx.
+    encoder.keyEncodingStrategy = .custom { path in SnakeCaseKey(path.last!.stringValue) }
     if let data = try? encoder.encode(value) { print(String(decoding: data, as: UTF8.self)) }
+}
+
+/// A coding key in snake_case: a word starts at an upper-case letter that
+/// follows a lower-case letter or digit, so acronyms stay one word.
+struct SnakeCaseKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(_ camel: String) {
+        var out = ""
+        var previous: Character?
+        for character in camel {
+            if character.isUppercase, let previous, previous.isLowercase || previous.isNumber { out.append("_") }
+            out.append(contentsOf: character.lowercased())
+            previous = character
+        }
+        stringValue = out
+    }
+    init?(stringValue: String) { self.init(stringValue) }
+    init?(intValue: Int) { nil }
 }

@@ -181,6 +181,7 @@ struct XDPBenchControlTests {
         // snake_case keys everywhere, features as names beside the bits.
         let interface = (json.json["interfaces"] as? [[String: Any]])?.first ?? [:]
         #expect(interface["is_up"] as? Bool == true, "snake_case keys: \(interface.keys.sorted())")
+        #expect(interface["queue_irqs"] != nil, "acronyms stay whole: \(interface.keys.sorted())")
         let xdp = interface["xdp"] as? [String: Any] ?? [:]
         #expect(xdp["flag_names"] as? [String] == ["basic", "redirect", "rx-sg"], "\(xdp)")
         #expect(xdp["flags"] as? Int == 0x23)
