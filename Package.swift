@@ -152,6 +152,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "ForwardingTests",
+            dependencies: ["Forwarding", "XDP", "Packet"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "PacketTests",
             dependencies: ["Packet"],
             swiftSettings: swiftSettings
