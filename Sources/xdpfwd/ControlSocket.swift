@@ -10,8 +10,7 @@ import XDPControl
 final class ControlSocket: @unchecked Sendable {
     let path: String
     private let fd: Int32
-    private let stop = StopFlag()
-    private var thread: Worker?
+    private var loop: RequestLoop?
     private let answer: @Sendable (_ request: String) -> String
 
     /// The directory default sockets live in.
@@ -52,32 +51,15 @@ final class ControlSocket: @unchecked Sendable {
 
     /// Starts answering on a thread of its own.
     func start() throws(XDPError) {
-        let server = self
-        thread = try Worker(name: "xdpfwd-control") { server.serve() }
-    }
-
-    private func serve() {
-        while !stop.isRaised {
-            var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            guard poll(&descriptor, 1, 200) > 0 else { continue }
-            let client = accept(fd, nil, nil)
-            guard client >= 0 else { continue }
-            var timeout = timeval(tv_sec: 2, tv_usec: 0)
-            setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-            setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-            var buffer = [UInt8](repeating: 0, count: 512)
-            let count = recv(client, &buffer, buffer.count, 0)
-            let request = count > 0 ? String(decoding: buffer.prefix(count), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : ""
-            ControlSocket.sendAll(client, Array(answer(request).utf8))
-            close(client)
-        }
+        let answer = answer
+        loop = RequestLoop(fd: fd, readLimit: 512) { request in answer(request.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        try loop?.start(name: "xdpfwd-control")
     }
 
     /// Stops answering, closes and removes the socket.
     func shutdown() {
-        stop.raise()
-        thread?.join()
-        thread = nil
+        loop?.shutdown()
+        loop = nil
         close(fd)
         unlink(path)
     }
@@ -97,7 +79,7 @@ final class ControlSocket: @unchecked Sendable {
             throw XDPError.fromErrno(error, operation: "connect to xdpfwd at \(path)",
                                      hint: error == EACCES ? "the socket is mode 0660: run as root or as the daemon's user or group" : "is xdpfwd running with this control_socket?")
         }
-        sendAll(fd, Array((line + "\n").utf8))
+        RequestLoop.sendAll(fd, Array((line + "\n").utf8))
         Glibc.shutdown(fd, Int32(SHUT_WR))
         var answer = [UInt8]()
         var buffer = [UInt8](repeating: 0, count: 65536)
@@ -112,15 +94,6 @@ final class ControlSocket: @unchecked Sendable {
     /// The sockets of running daemons in the default directory.
     static func defaultSockets() -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".sock") }.sorted().map { "\(directory)/\($0)" }
-    }
-
-    private static func sendAll(_ fd: Int32, _ bytes: [UInt8]) {
-        var sent = 0
-        while sent < bytes.count {
-            let n = bytes.withUnsafeBufferPointer { send(fd, $0.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL)) }
-            if n <= 0 { break }
-            sent += n
-        }
     }
 
     private static func withAddress(_ path: String, _ body: (UnsafePointer<sockaddr>, socklen_t) -> Int32) -> Int32 {

@@ -10,8 +10,7 @@ final class MetricsServer: @unchecked Sendable {
     let host: String
     let port: UInt16
     private let fd: Int32
-    private let stop = StopFlag()
-    private var thread: Worker?
+    private var loop: RequestLoop?
     private let render: @Sendable () -> String
 
     /// Parses "host:port": an IPv4 host (127.0.0.1:9109) or an IPv6 one in
@@ -70,49 +69,29 @@ final class MetricsServer: @unchecked Sendable {
     /// Starts serving on a thread of its own.
     /// - Throws: ``XDPError`` when the thread cannot be created.
     func start() throws(XDPError) {
-        let server = self
-        thread = try Worker(name: "xdpfwd-metrics") { server.serve() }
+        let render = render
+        loop = RequestLoop(fd: fd, readLimit: 4096) { request in MetricsServer.respond(to: request, render: render) }
+        try loop?.start(name: "xdpfwd-metrics")
     }
 
-    private func serve() {
-        while !stop.isRaised {
-            var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            guard poll(&descriptor, 1, 200) > 0 else { continue }
-            let client = accept(fd, nil, nil)
-            guard client >= 0 else { continue }
-            var timeout = timeval(tv_sec: 2, tv_usec: 0)
-            setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-            setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-            var buffer = [UInt8](repeating: 0, count: 4096)
-            let count = recv(client, &buffer, buffer.count, 0)
-            let request = count > 0 ? String(decoding: buffer.prefix(count), as: UTF8.self) : ""
-            let response: String
-            if request.hasPrefix("GET /metrics ") || request.hasPrefix("GET /metrics?") {
-                let body = render()
-                response = "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body
-            } else if !request.hasPrefix("GET ") && !request.hasPrefix("HEAD ") && !request.isEmpty {
-                let body = "only GET /metrics\n"
-                response = "HTTP/1.0 405 Method Not Allowed\r\nAllow: GET\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body
-            } else {
-                let body = "try /metrics\n"
-                response = "HTTP/1.0 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body
-            }
-            let bytes = Array(response.utf8)
-            var sent = 0
-            while sent < bytes.count {
-                let n = bytes.withUnsafeBufferPointer { send(client, $0.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL)) }
-                if n <= 0 { break }
-                sent += n
-            }
-            close(client)
+    /// The HTTP/1.0 answer: the metrics for GET /metrics, 405 for another method, 404 otherwise.
+    static func respond(to request: String, render: () -> String) -> String {
+        if request.hasPrefix("GET /metrics ") || request.hasPrefix("GET /metrics?") {
+            let body = render()
+            return "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body
         }
+        if !request.hasPrefix("GET ") && !request.hasPrefix("HEAD ") && !request.isEmpty {
+            let body = "only GET /metrics\n"
+            return "HTTP/1.0 405 Method Not Allowed\r\nAllow: GET\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body
+        }
+        let body = "try /metrics\n"
+        return "HTTP/1.0 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body
     }
 
     /// Stops serving and closes the socket.
     func shutdown() {
-        stop.raise()
-        thread?.join()
-        thread = nil
+        loop?.shutdown()
+        loop = nil
         close(fd)
     }
 }
