@@ -73,7 +73,11 @@ extension XDPProgram {
         let chosenName = String(cString: bpf_program__name(program))
         let capacity = try XDPProgram.checkSocketMap(socketMapName, in: handle, objectName: objectName, interface: interface)
         let ownerMap = try XDPProgram.checkOwnerMap(in: handle, objectName: objectName)
-        let isFrags = bpf_program__flags(program) & cxdp_bpf_f_xdp_has_frags != 0
+        // libbpf adds BPF_F_XDP_HAS_FRAGS for SEC("xdp.frags…") only when it
+        // loads the program, so read the section (or a flag set by hand).
+        let section = String(cString: bpf_program__section_name(program))
+        let isFrags = section == "xdp.frags" || section.hasPrefix("xdp.frags/")
+            || bpf_program__flags(program) & cxdp_bpf_f_xdp_has_frags != 0
         let decision = try AttachDecision.decide(requested: mode, features: XDPFeatures.probe(index: Int(index)), interface: interface,
                                                  multiBuffer: isFrags)
         // Custom programs get the verifier's log in our buffer, on failure only

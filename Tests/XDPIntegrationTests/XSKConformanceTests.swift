@@ -193,6 +193,38 @@ struct XSKConformanceTests {
         #expect(try program.readMap("failed", key: UInt32(0), as: UInt64.self) == 0, "bpf_xdp_adjust_tail succeeded for every packet")
     }
 
+    @Test("XDP_ADJUST_TAIL_SHRINK_MULTI_BUFF / XDP_ADJUST_TAIL_GROW_MULTI_BUFF: 6144-byte chains shrink by a 4096-byte frag, or grow by 2047 inside the last frag",
+          arguments: [AttachMode.generic, .native], [Int32(-4096), 2047])
+    func xdpAdjustTailMultiBuffer(mode: AttachMode, value: Int32) throws {
+        let lab = try makeLab(mtu: 9000)
+        let link = lab.links[0]
+        let umem = UMEMConfiguration(frameCount: 1024, frameSize: 4096, fillRingSize: 512, completionRingSize: 512)
+        var receiver = try openEndpoint(namespace: lab.deviceNamespace, interface: link.deviceInterface, umem: umem,
+                                        socket: SocketConfiguration(multiBuffer: true))
+        let body = Self.adjustTail.replacingOccurrences(of: "SEC(\"xdp\")", with: "SEC(\"xdp.frags\")")
+        let program = try Self.attachTestProgram(lab, name: "xsk_adjust_tail_mb", body: body, mode: mode, registering: receiver.socket)
+        let isMultiBuffer = program.isMultiBuffer
+        #expect(isMultiBuffer, "xdp.frags makes a multi-buffer program")
+        try program.writeMap("adjust", key: UInt32(0), value: value)
+        var sender = try openEndpoint(namespace: lab.peerNamespace, interface: link.peerInterface, umem: umem,
+                                      socket: SocketConfiguration(multiBuffer: true), fill: false)
+        let packets = sequencedPackets(64, link: link, frameLength: 6144)
+        #expect(transmitChains(packets, from: &sender) == 64)
+        let expected = packets.map { value < 0 ? Array($0.prefix(6144 + Int(value))) : $0 + [UInt8](repeating: 0, count: Int(value)) }
+        let received = receivePackets(64, on: &receiver)
+        let failed = try #require(try program.readMap("failed", key: UInt32(0), as: UInt64.self))
+        if value > 0 && failed > 0 {
+            // As for single buffers: growing needs tailroom in the last frag,
+            // which veth's buffers may lack; each packet grown or counted.
+            #expect(received.count + Int(failed) == 64, "received \(received.count), failed \(failed)")
+            let grown = Set(expected)
+            #expect(received.allSatisfy { grown.contains($0.bytes) })
+            return
+        }
+        expectSame(received.map(\.bytes), expected)
+        #expect(failed == 0)
+    }
+
     /// Sends `packets` `batch` at a time (submit, kick until completed) and
     /// receives each batch before the next, taking at most `batch` per peek.
     static func lockstep(_ packets: [[UInt8]], batch: Int, sender: inout Endpoint, receiver: inout Endpoint) -> [[UInt8]] {
