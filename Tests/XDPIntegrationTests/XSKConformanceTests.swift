@@ -225,6 +225,86 @@ struct XSKConformanceTests {
         #expect(failed == 0)
     }
 
+    @Test("POLL_TX: the sender waits in poll() for TX room before every batch; N packets arrive in order", arguments: [AttachMode.generic, .native])
+    func pollTX(mode: AttachMode) throws {
+        let lab = try makeLab()
+        let link = lab.links[0]
+        var receiver = try openEndpoint(namespace: lab.deviceNamespace, interface: link.deviceInterface)
+        let program = try attachProgram(namespace: lab.deviceNamespace, interface: link.deviceInterface, mode: mode, registering: receiver.socket)
+        var sender = try openEndpoint(namespace: lab.peerNamespace, interface: link.peerInterface, socket: SocketConfiguration(txRingSize: 256), fill: false)
+        let packets = sequencedPackets(2000, link: link)
+        var next = 0
+        var polls = 0
+        let deadline = Deadline(seconds: 10)
+        while next < packets.count && !deadline.passed {
+            sender.socket.completion.drain(into: &sender.umem.pool)
+            guard sender.socket.poll(forTransmit: true, timeoutMilliseconds: 1000) else { Issue.record("poll() gave no TX room within 1 s"); break }
+            polls += 1
+            let batch = min(64, packets.count - next, sender.socket.tx.freeCount(wanting: 64), sender.umem.pool.count)
+            for packet in packets[next..<(next + batch)] {
+                guard var frame = sender.umem.pool.allocate() else { break }
+                write(packet, into: &frame)
+                sender.socket.tx.push(frame)
+            }
+            sender.socket.tx.submit()
+            next += batch
+            _ = sender.socket.kickTransmit()
+        }
+        #expect(next == packets.count)
+        #expect(polls >= packets.count / 64, "one poll per batch")
+        let inFlight = sender.umem.pool.capacity - sender.umem.pool.count
+        #expect(drainCompletions(&sender, expecting: inFlight) == inFlight)
+        #expect(sender.umem.pool.count == sender.umem.pool.capacity, "every frame came back")
+        expectSame(receive(2000, on: &receiver), packets)
+        _ = consume program
+    }
+
+    @Test("XDP_METADATA_COPY: a program writes a per-packet count in the metadata area; copy mode hands it over in front of each packet",
+          arguments: [AttachMode.generic, .native])
+    func xdpMetadataCopy(mode: AttachMode) throws {
+        let lab = try makeLab()
+        let link = lab.links[0]
+        var receiver = try openEndpoint(namespace: lab.deviceNamespace, interface: link.deviceInterface)
+        let program = try Self.attachTestProgram(lab, name: "xsk_metadata_copy", body: """
+            struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, __u32); __type(value, __u64); } count SEC(".maps");
+            SEC("xdp") int xsk_xdp_populate_metadata(struct xdp_md *ctx) {
+                if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(__u64))) return XDP_DROP;
+                void *data = (void *)(long)ctx->data;
+                __u64 *meta = (void *)(long)ctx->data_meta;
+                if ((void *)(meta + 1) > data) return XDP_DROP;
+                __u32 zero = 0;
+                __u64 *n = bpf_map_lookup_elem(&count, &zero);
+                if (!n) return XDP_DROP;
+                *meta = __sync_fetch_and_add(n, 1);
+                return bpf_redirect_map(&xsks, ctx->rx_queue_index, XDP_DROP);
+            }
+            """, mode: mode, registering: receiver.socket)
+        var sender = try openEndpoint(namespace: lab.peerNamespace, interface: link.peerInterface, fill: false)
+        let packets = sequencedPackets(100, link: link)
+        #expect(transmit(packets, from: &sender) == 100)
+        var counts: [UInt64] = []
+        var received: [[UInt8]] = []
+        let deadline = Deadline(seconds: 5)
+        while received.count < 100 && !deadline.passed {
+            let ready = receiver.socket.rx.peek(upTo: 64)
+            if ready == 0 { receiver.socket.poll(timeoutMilliseconds: 10); continue }
+            _ = receiver.socket.fill.freeCount(wanting: ready)
+            for _ in 0..<ready {
+                var frame = receiver.socket.rx.receive()
+                received.append(copyBytes(of: frame))
+                if frame.adjustHead(by: -8) {
+                    counts.append(frame.bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
+                }
+                receiver.socket.fill.push(frame)
+            }
+            receiver.socket.rx.release()
+            receiver.socket.fill.submit()
+        }
+        expectSame(received, packets)
+        #expect(counts == (0..<100).map(UInt64.init), "the metadata in front of packet i holds i")
+        _ = consume program
+    }
+
     /// Sends `packets` `batch` at a time (submit, kick until completed) and
     /// receives each batch before the next, taking at most `batch` per peek.
     static func lockstep(_ packets: [[UInt8]], batch: Int, sender: inout Endpoint, receiver: inout Endpoint) -> [[UInt8]] {
