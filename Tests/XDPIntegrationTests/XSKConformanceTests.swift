@@ -305,6 +305,51 @@ struct XSKConformanceTests {
         _ = consume program
     }
 
+    @Test("ALIGNED_INV_DESC on 4 KiB frames (the selftest's default): bad descriptors counted, the rest arrive", arguments: [AttachMode.generic, .native])
+    func alignedInvalidDescriptors4K(mode: AttachMode) throws {
+        let lab = try makeLab()
+        let link = lab.links[0]
+        let config = UMEMConfiguration(frameCount: 32, frameSize: 4096, fillRingSize: 32, completionRingSize: 64)
+        var receiver = try openEndpoint(namespace: lab.deviceNamespace, interface: link.deviceInterface)
+        let program = try attachProgram(namespace: lab.deviceNamespace, interface: link.deviceInterface, mode: mode, registering: receiver.socket)
+        var sender = try openEndpoint(namespace: lab.peerNamespace, interface: link.peerInterface, umem: config,
+                                      socket: SocketConfiguration(txRingSize: 64), fill: false)
+        let base = sender.umem.baseAddress
+        // Frame i is chunk i (a fresh pool hands them out in order). The selftest's rows:
+        let special: [Int: (offset: Int, length: UInt32, valid: Bool)] = [
+            3: (0, 9001, false),              // packet too large
+            7: (0x1000 - 32, 64, false),      // straddles a 4 KiB (chunk) boundary
+            9: (0x800 - 32, 64, true),        // straddles 2 KiB: inside a 4 KiB frame, fine
+            31: (4096 - 64, 64, true),        // up to the end of the UMEM: allowed
+            30: (4096 - 32, 64, false),       // runs into the last frame (straddling the UMEM's end: RingBehaviourTests, 2 KiB)
+        ]
+        let validCount = config.frameCount - special.values.filter { !$0.valid }.count
+        let packets = sequencedPackets(validCount, link: link)
+        var sent = 0
+        for index in 0..<config.frameCount {
+            guard var frame = sender.umem.pool.allocate() else { Issue.record("pool empty"); return }
+            #expect(frame.chunkAddress == UInt64(index * 4096))
+            if let descriptor = special[index] {
+                if descriptor.valid {
+                    let packet = packets[sent]
+                    packet.withUnsafeBytes { (base + index * 4096 + descriptor.offset).copyMemory(from: $0.baseAddress!, byteCount: packet.count) }
+                    sent += 1
+                }
+                sender.socket.tx.pushDescriptor(frame, offset: descriptor.offset, length: descriptor.length)
+            } else {
+                write(packets[sent], into: &frame)
+                sender.socket.tx.push(frame)
+                sent += 1
+            }
+            if index == 1 { sender.socket.tx.pushDescriptor(address: UInt64.max - 1, length: 64) }               // straddles the start of the UMEM
+            if index == 5 { sender.socket.tx.pushDescriptor(address: UInt64(config.byteCount), length: 64) }     // after the UMEM ends
+        }
+        sender.socket.tx.submit()
+        drainCompletions(&sender, expecting: config.frameCount + 2)
+        try expectInvalidDescriptorOutcome(invalid: special.values.filter { !$0.valid }.count + 2, packets: packets, sender: &sender, receiver: &receiver)
+        _ = consume program
+    }
+
     /// Sends `packets` `batch` at a time (submit, kick until completed) and
     /// receives each batch before the next, taking at most `batch` per peek.
     static func lockstep(_ packets: [[UInt8]], batch: Int, sender: inout Endpoint, receiver: inout Endpoint) -> [[UInt8]] {
