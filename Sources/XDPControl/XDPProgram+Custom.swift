@@ -198,6 +198,20 @@ extension XDPProgram {
         return bpf_map__fd(map)
     }
 
+    /// Splits a tool's `FILE[:SECTION]` argument: the object's path and the
+    /// entry point (function or section name), if given. A colon belongs to
+    /// the path when the whole text names an existing file, or when what
+    /// follows it holds a slash and what precedes it is no file.
+    /// - Parameter text: e.g. `prog.o`, `prog.o:xdp_mine`, `prog.o:xdp/mine`.
+    /// - Returns: The path and the entry point (nil: the object's only XDP program).
+    public static func parseObjectArgument(_ text: String) -> (path: String, entryPoint: String?) {
+        guard access(text, F_OK) != 0, let colon = text.lastIndex(of: ":"), colon != text.startIndex else { return (text, nil) }
+        let path = String(text[..<colon])
+        let entry = String(text[text.index(after: colon)...])
+        if entry.contains("/") && access(path, F_OK) != 0 { return (text, nil) }
+        return (path, entry.isEmpty ? nil : entry)
+    }
+
     // MARK: - Checks
 
     static func read(_ source: ObjectSource) throws(XDPError) -> ([UInt8], String) {
