@@ -350,6 +350,54 @@ struct XSKConformanceTests {
         _ = consume program
     }
 
+    @Test("XDP_METADATA_COPY_MULTI_BUFF: an xdp.frags program writes the count in front of 9000-byte chains; it sits in front of the first frame",
+          arguments: [AttachMode.generic, .native])
+    func xdpMetadataCopyMultiBuffer(mode: AttachMode) throws {
+        let lab = try makeLab(mtu: 9000)
+        let link = lab.links[0]
+        let umem = UMEMConfiguration(frameCount: 1024, frameSize: 4096, fillRingSize: 512, completionRingSize: 512)
+        var receiver = try openEndpoint(namespace: lab.deviceNamespace, interface: link.deviceInterface, umem: umem,
+                                        socket: SocketConfiguration(multiBuffer: true))
+        let program = try Self.attachTestProgram(lab, name: "xsk_metadata_copy_mb", body: """
+            struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, __u32); __type(value, __u64); } count SEC(".maps");
+            SEC("xdp.frags") int xsk_xdp_populate_metadata(struct xdp_md *ctx) {
+                if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(__u64))) return XDP_DROP;
+                void *data = (void *)(long)ctx->data;
+                __u64 *meta = (void *)(long)ctx->data_meta;
+                if ((void *)(meta + 1) > data) return XDP_DROP;
+                __u32 zero = 0;
+                __u64 *n = bpf_map_lookup_elem(&count, &zero);
+                if (!n) return XDP_DROP;
+                *meta = __sync_fetch_and_add(n, 1);
+                return bpf_redirect_map(&xsks, ctx->rx_queue_index, XDP_DROP);
+            }
+            """, mode: mode, registering: receiver.socket)
+        var sender = try openEndpoint(namespace: lab.peerNamespace, interface: link.peerInterface, umem: umem,
+                                      socket: SocketConfiguration(multiBuffer: true), fill: false)
+        let packets = sequencedPackets(20, link: link, frameLength: 9000)
+        #expect(transmitChains(packets, from: &sender) == 20)
+        var received: [[UInt8]] = []
+        var counts: [UInt64] = []
+        let base = receiver.umem.baseAddress
+        let deadline = Deadline(seconds: 5)
+        while received.count < packets.count && !deadline.passed {
+            guard let packet = receiver.socket.rx.receivePacket(droppingOversizedInto: &receiver.umem.pool) else {
+                receiver.socket.poll(timeoutMilliseconds: 10)
+                continue
+            }
+            var bytes: [UInt8] = []
+            packet.forEachSegment { bytes.append(contentsOf: $0) }
+            received.append(bytes)
+            let first = packet.segment(0)
+            counts.append((base + Int(first.chunk) + Int(first.offset) - 8).loadUnaligned(as: UInt64.self))
+            receiver.umem.pool.release(packet)
+        }
+        receiver.socket.rx.release()
+        expectSame(received, packets)
+        #expect(counts == (0..<20).map(UInt64.init), "the metadata in front of chain i's first frame holds i")
+        _ = consume program
+    }
+
     /// Sends `packets` `batch` at a time (submit, kick until completed) and
     /// receives each batch before the next, taking at most `batch` per peek.
     static func lockstep(_ packets: [[UInt8]], batch: Int, sender: inout Endpoint, receiver: inout Endpoint) -> [[UInt8]] {
