@@ -4,13 +4,14 @@
 set -euo pipefail
 
 packages=(libxdp-dev libbpf-dev libelf-dev zlib1g-dev pkg-config bpftool iproute2 ethtool
-          iputils-ping iperf3 tcpdump procps python3 strace)
+          iputils-ping iperf3 tcpdump procps python3)
 
 if [ "$(id -u)" != 0 ]; then
     echo "deps: must run as root (AF_XDP, BPF and network namespaces need CAP_NET_ADMIN, CAP_BPF, CAP_SYS_ADMIN)" >&2
     exit 1
 fi
 
+packages+=(strace)  # NeedWakeupSyscallTests counts the data path's system calls
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
