@@ -2,7 +2,7 @@
 SWIFT ?= swift
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: deps build test sanitize sanitize-address sanitize-thread fuzz soak demo bench-compare lab-clean clean docs api-check api-update
+.PHONY: man deps build test emulated-nic sanitize sanitize-address sanitize-thread fuzz soak demo bench-compare lab-clean clean docs api-check api-update
 
 deps:
 	@scripts/deps.sh
@@ -24,6 +24,10 @@ test: deps
 	$(MAKE) docs
 	$(SWIFT) build -c release --build-tests -Xswiftc -enable-testing $(SWIFT_BUILD_FLAGS)
 	$(SWIFT) test -c release -Xswiftc -enable-testing --skip-build --filter AllocationTests
+	# Zero-copy on emulated NICs: QEMU guests with two virtio-net, then two igb
+	# NICs back to back, the release xdpbench, udp-echo, xdpctl and xdpfwd there
+	# (scripts/emulated-nic/README.md; about a minute).
+	scripts/emulated-nic/test-zerocopy.sh .build/release
 	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
 	$(MAKE) sanitize-address
 
@@ -77,6 +81,21 @@ api-check:
 api-update:
 	$(SWIFT) build $(SWIFT_BUILD_FLAGS)
 	scripts/api-check.sh update
+
+# Man pages of the tools (ArgumentParser's generate-manual plugin) into dist/man.
+man:
+	$(SWIFT) build $(SWIFT_BUILD_FLAGS)
+	$(SWIFT) package generate-manual --configuration debug
+	for tool in xdpfwd xdpbench xdpctl; do cp .build/plugins/GenerateManual/outputs/$$tool/$$tool.1 dist/man/; done
+
+# Only the emulated-NIC lab (QEMU guests, virtio-net and igb in zero-copy):
+# builds the release xdpbench, udp-echo, xdpctl and xdpfwd.
+emulated-nic: deps
+	$(SWIFT) build -c release --product xdpbench $(SWIFT_BUILD_FLAGS)
+	$(SWIFT) build -c release --product udp-echo $(SWIFT_BUILD_FLAGS)
+	$(SWIFT) build -c release --product xdpctl $(SWIFT_BUILD_FLAGS)
+	$(SWIFT) build -c release --product xdpfwd $(SWIFT_BUILD_FLAGS)
+	scripts/emulated-nic/test-zerocopy.sh .build/release
 
 # Removes labs left by crashed runs (namespaces named xl<pid>...).
 lab-clean:

@@ -29,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
         // `swift package generate-documentation` (make docs); a plugin only, nothing links it.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
@@ -70,6 +71,7 @@ let package = Package(
             dependencies: [
                 "XDP", "XDPControl",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -183,7 +185,8 @@ let package = Package(
         ),
         .testTarget(
             name: "XDPServiceTests",
-            dependencies: ["XDPService", "XDP", "XDPControl", "Packet", "TestSupport", "udp-echo", "packet-counter", "port-steer"],
+            dependencies: ["XDPService", "XDP", "XDPControl", "Packet", "TestSupport", "udp-echo", "packet-counter", "port-steer",
+                           .product(name: "MetricsTestKit", package: "swift-metrics")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -178,6 +178,40 @@ public struct XDPProgram: ~Copyable {
         } ?? nil
     }
 
+    /// What is attached to an interface: id, name, mode, whether it is
+    /// swift-xdp's redirect program, and the pid in its owner map (0: left
+    /// attached on purpose; nil: it has none).
+    public struct AttachedProgram: Sendable, Equatable {
+        /// The kernel's id.
+        public var id: UInt32
+        /// The name (the kernel keeps 15 bytes).
+        public var name: String
+        /// "native", "generic", "offloaded" or "several".
+        public var mode: String
+        /// swift-xdp's redirect program.
+        public var isOurs: Bool
+        /// The process that loaded it, 0 when left attached on purpose, nil when unknown.
+        public var ownerPID: UInt32?
+    }
+
+    /// The program attached to `interface` in the calling thread's network
+    /// namespace, or nil when there is none (or no such interface).
+    public static func attachedProgramInfo(interface: String) -> AttachedProgram? {
+        let index = if_nametoindex(interface)
+        guard index != 0, let id = attachedProgramID(interface: interface) else { return nil }
+        let mode = switch cxdp_xdp_attached_mode(Int32(index)) {
+        case Int32(XDP_ATTACHED_DRV): "native"
+        case Int32(XDP_ATTACHED_SKB): "generic"
+        case Int32(XDP_ATTACHED_HW): "offloaded"
+        default: "several"
+        }
+        var buffer = [CChar](repeating: 0, count: 16)
+        cxdp_program_name(id, &buffer, buffer.count)
+        let owner = cxdp_program_owner(id)
+        return AttachedProgram(id: id, name: String(cString: buffer), mode: mode, isOurs: cxdp_program_is_named(id, "xdp_redirect_qu"),
+                               ownerPID: owner >= 0 ? UInt32(owner) : nil)
+    }
+
     /// "XDP program id 42 (name xdp_pass, generic mode)".
     static func describeAttached(id: UInt32, interfaceIndex: UInt32) -> String {
         let mode = switch cxdp_xdp_attached_mode(Int32(interfaceIndex)) {

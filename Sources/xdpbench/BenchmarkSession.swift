@@ -44,6 +44,8 @@ struct SessionPlan: Sendable {
     var rxMetadata = false
     /// The MTU to set on the interface for the run.
     var mtu: Int? = nil
+    /// SCHED_FIFO priority of the workers (`--policy fifo`), or nil.
+    var realtimePriority: Int32? = nil
     /// The user's own XDP program (`--program FILE[:SECTION]`), and its XSKMAP.
     var program: CustomProgramArgument? = nil
     var programMap = "xsks"
@@ -141,6 +143,7 @@ final class BenchmarkSession {
             var umem = try UMEM(configuration: plan.umem)
             var socket = try Socket(umem: umem, interface: plan.interface, queue: queue, configuration: plan.socket)
             zeroCopy = socket.isZeroCopy
+            if plan.mode == .txonly { try TransmitWakeupProbe.check(socket) }
             var output: Socket?
             if let second = plan.secondInterface {
                 var secondSocket = try Socket(umem: umem, interface: second, queue: queue, configuration: plan.socket)
@@ -217,6 +220,7 @@ final class BenchmarkSession {
                 counters.finished.store(true, ordering: .releasing)
             }
             workers.append(worker)
+            if let priority = plan.realtimePriority { try worker.setRealtimePriority(priority) }
         }
     }
 
@@ -393,7 +397,11 @@ final class BenchmarkSession {
             statistics = statistics + queueStats
             var account = FrameAccounting(state.umem)
             account.add(state.socket)
-            if let output = state.output { account.add(output) }
+            var syscalls = state.socket.syscalls
+            if let output = state.output {
+                account.add(output)
+                syscalls = syscalls + output.syscalls
+            }
             conserved = conserved && account.isConserved
             perQueue.append(SessionResult.Queue(
                 queue: queue, cpu: plan.cpus?[index],
@@ -401,7 +409,7 @@ final class BenchmarkSession {
                 bytes: counters[index].bytes.load(ordering: .relaxed),
                 transmitDropped: counters[index].transmitDropped.load(ordering: .relaxed),
                 observedCPU: counters[index].observedCPU.load(ordering: .relaxed),
-                frames: account.description))
+                frames: account, syscalls: syscalls))
         }
         let programCounters = try? program?.counters()
         program = nil

@@ -48,10 +48,12 @@ func runThroughput(mode: BenchmarkMode, options: CommonOptions, packet: PacketOp
         umem: options.umemConfiguration, socket: options.socketConfiguration, attach: options.attach,
         wait: options.waitPolicy, count: options.count, timeLimit: options.timeLimit, packet: template, rate: rate,
         pinnedMap: options.pinnedMap, rxMetadata: options.rxMetadata, mtu: options.mtu,
+        realtimePriority: options.policy == .fifo ? options.schpri : nil,
         program: options.program.map(CustomProgramArgument.init), programMap: options.programMap)
     let session = try BenchmarkSession(plan: plan)
     if !options.json { describeSetup(session) } else if let reason = session.fallbackReason { note("warning: \(reason)") }
-    let result = try runSessions([session], timeLimit: plan.timeLimit, live: !options.json && !options.quiet)[0]
+    var result = try runSessions([session], timeLimit: plan.timeLimit, live: !options.json && !options.quiet, every: options.interval)[0]
+    result.showApplicationStatistics = options.appStats
     if options.json { printJSON(result) } else { print(result.table) }
     if let count = options.count, result.packets != UInt64(count) {
         note("stopped after \(format(result.seconds)) s with \(result.packets) of \(count) packets")
@@ -84,5 +86,10 @@ struct L2Fwd: ParsableCommand {
     @OptionGroup var options: CommonOptions
     @Option(help: "Forward to this interface (same namespace) instead of reflecting; both directions, one UMEM.")
     var to: String?
+    func validate() throws {
+        if let to, to == options.interface {
+            throw ValidationError("--to \(to) is the interface itself (-i): give another port to forward to, or leave --to out to reflect")
+        }
+    }
     func run() throws { try runThroughput(mode: .l2fwd, options: options, packet: nil, secondInterface: to) }
 }
