@@ -30,6 +30,9 @@ struct CustomProgramDaemonTests {
             let id = try lab.lab.inDevice { () throws(XDPError) -> UInt32? in XDPProgram.attachedProgramID(interface: port) }
             #expect(id.map { cxdp_program_is_named($0, "xdp_fwd_mine") } == true, "the user's program on \(port)")
         }
+        // The program is attached before the workers register their sockets: warm up first.
+        let warm = ContinuousClock.now + .seconds(10)
+        while try lab.ping(lab.addressB, count: 1) != 1 && ContinuousClock.now < warm {}
         #expect(try lab.ping(lab.addressB, count: 20) == 20)
         #expect(Daemon.stop(daemon) == 0, "\(daemon.standardError)")
         for port in [lab.portA, lab.portB] {
