@@ -21,8 +21,16 @@ public enum TestBPFObject {
     /// This process's directory of sources and objects.
     static var directory: URL { FileManager.default.temporaryDirectory.appendingPathComponent("swift-xdp-bpf-\(getpid())") }
 
-    /// Removes the directory when the test process exits (registered once).
+    /// Removes the directory when the test process exits (registered once),
+    /// and the directories of test processes that are gone (a process that
+    /// ends without running its exit handlers leaves its own behind).
     private static let removeAtExit: Void = {
+        let temporary = FileManager.default.temporaryDirectory
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: temporary.path)) ?? [] where name.hasPrefix("swift-xdp-bpf-") {
+            if let pid = Int32(name.dropFirst("swift-xdp-bpf-".count)), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH {
+                try? FileManager.default.removeItem(at: temporary.appendingPathComponent(name))
+            }
+        }
         atexit { try? FileManager.default.removeItem(at: TestBPFObject.directory) }
     }()
 
