@@ -11,6 +11,7 @@ if [ "$(id -u)" != 0 ]; then
     exit 1
 fi
 
+packages+=(strace)  # NeedWakeupSyscallTests counts the data path's system calls
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

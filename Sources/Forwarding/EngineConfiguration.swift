@@ -28,14 +28,7 @@ public struct EngineConfiguration: Sendable, Equatable {
         ///   - argument: The text, as `--program` and `program:` take it.
         ///   - socketMapName: The XSKMAP's name.
         public init(argument: String, socketMapName: String = "xsks") {
-            if let colon = argument.lastIndex(of: ":"), colon != argument.startIndex, !argument[argument.index(after: colon)...].contains("/") {
-                let entry = String(argument[argument.index(after: colon)...])
-                path = String(argument[..<colon])
-                entryPoint = entry.isEmpty ? nil : entry
-            } else {
-                path = argument
-                entryPoint = nil
-            }
+            (path, entryPoint) = XDPProgram.parseObjectArgument(argument)
             self.socketMapName = socketMapName
         }
     }

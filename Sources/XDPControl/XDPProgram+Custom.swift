@@ -73,7 +73,11 @@ extension XDPProgram {
         let chosenName = String(cString: bpf_program__name(program))
         let capacity = try XDPProgram.checkSocketMap(socketMapName, in: handle, objectName: objectName, interface: interface)
         let ownerMap = try XDPProgram.checkOwnerMap(in: handle, objectName: objectName)
-        let isFrags = bpf_program__flags(program) & cxdp_bpf_f_xdp_has_frags != 0
+        // libbpf adds BPF_F_XDP_HAS_FRAGS for SEC("xdp.frags…") only when it
+        // loads the program, so read the section (or a flag set by hand).
+        let section = String(cString: bpf_program__section_name(program))
+        let isFrags = section == "xdp.frags" || section.hasPrefix("xdp.frags/")
+            || bpf_program__flags(program) & cxdp_bpf_f_xdp_has_frags != 0
         let decision = try AttachDecision.decide(requested: mode, features: XDPFeatures.probe(index: Int(index)), interface: interface,
                                                  multiBuffer: isFrags)
         // Custom programs get the verifier's log in our buffer, on failure only
@@ -192,6 +196,20 @@ extension XDPProgram {
                            hint: "its keys are \(bpf_map__key_size(map)) bytes and values \(bpf_map__value_size(map)); the types given are \(keySize) and \(valueSize)")
         }
         return bpf_map__fd(map)
+    }
+
+    /// Splits a tool's `FILE[:SECTION]` argument: the object's path and the
+    /// entry point (function or section name), if given. A colon belongs to
+    /// the path when the whole text names an existing file, or when what
+    /// follows it holds a slash and what precedes it is no file.
+    /// - Parameter text: e.g. `prog.o`, `prog.o:xdp_mine`, `prog.o:xdp/mine`.
+    /// - Returns: The path and the entry point (nil: the object's only XDP program).
+    public static func parseObjectArgument(_ text: String) -> (path: String, entryPoint: String?) {
+        guard access(text, F_OK) != 0, let colon = text.lastIndex(of: ":"), colon != text.startIndex else { return (text, nil) }
+        let path = String(text[..<colon])
+        let entry = String(text[text.index(after: colon)...])
+        if entry.contains("/") && access(path, F_OK) != 0 { return (text, nil) }
+        return (path, entry.isEmpty ? nil : entry)
     }
 
     // MARK: - Checks

@@ -58,14 +58,7 @@ struct CustomProgramArgument: Sendable {
     var entryPoint: String?
 
     init(_ text: String) {
-        if let colon = text.lastIndex(of: ":"), !text[text.index(after: colon)...].contains("/"), colon != text.startIndex {
-            path = String(text[..<colon])
-            let entry = String(text[text.index(after: colon)...])
-            entryPoint = entry.isEmpty ? nil : entry
-        } else {
-            path = text
-            entryPoint = nil
-        }
+        (path, entryPoint) = XDPProgram.parseObjectArgument(text)
     }
 }
 

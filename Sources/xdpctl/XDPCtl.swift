@@ -281,7 +281,5 @@ struct Status: ParsableCommand {
 /// `FILE[:SECTION]`: a compiled BPF object and, optionally, its entry point
 /// (a colon followed by a path is part of FILE).
 func splitProgramArgument(_ text: String) -> (path: String, entryPoint: String?) {
-    guard let colon = text.lastIndex(of: ":"), colon != text.startIndex, !text[text.index(after: colon)...].contains("/") else { return (text, nil) }
-    let entry = String(text[text.index(after: colon)...])
-    return (String(text[..<colon]), entry.isEmpty ? nil : entry)
+    XDPProgram.parseObjectArgument(text)
 }

@@ -8,14 +8,31 @@ public enum TestBPFObject {
     /// Compiles `source` into `NAME.bpf.o` in a per-process directory.
     /// - Returns: The object's path.
     public static func compile(_ name: String, source: String) throws -> String {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swift-xdp-bpf-\(getpid())")
+        let directory = Self.directory
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        _ = removeAtExit
         let sourceURL = directory.appendingPathComponent("\(name).bpf.c")
         let object = directory.appendingPathComponent("\(name).bpf.o")
         try source.write(to: sourceURL, atomically: true, encoding: .utf8)
         try Command.run(["clang", "-O2", "-g", "-target", "bpf", "-I/usr/include/x86_64-linux-gnu", "-c", sourceURL.path, "-o", object.path])
         return object.path
     }
+
+    /// This process's directory of sources and objects.
+    static var directory: URL { FileManager.default.temporaryDirectory.appendingPathComponent("swift-xdp-bpf-\(getpid())") }
+
+    /// Removes the directory when the test process exits (registered once),
+    /// and the directories of test processes that are gone (a process that
+    /// ends without running its exit handlers leaves its own behind).
+    private static let removeAtExit: Void = {
+        let temporary = FileManager.default.temporaryDirectory
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: temporary.path)) ?? [] where name.hasPrefix("swift-xdp-bpf-") {
+            if let pid = Int32(name.dropFirst("swift-xdp-bpf-".count)), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH {
+                try? FileManager.default.removeItem(at: temporary.appendingPathComponent(name))
+            }
+        }
+        atexit { try? FileManager.default.removeItem(at: TestBPFObject.directory) }
+    }()
 
     /// The headers every test program starts with.
     public static let prelude = """

@@ -20,20 +20,22 @@ struct CustomProgramToolTests {
         try lab.inDevice { () throws(XDPError) -> UInt32? in XDPProgram.attachedProgramID(interface: interface) }
     }
 
-    @Test("xdpbench rxdrop --program FILE:ENTRY --program-map NAME receives exactly N", arguments: ["native", "generic"])
+    @Test("xdpbench rxdrop --program FILE:ENTRY --program-map NAME receives and stops at exactly N", arguments: ["native", "generic"])
     func rxdropWithOwnProgram(attach: String) throws {
         try requireRoot()
         let object = try TestBPFObject.compile("tool_mine", source: Self.source)
         let lab = try VethLab()
         let link = lab.links[0]
-        let count = 5_000
+        // The receiver stops at exactly `count`; the sender keeps going for 2 s, so
+        // the count does not hang on a packet lost while the machine is loaded.
+        let count = 2_000
         let receiver = try ToolProcess(tool: "xdpbench", ["rxdrop", "--netns", lab.deviceNamespace, "-i", link.deviceInterface,
                                                           "--program", "\(object):xdp_mine", "--program-map", "my_sockets",
                                                           "--attach", attach, "--count", "\(count)", "-d", "30", "--json"])
         #expect(try waitForProgram(lab, interface: link.deviceInterface))
         let sender = try ToolProcess.run(tool: "xdpbench", ["txonly", "--netns", lab.peerNamespace, "-i", link.peerInterface,
-                                                            "--count", "\(count)", "--rate", "50000", "--json"])
-        #expect(sender.json.integer("packets") == count, "\(sender.standardError)")
+                                                            "--count", "40000", "--rate", "20000", "--json"])
+        #expect(sender.json.integer("packets") == 40000, "\(sender.standardError)")
         #expect(receiver.wait(timeout: 40) == 0, "\(receiver.standardError)")
         let received = receiver.json
         #expect(received.integer("packets") == count, "\(receiver.standardOutput)")

@@ -1,4 +1,5 @@
 import CXDP
+import Forwarding
 import Foundation
 import Glibc
 import TestSupport
@@ -29,12 +30,32 @@ struct CustomProgramDaemonTests {
             let id = try lab.lab.inDevice { () throws(XDPError) -> UInt32? in XDPProgram.attachedProgramID(interface: port) }
             #expect(id.map { cxdp_program_is_named($0, "xdp_fwd_mine") } == true, "the user's program on \(port)")
         }
+        // The program is attached before the workers register their sockets: warm up first.
+        let warm = ContinuousClock.now + .seconds(10)
+        while try lab.ping(lab.addressB, count: 1) != 1 && ContinuousClock.now < warm {}
         #expect(try lab.ping(lab.addressB, count: 20) == 20)
         #expect(Daemon.stop(daemon) == 0, "\(daemon.standardError)")
         for port in [lab.portA, lab.portB] {
             let attached = try lab.lab.inDevice { () throws(XDPError) -> UInt32? in XDPProgram.attachedProgramID(interface: port) }
             #expect(attached == nil, "no program left on \(port)")
         }
+    }
+
+    @Test("FILE[:SECTION]: the entry point after the last colon, unless that colon belongs to the path", arguments: [
+        ("/opt/prog.o", "/opt/prog.o", nil),
+        ("/opt/prog.o:xdp_mine", "/opt/prog.o", "xdp_mine"),
+        ("/opt/prog.o:xdp.frags", "/opt/prog.o", "xdp.frags"),
+        ("/opt/v1:2/prog.o", "/opt/v1:2/prog.o", nil),
+        ("/opt/v1:2/prog.o:xdp/mine", "/opt/v1:2/prog.o:xdp/mine", nil),
+        ("prog.o:", "prog.o", nil),
+        ("/proc/self/status:xdp/mine", "/proc/self/status", "xdp/mine"),   // an existing file: a section with a slash
+        ("/proc/self/status", "/proc/self/status", nil),
+    ] as [(String, String, String?)])
+    func programArgument(text: String, path: String, entryPoint: String?) {
+        let program = EngineConfiguration.Program(argument: text, socketMapName: "m")
+        #expect(program.path == path)
+        #expect(program.entryPoint == entryPoint)
+        #expect(program.socketMapName == "m")
     }
 
     @Test("--program without the named XSKMAP: refused with the reason, nothing left attached; l3 with program: refused")

@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import Packet
 import Testing
@@ -20,21 +21,30 @@ struct MultiBufferTXTests {
         }
     }
 
+    /// The most descriptors one copy-mode packet takes: the kernel's
+    /// max_skb_frags + 1, read from /proc as the selftest does (TOO_MANY_FRAGS).
+    static func kernelChainLimit() throws -> Int {
+        let text = try #require(readProcFile("/proc/sys/net/core/max_skb_frags"))
+        return try #require(Int(text.trimmingCharacters(in: .whitespacesAndNewlines))) + 1
+    }
+
     @Test("a chain of more than MAX_SKB_FRAGS + 1 descriptors is dropped whole, counted and completed",
           arguments: [AttachMode.generic, .native])
     func tooManyFragments(mode: AttachMode) throws {
+        let limit = try Self.kernelChainLimit()
+        #expect(FramePacket.capacity == limit, "FramePacket holds \(FramePacket.capacity) frames; this kernel sends chains of up to \(limit)")
         var pair = try JumboLab(mode: mode)
         let link = pair.link
         let packets = sequencedPackets(3, link: link, frameLength: 1000)
-        MultiBufferTXTests.pushSplit(packets[0], pieces: FramePacket.capacity + 1, on: &pair.sender)   // 19: too many
-        MultiBufferTXTests.pushSplit(packets[1], pieces: FramePacket.capacity, on: &pair.sender)       // 18: the most
+        MultiBufferTXTests.pushSplit(packets[0], pieces: limit + 1, on: &pair.sender)   // one too many
+        MultiBufferTXTests.pushSplit(packets[1], pieces: limit, on: &pair.sender)       // the most
         MultiBufferTXTests.pushSplit(packets[2], pieces: 1, on: &pair.sender)
         pair.sender.socket.tx.submit()
-        let descriptors = 2 * FramePacket.capacity + 2
+        let descriptors = 2 * limit + 2
         #expect(drainCompletions(&pair.sender, expecting: descriptors, seconds: 5) == descriptors,
                 "every descriptor completes, the dropped chain's too")
         let statistics = try pair.sender.socket.statistics()
-        #expect(statistics.txInvalidDescriptors == UInt64(FramePacket.capacity + 1), "each descriptor of the dropped chain counted")
+        #expect(statistics.txInvalidDescriptors == UInt64(limit + 1), "each descriptor of the dropped chain counted")
         let received = receivePackets(2, on: &pair.receiver)
         expectSame(received.map(\.bytes), Array(packets[1...]))
         #expect(receivePackets(1, on: &pair.receiver, timeout: 0.3).isEmpty, "nothing of the dropped chain arrives")

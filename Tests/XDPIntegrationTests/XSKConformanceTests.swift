@@ -193,6 +193,211 @@ struct XSKConformanceTests {
         #expect(try program.readMap("failed", key: UInt32(0), as: UInt64.self) == 0, "bpf_xdp_adjust_tail succeeded for every packet")
     }
 
+    @Test("XDP_ADJUST_TAIL_SHRINK_MULTI_BUFF / XDP_ADJUST_TAIL_GROW_MULTI_BUFF: 6144-byte chains shrink by a 4096-byte frag, or grow by 2047 inside the last frag",
+          arguments: [AttachMode.generic, .native], [Int32(-4096), 2047])
+    func xdpAdjustTailMultiBuffer(mode: AttachMode, value: Int32) throws {
+        let lab = try makeLab(mtu: 9000)
+        let link = lab.links[0]
+        let umem = UMEMConfiguration(frameCount: 1024, frameSize: 4096, fillRingSize: 512, completionRingSize: 512)
+        var receiver = try openEndpoint(namespace: lab.deviceNamespace, interface: link.deviceInterface, umem: umem,
+                                        socket: SocketConfiguration(multiBuffer: true))
+        let body = Self.adjustTail.replacingOccurrences(of: "SEC(\"xdp\")", with: "SEC(\"xdp.frags\")")
+        let program = try Self.attachTestProgram(lab, name: "xsk_adjust_tail_mb", body: body, mode: mode, registering: receiver.socket)
+        let isMultiBuffer = program.isMultiBuffer
+        #expect(isMultiBuffer, "xdp.frags makes a multi-buffer program")
+        try program.writeMap("adjust", key: UInt32(0), value: value)
+        var sender = try openEndpoint(namespace: lab.peerNamespace, interface: link.peerInterface, umem: umem,
+                                      socket: SocketConfiguration(multiBuffer: true), fill: false)
+        let packets = sequencedPackets(64, link: link, frameLength: 6144)
+        #expect(transmitChains(packets, from: &sender) == 64)
+        let expected = packets.map { value < 0 ? Array($0.prefix(6144 + Int(value))) : $0 + [UInt8](repeating: 0, count: Int(value)) }
+        let received = receivePackets(64, on: &receiver)
+        let failed = try #require(try program.readMap("failed", key: UInt32(0), as: UInt64.self))
+        if value > 0 && failed > 0 {
+            // As for single buffers: growing needs tailroom in the last frag,
+            // which veth's buffers may lack; each packet grown or counted.
+            #expect(received.count + Int(failed) == 64, "received \(received.count), failed \(failed)")
+            let grown = Set(expected)
+            #expect(received.allSatisfy { grown.contains($0.bytes) })
+            return
+        }
+        expectSame(received.map(\.bytes), expected)
+        #expect(failed == 0)
+    }
+
+    @Test("POLL_TX: the sender waits in poll() for TX room before every batch; N packets arrive in order", arguments: [AttachMode.generic, .native])
+    func pollTX(mode: AttachMode) throws {
+        let lab = try makeLab()
+        let link = lab.links[0]
+        var receiver = try openEndpoint(namespace: lab.deviceNamespace, interface: link.deviceInterface)
+        let program = try attachProgram(namespace: lab.deviceNamespace, interface: link.deviceInterface, mode: mode, registering: receiver.socket)
+        var sender = try openEndpoint(namespace: lab.peerNamespace, interface: link.peerInterface, socket: SocketConfiguration(txRingSize: 256), fill: false)
+        let packets = sequencedPackets(2000, link: link)
+        var next = 0
+        var polls = 0
+        let deadline = Deadline(seconds: 10)
+        while next < packets.count && !deadline.passed {
+            sender.socket.completion.drain(into: &sender.umem.pool)
+            guard sender.socket.poll(forTransmit: true, timeoutMilliseconds: 1000) else { Issue.record("poll() gave no TX room within 1 s"); break }
+            polls += 1
+            let batch = min(64, packets.count - next, sender.socket.tx.freeCount(wanting: 64), sender.umem.pool.count)
+            for packet in packets[next..<(next + batch)] {
+                guard var frame = sender.umem.pool.allocate() else { break }
+                write(packet, into: &frame)
+                sender.socket.tx.push(frame)
+            }
+            sender.socket.tx.submit()
+            next += batch
+            _ = sender.socket.kickTransmit()
+        }
+        #expect(next == packets.count)
+        #expect(polls >= packets.count / 64, "one poll per batch")
+        let inFlight = sender.umem.pool.capacity - sender.umem.pool.count
+        #expect(drainCompletions(&sender, expecting: inFlight) == inFlight)
+        #expect(sender.umem.pool.count == sender.umem.pool.capacity, "every frame came back")
+        expectSame(receive(2000, on: &receiver), packets)
+        _ = consume program
+    }
+
+    @Test("XDP_METADATA_COPY: a program writes a per-packet count in the metadata area; copy mode hands it over in front of each packet",
+          arguments: [AttachMode.generic, .native])
+    func xdpMetadataCopy(mode: AttachMode) throws {
+        let lab = try makeLab()
+        let link = lab.links[0]
+        var receiver = try openEndpoint(namespace: lab.deviceNamespace, interface: link.deviceInterface)
+        let program = try Self.attachTestProgram(lab, name: "xsk_metadata_copy", body: """
+            struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, __u32); __type(value, __u64); } count SEC(".maps");
+            SEC("xdp") int xsk_xdp_populate_metadata(struct xdp_md *ctx) {
+                if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(__u64))) return XDP_DROP;
+                void *data = (void *)(long)ctx->data;
+                __u64 *meta = (void *)(long)ctx->data_meta;
+                if ((void *)(meta + 1) > data) return XDP_DROP;
+                __u32 zero = 0;
+                __u64 *n = bpf_map_lookup_elem(&count, &zero);
+                if (!n) return XDP_DROP;
+                *meta = __sync_fetch_and_add(n, 1);
+                return bpf_redirect_map(&xsks, ctx->rx_queue_index, XDP_DROP);
+            }
+            """, mode: mode, registering: receiver.socket)
+        var sender = try openEndpoint(namespace: lab.peerNamespace, interface: link.peerInterface, fill: false)
+        let packets = sequencedPackets(100, link: link)
+        #expect(transmit(packets, from: &sender) == 100)
+        var counts: [UInt64] = []
+        var received: [[UInt8]] = []
+        let deadline = Deadline(seconds: 5)
+        while received.count < 100 && !deadline.passed {
+            let ready = receiver.socket.rx.peek(upTo: 64)
+            if ready == 0 { receiver.socket.poll(timeoutMilliseconds: 10); continue }
+            _ = receiver.socket.fill.freeCount(wanting: ready)
+            for _ in 0..<ready {
+                var frame = receiver.socket.rx.receive()
+                received.append(copyBytes(of: frame))
+                if frame.adjustHead(by: -8) {
+                    counts.append(frame.bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
+                }
+                receiver.socket.fill.push(frame)
+            }
+            receiver.socket.rx.release()
+            receiver.socket.fill.submit()
+        }
+        expectSame(received, packets)
+        #expect(counts == (0..<100).map(UInt64.init), "the metadata in front of packet i holds i")
+        _ = consume program
+    }
+
+    @Test("ALIGNED_INV_DESC on 4 KiB frames (the selftest's default): bad descriptors counted, the rest arrive", arguments: [AttachMode.generic, .native])
+    func alignedInvalidDescriptors4K(mode: AttachMode) throws {
+        let lab = try makeLab()
+        let link = lab.links[0]
+        let config = UMEMConfiguration(frameCount: 32, frameSize: 4096, fillRingSize: 32, completionRingSize: 64)
+        var receiver = try openEndpoint(namespace: lab.deviceNamespace, interface: link.deviceInterface)
+        let program = try attachProgram(namespace: lab.deviceNamespace, interface: link.deviceInterface, mode: mode, registering: receiver.socket)
+        var sender = try openEndpoint(namespace: lab.peerNamespace, interface: link.peerInterface, umem: config,
+                                      socket: SocketConfiguration(txRingSize: 64), fill: false)
+        let base = sender.umem.baseAddress
+        // Frame i is chunk i (a fresh pool hands them out in order). The selftest's rows:
+        let special: [Int: (offset: Int, length: UInt32, valid: Bool)] = [
+            3: (0, 9001, false),              // packet too large
+            7: (0x1000 - 32, 64, false),      // straddles a 4 KiB (chunk) boundary
+            9: (0x800 - 32, 64, true),        // straddles 2 KiB: inside a 4 KiB frame, fine
+            31: (4096 - 64, 64, true),        // up to the end of the UMEM: allowed
+            30: (4096 - 32, 64, false),       // runs into the last frame (straddling the UMEM's end: RingBehaviourTests, 2 KiB)
+        ]
+        let validCount = config.frameCount - special.values.filter { !$0.valid }.count
+        let packets = sequencedPackets(validCount, link: link)
+        var sent = 0
+        for index in 0..<config.frameCount {
+            guard var frame = sender.umem.pool.allocate() else { Issue.record("pool empty"); return }
+            #expect(frame.chunkAddress == UInt64(index * 4096))
+            if let descriptor = special[index] {
+                if descriptor.valid {
+                    let packet = packets[sent]
+                    packet.withUnsafeBytes { (base + index * 4096 + descriptor.offset).copyMemory(from: $0.baseAddress!, byteCount: packet.count) }
+                    sent += 1
+                }
+                sender.socket.tx.pushDescriptor(frame, offset: descriptor.offset, length: descriptor.length)
+            } else {
+                write(packets[sent], into: &frame)
+                sender.socket.tx.push(frame)
+                sent += 1
+            }
+            if index == 1 { sender.socket.tx.pushDescriptor(address: UInt64.max - 1, length: 64) }               // straddles the start of the UMEM
+            if index == 5 { sender.socket.tx.pushDescriptor(address: UInt64(config.byteCount), length: 64) }     // after the UMEM ends
+        }
+        sender.socket.tx.submit()
+        drainCompletions(&sender, expecting: config.frameCount + 2)
+        try expectInvalidDescriptorOutcome(invalid: special.values.filter { !$0.valid }.count + 2, packets: packets, sender: &sender, receiver: &receiver)
+        _ = consume program
+    }
+
+    @Test("XDP_METADATA_COPY_MULTI_BUFF: an xdp.frags program writes the count in front of 9000-byte chains; it sits in front of the first frame",
+          arguments: [AttachMode.generic, .native])
+    func xdpMetadataCopyMultiBuffer(mode: AttachMode) throws {
+        let lab = try makeLab(mtu: 9000)
+        let link = lab.links[0]
+        let umem = UMEMConfiguration(frameCount: 1024, frameSize: 4096, fillRingSize: 512, completionRingSize: 512)
+        var receiver = try openEndpoint(namespace: lab.deviceNamespace, interface: link.deviceInterface, umem: umem,
+                                        socket: SocketConfiguration(multiBuffer: true))
+        let program = try Self.attachTestProgram(lab, name: "xsk_metadata_copy_mb", body: """
+            struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, __u32); __type(value, __u64); } count SEC(".maps");
+            SEC("xdp.frags") int xsk_xdp_populate_metadata(struct xdp_md *ctx) {
+                if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(__u64))) return XDP_DROP;
+                void *data = (void *)(long)ctx->data;
+                __u64 *meta = (void *)(long)ctx->data_meta;
+                if ((void *)(meta + 1) > data) return XDP_DROP;
+                __u32 zero = 0;
+                __u64 *n = bpf_map_lookup_elem(&count, &zero);
+                if (!n) return XDP_DROP;
+                *meta = __sync_fetch_and_add(n, 1);
+                return bpf_redirect_map(&xsks, ctx->rx_queue_index, XDP_DROP);
+            }
+            """, mode: mode, registering: receiver.socket)
+        var sender = try openEndpoint(namespace: lab.peerNamespace, interface: link.peerInterface, umem: umem,
+                                      socket: SocketConfiguration(multiBuffer: true), fill: false)
+        let packets = sequencedPackets(20, link: link, frameLength: 9000)
+        #expect(transmitChains(packets, from: &sender) == 20)
+        var received: [[UInt8]] = []
+        var counts: [UInt64] = []
+        let base = receiver.umem.baseAddress
+        let deadline = Deadline(seconds: 5)
+        while received.count < packets.count && !deadline.passed {
+            guard let packet = receiver.socket.rx.receivePacket(droppingOversizedInto: &receiver.umem.pool) else {
+                receiver.socket.poll(timeoutMilliseconds: 10)
+                continue
+            }
+            var bytes: [UInt8] = []
+            packet.forEachSegment { bytes.append(contentsOf: $0) }
+            received.append(bytes)
+            let first = packet.segment(0)
+            counts.append((base + Int(first.chunk) + Int(first.offset) - 8).loadUnaligned(as: UInt64.self))
+            receiver.umem.pool.release(packet)
+        }
+        receiver.socket.rx.release()
+        expectSame(received, packets)
+        #expect(counts == (0..<20).map(UInt64.init), "the metadata in front of chain i's first frame holds i")
+        _ = consume program
+    }
+
     /// Sends `packets` `batch` at a time (submit, kick until completed) and
     /// receives each batch before the next, taking at most `batch` per peek.
     static func lockstep(_ packets: [[UInt8]], batch: Int, sender: inout Endpoint, receiver: inout Endpoint) -> [[UInt8]] {
@@ -304,5 +509,75 @@ struct XSKConformanceTests {
         }
         expectSame(received[0], byQueue[0])
         expectSame(received[1], byQueue[1])
+    }
+}
+
+/// ALIGNED_INV_DESC_MULTI_BUFF / UNALIGNED_INV_DESC_MULTI_BUFF: the
+/// selftest's table of chains with one bad descriptor (test_xsk.c,
+/// testapp_invalid_desc_mb), on 4 KiB frames and a 9000-byte MTU. Every
+/// descriptor gets a frame of its own (so each comes back), except the one
+/// past the end of the UMEM.
+@Suite("xskxceiver invalid multi-buffer descriptors", .serialized)
+struct InvalidMultiBufferDescriptorTests {
+    static let continues = FramePacket.continuesFlag
+
+    @Test("ALIGNED_INV_DESC_MULTI_BUFF and UNALIGNED_INV_DESC_MULTI_BUFF: a chain with a bad descriptor is dropped whole, the valid packets arrive intact",
+          arguments: [AttachMode.generic, .native], [false, true])
+    func invalidDescriptorChains(mode: AttachMode, unaligned: Bool) throws {
+        let umem = UMEMConfiguration(frameCount: 128, frameSize: 4096, fillRingSize: 64, completionRingSize: 64, unalignedChunks: unaligned)
+        var pair = try JumboLab(mode: mode, umem: umem)
+        let link = pair.link
+        let continues = Self.continues
+        let small = sequencedPackets(3, link: link)                        // the synch packets, and the short tail of a chain
+        let twoFrames = sequencedPackets(1, link: link, frameLength: 8192)[0] // "transmit 2 frags, receive 3"
+        let crossing = sequencedPackets(1, link: link, frameLength: 3072 + 64)[0]
+        // (length, options, offset in its frame, bytes, whether the selftest calls it valid)
+        typealias Descriptor = (length: UInt32, options: UInt32, offset: Int, bytes: ArraySlice<UInt8>?, valid: Bool)
+        let umemSize = UInt64(umem.byteCount)
+        let table: [Descriptor?] = [
+            (64, 0, 0, small[0][...], true),                                 // valid packet for synch
+            (3072, continues, 0, nil, false), (3072, continues, 0, nil, false), (0, 0, 0, nil, false), // zero length: illegal
+            (3072, continues, 0, nil, false), nil,                           // invalid address (past the UMEM) in the second frame
+            (3072, continues, 0, nil, false), (9001, continues, 0, nil, false),   // invalid length in the middle
+            (3072, continues, 0, nil, false), (3072, 0xfffe, 0, nil, false),      // invalid options in the middle (*)
+            (4096, continues, 0, twoFrames[0..<4096], true), (4096, 0, 0, twoFrames[4096...], true),
+            (3072, continues, 0, crossing[0..<3072], unaligned),             // a middle frame crossing a chunk boundary:
+            (64, 0, 4096 - 32, crossing[3072...], unaligned),                //   allowed only without chunk alignment
+            (64, 0, 0, small[1][...], true),                                 // valid packet for synch
+        ]
+        // (*) The selftest writes 0xffff, which also sets XDP_PKT_CONTD: on
+        // Linux 6.18 (copy mode) the kernel then skips on to the next
+        // end-of-packet descriptor and the following valid 2-frame packet is
+        // lost with the bad chain. 0xfffe keeps the row's intent (unknown
+        // option bits) and ends the chain there.
+        let base = pair.sender.umem.baseAddress
+        var spare: Frame? = nil
+        for descriptor in table {
+            guard let descriptor else {
+                pair.sender.socket.tx.pushDescriptor(address: umemSize, length: 3072, options: Self.continues)
+                continue
+            }
+            guard let frame = pair.sender.umem.pool.allocate() else { Issue.record("pool empty"); return }
+            if let bytes = descriptor.bytes {
+                bytes.withUnsafeBytes { (base + Int(frame.chunkAddress) + descriptor.offset).copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+            }
+            if descriptor.offset > 0 {
+                // The next chunk holds this descriptor's tail: keep it out of use.
+                spare = pair.sender.umem.pool.allocate()
+            }
+            pair.sender.socket.tx.pushDescriptor(frame, offset: descriptor.offset, length: descriptor.length, options: descriptor.options)
+        }
+        pair.sender.socket.tx.submit()
+        let frameBacked = table.compactMap { $0 }.count
+        let completed = drainCompletions(&pair.sender, expecting: frameBacked + 1, seconds: 2)
+        #expect(completed == frameBacked + 1, "every descriptor completes, valid or not")
+        if let frame = spare.take() { pair.sender.umem.pool.release(frame) }
+        let expected = [small[0], twoFrames] + (unaligned ? [crossing] : []) + [small[1]]
+        let received = receivePackets(expected.count, on: &pair.receiver)
+        expectSame(received.map(\.bytes), expected)
+        #expect(receivePackets(1, on: &pair.receiver, timeout: 0.3).isEmpty, "nothing of the bad chains arrives")
+        let statistics = try pair.sender.socket.statistics()
+        #expect(statistics.txInvalidDescriptors >= (unaligned ? 4 : 5), "each bad descriptor counted: \(statistics)")
+        #expect(pair.sender.umem.pool.count == pair.sender.umem.pool.capacity, "every frame came back")
     }
 }
