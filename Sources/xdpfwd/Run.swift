@@ -38,6 +38,7 @@ struct Run: ParsableCommand {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         let logger = Logger(label: "xdpfwd")
         let configuration = try options.effective()
+        serviceNotifier.send(["STATUS=setting up: attaching programs, binding sockets"])
         let daemon = try Daemon(configuration: configuration, configPath: options.config, logger: logger)
         if keepCapabilities {
             logger.warning("--keep-capabilities: keeping \(Privileges.permitted) for the whole run")
@@ -45,6 +46,8 @@ struct Run: ParsableCommand {
             daemon.giveUpCapabilities()
         }
         try daemon.startThreads()
+        // systemd (Type=notify): programs attached, sockets bound, workers running.
+        serviceNotifier.send(["READY=1", "STATUS=\(daemon.readyStatus)"])
         _ = reloadRequested.load(ordering: .relaxed)
         signal(SIGHUP) { _ in reloadRequested.store(true, ordering: .relaxed) }
         let outcome = Outcome()
@@ -165,6 +168,7 @@ final class Daemon: Service, @unchecked Sendable {
         while !Task.isCancelled && !Task.isShuttingDownGracefully && !stopRequestedEarly.load(ordering: .relaxed) {
             try? await Task.sleep(for: .milliseconds(100))
             ticks += 1
+            serviceNotifier.watchdogIfDue()
             if reloadRequested.exchange(false, ordering: .relaxed) { reload() }
             if ticks % 5 == 0 {
                 if let gone = engine.missingPorts().first {
@@ -204,6 +208,7 @@ final class Daemon: Service, @unchecked Sendable {
 
     private func shutDown() {
         logger.info("stopping: draining workers, detaching programs")
+        serviceNotifier.send(["STOPPING=1", "STATUS=\(failure ?? "stopping"): draining workers, detaching programs"])
         engine.stop()
         systemChanges?.undo()
         systemChanges = nil
@@ -257,6 +262,7 @@ final class Daemon: Service, @unchecked Sendable {
             }
         }
         logger.info("reloaded (SIGHUP)")
+        serviceNotifier.send(["STATUS=\(readyStatus); reloaded \(reloads.load(ordering: .relaxed)) times"])
     }
 
     /// l3: a port whose IP forwarding was switched off while running drops
