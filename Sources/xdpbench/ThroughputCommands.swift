@@ -7,6 +7,11 @@ import XDPControl
 func runThroughput(mode: BenchmarkMode, options: CommonOptions, packet: PacketOptions?, secondInterface: String? = nil,
                    rate: Double? = nil) throws {
     installSignalHandlers()
+    if options.xskMapSocket != nil {
+        if options.pinnedMap != nil { throw ValidationError("--xsk-map-socket and --pinned-map are two sources of the same map: give one") }
+        if secondInterface != nil { throw ValidationError("--xsk-map-socket serves one interface: it cannot be combined with --to") }
+        if mode == .txonly { throw ValidationError("--xsk-map-socket is for receiving modes (rxdrop, l2fwd): txonly attaches no program") }
+    }
     if options.pinnedMap != nil {
         if secondInterface != nil { throw ValidationError("--pinned-map serves one interface: it cannot be combined with --to") }
         if mode == .txonly { throw ValidationError("--pinned-map is for receiving modes (rxdrop, l2fwd): txonly attaches no program") }
@@ -42,7 +47,7 @@ func runThroughput(mode: BenchmarkMode, options: CommonOptions, packet: PacketOp
         queues: try options.queueList(), cpus: try options.cpuList(), batch: options.batch,
         umem: options.umemConfiguration, socket: options.socketConfiguration, attach: options.attach,
         wait: options.waitPolicy, count: options.count, timeLimit: options.timeLimit, packet: template, rate: rate,
-        pinnedMap: options.pinnedMap, rxMetadata: options.rxMetadata, mtu: options.mtu)
+        pinnedMap: options.pinnedMap, xskMapSocket: options.xskMapSocket, rxMetadata: options.rxMetadata, mtu: options.mtu)
     let session = try BenchmarkSession(plan: plan)
     if !options.json { describeSetup(session) } else if let reason = session.fallbackReason { note("warning: \(reason)") }
     let result = try runSessions([session], timeLimit: plan.timeLimit, live: !options.json && !options.quiet)[0]
