@@ -6,8 +6,8 @@ import XDP
 /// (intel/afxdp-plugins-for-kubernetes, "UDS mode"), as DPDK's af_xdp driver
 /// speaks it with `use_cni=1`: the plugin loads the XDP program on the node
 /// and hands the pod the program's XSKMAP over a SOCK_SEQPACKET socket
-/// mounted into the pod (``defaultPath``). The pod's process needs only
-/// CAP_NET_RAW for its AF_XDP sockets.
+/// mounted into the pod (``DevicePluginConnection/defaultPath(interface:)``). The pod's process
+/// needs only CAP_NET_RAW for its AF_XDP sockets.
 ///
 /// The exchange, one request and one answer per message, exactly these bytes
 /// (no terminator):
@@ -27,8 +27,16 @@ import XDP
 ///
 /// Safety: owns the connection's descriptor, closed exactly once in deinit.
 public struct DevicePluginConnection: ~Copyable {
-    /// Where the device plugin mounts its socket in the pod.
-    public static let defaultPath = "/tmp/afxdp.sock"
+    /// Where the device plugin mounts its socket in the pod:
+    /// `/tmp/afxdp_dp/<interface>/afxdp.sock` (the plugin today, and DPDK's
+    /// fallback), or `/tmp/afxdp.sock` where only that exists (plugin
+    /// versions up to commit 38317c2).
+    /// - Parameter interface: The pod's AF_XDP device (from `$AFXDP_DEVICES`).
+    /// - Returns: The path to connect to.
+    public static func defaultPath(interface: String) -> String {
+        let current = "/tmp/afxdp_dp/\(interface)/afxdp.sock"
+        return access(current, F_OK) != 0 && access("/tmp/afxdp.sock", F_OK) == 0 ? "/tmp/afxdp.sock" : current
+    }
 
     /// The socket's path.
     public let path: String
@@ -40,13 +48,13 @@ public struct DevicePluginConnection: ~Copyable {
     /// Connects to the device plugin's socket and introduces the pod
     /// (`/connect,<hostname>`, answered `/host_ok`).
     /// - Parameters:
-    ///   - path: The socket (``defaultPath`` in a pod).
+    ///   - path: The socket (``defaultPath(interface:)`` in a pod).
     ///   - hostname: The pod's name; `nil` takes the host name, as DPDK does
     ///     (a pod's host name is its name unless `spec.hostname` is set).
     ///   - timeout: How long to wait for each answer.
     /// - Throws: `XDPError` naming the fix: no socket, nobody listening, no
     ///   answer in time, the pod not recognised.
-    public init(path: String = DevicePluginConnection.defaultPath, hostname: String? = nil, timeout: Duration = .seconds(5)) throws(XDPError) {
+    public init(path: String, hostname: String? = nil, timeout: Duration = .seconds(5)) throws(XDPError) {
         let name = hostname ?? DevicePluginConnection.systemHostname()
         let milliseconds = max(1, Int(timeout.components.seconds) * 1000 + Int(timeout.components.attoseconds / 1_000_000_000_000_000))
         let fd = try DevicePluginConnection.connect(path: path, hostname: name, timeoutMilliseconds: milliseconds)
@@ -63,7 +71,7 @@ public struct DevicePluginConnection: ~Copyable {
         let bytes = Array(path.utf8)
         guard !bytes.isEmpty, bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
             throw XDPError(.invalidConfiguration, operation: "connect to the AF_XDP device plugin at \(path)",
-                           hint: "a Unix socket path of 1 to 107 bytes (the plugin mounts it at \(DevicePluginConnection.defaultPath))")
+                           hint: "a Unix socket path of 1 to 107 bytes (the plugin mounts it at /tmp/afxdp_dp/IFACE/afxdp.sock)")
         }
         withUnsafeMutableBytes(of: &address.sun_path) { for (index, byte) in bytes.enumerated() { $0[index] = byte } }
         let fd = socket(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
