@@ -2,7 +2,7 @@
 SWIFT ?= swift
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: deps build build-static install uninstall install-check test sanitize sanitize-address sanitize-thread fuzz soak demo bench-compare lab-clean clean docs api-check api-update
+.PHONY: man deps build build-static install uninstall install-check test emulated-nic sanitize sanitize-address sanitize-thread fuzz soak demo bench-compare lab-clean clean docs api-check api-update
 
 deps:
 	@scripts/deps.sh
@@ -24,6 +24,10 @@ test: deps
 	$(MAKE) docs
 	$(SWIFT) build -c release --build-tests -Xswiftc -enable-testing $(SWIFT_BUILD_FLAGS)
 	$(SWIFT) test -c release -Xswiftc -enable-testing --skip-build --filter AllocationTests
+	# Zero-copy on emulated NICs: QEMU guests with two virtio-net, then two igb
+	# NICs back to back, the release xdpbench, udp-echo, xdpctl and xdpfwd there
+	# (scripts/emulated-nic/README.md; about a minute).
+	scripts/emulated-nic/test-zerocopy.sh .build/release
 	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
 	$(MAKE) sanitize-address
 	scripts/install-check.sh
@@ -42,6 +46,7 @@ SYSCONFDIR ?= /etc
 BINDIR ?= $(PREFIX)/bin
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 DOCDIR ?= $(PREFIX)/share/doc/swift-xdp
+MANDIR ?= $(PREFIX)/share/man
 STATIC_SCRATCH ?= .build-static
 # Symbols stripped (about 25 MB less per tool); INSTALL_STRIP= keeps them.
 INSTALL_STRIP ?= -s
@@ -65,11 +70,13 @@ install: build-static
 	else install -m 0644 dist/xdpfwd.yaml $(DESTDIR)$(SYSCONFDIR)/xdpfwd/xdpfwd.yaml; fi
 	install -m 0644 $(DOC_FILES) $(DESTDIR)$(DOCDIR)/
 	install -m 0644 dist/xdpfwd.yaml dist/xdpfwd.service $(DESTDIR)$(DOCDIR)/dist/
+	install -d $(DESTDIR)$(MANDIR)/man1 && install -m 0644 dist/man/*.1 $(DESTDIR)$(MANDIR)/man1/
 	@if [ -d docs ]; then install -d $(DESTDIR)$(DOCDIR)/docs && install -m 0644 docs/*.md $(DESTDIR)$(DOCDIR)/docs/; fi
 
 # Removes what install put there, except the configuration.
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(INSTALL_TOOLS)) $(DESTDIR)$(UNITDIR)/xdpfwd.service
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(addsuffix .1,$(INSTALL_TOOLS)))
 	rm -rf $(DESTDIR)$(DOCDIR)
 
 # make install into temporary prefixes, then the installed binaries run with
@@ -126,6 +133,21 @@ api-check:
 api-update:
 	$(SWIFT) build $(SWIFT_BUILD_FLAGS)
 	scripts/api-check.sh update
+
+# Man pages of the tools (ArgumentParser's generate-manual plugin) into dist/man.
+man:
+	$(SWIFT) build $(SWIFT_BUILD_FLAGS)
+	$(SWIFT) package generate-manual --configuration debug
+	for tool in xdpfwd xdpbench xdpctl; do cp .build/plugins/GenerateManual/outputs/$$tool/$$tool.1 dist/man/; done
+
+# Only the emulated-NIC lab (QEMU guests, virtio-net and igb in zero-copy):
+# builds the release xdpbench, udp-echo, xdpctl and xdpfwd.
+emulated-nic: deps
+	$(SWIFT) build -c release --product xdpbench $(SWIFT_BUILD_FLAGS)
+	$(SWIFT) build -c release --product udp-echo $(SWIFT_BUILD_FLAGS)
+	$(SWIFT) build -c release --product xdpctl $(SWIFT_BUILD_FLAGS)
+	$(SWIFT) build -c release --product xdpfwd $(SWIFT_BUILD_FLAGS)
+	scripts/emulated-nic/test-zerocopy.sh .build/release
 
 # Removes labs left by crashed runs (namespaces named xl<pid>...).
 lab-clean:

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(libxdp-dev libbpf-dev libelf-dev zlib1g-dev pkg-config bpftool iproute2 ethtool
-          iputils-ping iperf3 tcpdump procps python3 util-linux binutils systemd)
+          iputils-ping iperf3 tcpdump procps python3 python3-prometheus-client util-linux binutils systemd)
 
 if [ "$(id -u)" != 0 ]; then
     echo "deps: must run as root (AF_XDP, BPF and network namespaces need CAP_NET_ADMIN, CAP_BPF, CAP_SYS_ADMIN)" >&2
@@ -20,6 +20,9 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# The emulated-NIC lab (QEMU guest with zero-copy NICs): host packages, guest kernel, initramfs.
+"$(dirname "$0")/emulated-nic/host-deps.sh"
 
 if ! command -v swift >/dev/null; then
     echo "deps: swift not found in PATH: install Swift 6.2 or newer (swift.org) and put it in PATH" >&2

@@ -45,13 +45,15 @@ struct Placement: ParsableArguments {
     @Option(help: "CPUs for the pinned workers, e.g. 2-3 (default: the affinity mask).") var cpus: String?
     @Option(help: "Set up in this network namespace (ip netns).") var netns: String?
     @Option(help: "XDP attach mode: native, generic or auto.") var attach = "auto"
+    @Option(name: .customLong("zero-copy"), help: "Zero-copy: required, preferred or off.") var zeroCopy = "preferred"
 
     func configuration(interface: String, match: RedirectMatch) throws -> PacketServiceConfiguration {
-        guard let mode = AttachMode(rawValue: attach) else { throw ValidationError("--attach \(attach): use native, generic or auto") }
+        guard let mode = AttachMode(name: attach) else { throw ValidationError("--attach \(attach): use native (drv), generic (skb) or auto") }
+        guard let bind = ZeroCopyMode(rawValue: zeroCopy) else { throw ValidationError("--zero-copy \(zeroCopy): use required, preferred or off") }
         do {
             return PacketServiceConfiguration(interface: interface, match: match,
                                               queues: queues == "all" ? nil : try CPUList.parse(queues).map(UInt32.init),
-                                              cpus: try cpus.map { try CPUList.parse($0) }, attach: mode, namespace: netns)
+                                              cpus: try cpus.map { try CPUList.parse($0) }, attach: mode, zeroCopy: bind, namespace: netns)
         } catch {
             throw ValidationError("--queues/--cpus: \(error)")
         }

@@ -54,7 +54,12 @@ public final class ForwardingEngine: @unchecked Sendable {
         }
         let match: RedirectMatch = config.mode == .l3 ? .forwardable : .everything
         for port in config.ports {
-            let program = try XDPProgram(interface: port.interface, mode: config.attach, match: match)
+            let program = if let custom = config.program {
+                try XDPProgram(interface: port.interface, object: .file(custom.path), programName: custom.entryPoint,
+                               socketMapName: custom.socketMapName, mode: config.attach)
+            } else {
+                try XDPProgram(interface: port.interface, mode: config.attach, match: match)
+            }
             attachModes[port.interface] = program.mode
             if let reason = program.fallbackReason { fallbackReasons[port.interface] = reason }
             programs.append(ProgramBox(program))

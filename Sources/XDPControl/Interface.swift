@@ -96,7 +96,8 @@ public struct Interface: Sendable, Equatable, Codable {
             firmware: hasInfo ? text(info.firmware) : nil, bus: hasInfo ? text(info.bus) : nil,
             mtu: Int(link.mtu), isUp: link.up, isRunning: link.running, channels: channelInfo,
             numaNode: inThisNamespace ? Interface.numaNode(of: name) : nil,
-            queueIRQs: Interface.queueIRQs(of: name),
+            queueIRQs: Interface.queueIRQs(of: name, bus: hasInfo ? text(info.bus) : nil,
+                                           virtioDevice: inThisNamespace ? Interface.virtioDevice(of: name) : nil),
             xdp: XDPFeatures.probe(index: Int(link.ifindex)))
     }
 
@@ -120,21 +121,19 @@ public struct Interface: Sendable, Equatable, Codable {
         return node
     }
 
-    /// IRQs whose /proc/interrupts name mentions the interface, keyed by the
-    /// queue number at the end of the name ("eth0-TxRx-3" -> 3).
-    static func queueIRQs(of name: String, interrupts: String? = nil) -> [UInt32: Int] {
+    /// Queue interrupts of the interface from /proc/interrupts (see ``QueueInterrupts``
+    /// for the names recognised), keyed by queue id.
+    static func queueIRQs(of name: String, bus: String? = nil, virtioDevice: String? = nil,
+                          interrupts: String? = nil) -> [UInt32: Int] {
         guard let text = interrupts ?? (try? String(contentsOfFile: "/proc/interrupts", encoding: .utf8)) else { return [:] }
-        var result: [UInt32: Int] = [:]
-        for line in text.split(separator: "\n") {
-            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-            guard let first = fields.first, first.hasSuffix(":"), let irq = Int(first.dropLast()),
-                  let label = fields.last, label.hasPrefix(name), label != name || fields.count > 1 else { continue }
-            let rest = label.dropFirst(name.count)
-            guard rest.isEmpty || rest.first == "-" || rest.first == "@" else { continue }
-            let digits = String(label.reversed().prefix { $0.isNumber }.reversed())
-            if let queue = UInt32(digits), !rest.isEmpty { result[queue] = irq }
-        }
-        return result
+        return QueueInterrupts(interface: name, bus: bus, virtioDevice: virtioDevice).parse(text)
+    }
+
+    /// The virtio device under a virtio_net interface ("virtio1"), whose name its queue interrupts carry.
+    static func virtioDevice(of name: String) -> String? {
+        guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/sys/class/net/\(name)/device") else { return nil }
+        let device = (target as NSString).lastPathComponent
+        return device.hasPrefix("virtio") ? device : nil
     }
 }
 
@@ -177,6 +176,35 @@ public struct XDPFeatures: Sendable, Equatable, Codable {
     public var rxMetadata: UInt64?
     /// xsk-features bits, when reported.
     public var xskFeatures: UInt64?
+
+    enum CodingKeys: String, CodingKey {
+        case reported, flags, zeroCopyMaxSegments, rxMetadata, xskFeatures
+        case flagNames = "flag_names", rxMetadataNames = "rx_metadata_names", xskFeatureNames = "xsk_feature_names"
+    }
+
+    /// Decodes the numbers (the names are for people and are derived).
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(reported: try container.decode(Bool.self, forKey: .reported), flags: try container.decode(UInt64.self, forKey: .flags),
+                  zeroCopyMaxSegments: try container.decodeIfPresent(UInt32.self, forKey: .zeroCopyMaxSegments),
+                  rxMetadata: try container.decodeIfPresent(UInt64.self, forKey: .rxMetadata),
+                  xskFeatures: try container.decodeIfPresent(UInt64.self, forKey: .xskFeatures))
+    }
+
+    /// Encodes the numbers and, beside them, the features as names.
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(reported, forKey: .reported)
+        try container.encode(flags, forKey: .flags)
+        try container.encodeIfPresent(zeroCopyMaxSegments, forKey: .zeroCopyMaxSegments)
+        try container.encodeIfPresent(rxMetadata, forKey: .rxMetadata)
+        try container.encodeIfPresent(xskFeatures, forKey: .xskFeatures)
+        if reported {
+            try container.encode(XDPFeatures.names(flags, XDPFeatures.flagNames), forKey: .flagNames)
+            try container.encode(XDPFeatures.names(rxMetadata, XDPFeatures.rxMetadataNames), forKey: .rxMetadataNames)
+            try container.encode(XDPFeatures.names(xskFeatures, XDPFeatures.xskFeatureNames), forKey: .xskFeatureNames)
+        }
+    }
 
     /// The names of the xdp-features bits, in the kernel's order.
     public static let flagNames = ["basic", "redirect", "ndo-xmit", "xsk-zerocopy", "hw-offload", "rx-sg", "ndo-xmit-sg"]

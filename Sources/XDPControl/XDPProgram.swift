@@ -24,6 +24,9 @@ public struct XDPProgram: ~Copyable {
     /// Whether the attached program writes `RXMetadata` in front of every
     /// packet it redirects (device-bound, native mode).
     public let writesRXMetadata: Bool
+    /// The entry point's function name (one of the embedded program's, or
+    /// the user's, ``init(interface:object:programName:socketMapName:mode:replaceExisting:)``).
+    public let programName: String
 
     let object: OpaquePointer
     let programFD: Int32
@@ -31,6 +34,8 @@ public struct XDPProgram: ~Copyable {
     /// there, whichever thread (and namespace) drops the value.
     let namespaceFD: Int32
     let socketMapFD: Int32
+    /// The XSKMAP's number of entries: queue ids below it can be registered.
+    let socketMapCapacity: UInt32
     let matchMapFD: Int32
     let countersMapFD: Int32
     let servedPortsMapFD: Int32
@@ -115,7 +120,9 @@ public struct XDPProgram: ~Copyable {
         countersMapFD = mapFDs[2]
         servedPortsMapFD = mapFDs[3]
         ownerMapFD = mapFDs[4]
+        socketMapCapacity = bpf_object__find_map_by_name(object, "xsks").map { bpf_map__max_entries($0) } ?? 0
         self.interface = interface
+        self.programName = programName
         interfaceIndex = index
         programID = id
         (self.mode, fallbackReason) = attached
@@ -169,6 +176,40 @@ public struct XDPProgram: ~Copyable {
             guard let existing = XDPProgram.attachedProgramID(interface: interface), existing != programID else { return nil }
             return (XDPProgram.describeAttached(id: existing, interfaceIndex: interfaceIndex), XDPProgram.removalCommand(interface: interface))
         } ?? nil
+    }
+
+    /// What is attached to an interface: id, name, mode, whether it is
+    /// swift-xdp's redirect program, and the pid in its owner map (0: left
+    /// attached on purpose; nil: it has none).
+    public struct AttachedProgram: Sendable, Equatable {
+        /// The kernel's id.
+        public var id: UInt32
+        /// The name (the kernel keeps 15 bytes).
+        public var name: String
+        /// "native", "generic", "offloaded" or "several".
+        public var mode: String
+        /// swift-xdp's redirect program.
+        public var isOurs: Bool
+        /// The process that loaded it, 0 when left attached on purpose, nil when unknown.
+        public var ownerPID: UInt32?
+    }
+
+    /// The program attached to `interface` in the calling thread's network
+    /// namespace, or nil when there is none (or no such interface).
+    public static func attachedProgramInfo(interface: String) -> AttachedProgram? {
+        let index = if_nametoindex(interface)
+        guard index != 0, let id = attachedProgramID(interface: interface) else { return nil }
+        let mode = switch cxdp_xdp_attached_mode(Int32(index)) {
+        case Int32(XDP_ATTACHED_DRV): "native"
+        case Int32(XDP_ATTACHED_SKB): "generic"
+        case Int32(XDP_ATTACHED_HW): "offloaded"
+        default: "several"
+        }
+        var buffer = [CChar](repeating: 0, count: 16)
+        cxdp_program_name(id, &buffer, buffer.count)
+        let owner = cxdp_program_owner(id)
+        return AttachedProgram(id: id, name: String(cString: buffer), mode: mode, isOurs: cxdp_program_is_named(id, "xdp_redirect_qu"),
+                               ownerPID: owner >= 0 ? UInt32(owner) : nil)
     }
 
     /// "XDP program id 42 (name xdp_pass, generic mode)".
@@ -225,6 +266,10 @@ public struct XDPProgram: ~Copyable {
                            hint: "a socket is registered with the program on its own interface")
         }
         var queue = socket.queue
+        guard queue < socketMapCapacity else {
+            throw XDPError(.queueOutOfRange, operation: "register \(interface) queue \(queue) in the XSKMAP", errno: E2BIG,
+                           hint: "the XSKMAP of \(programName) has \(socketMapCapacity) entries (queues 0...\(Int(socketMapCapacity) - 1)): raise its max_entries")
+        }
         var fd = socket.fileDescriptor
         let rc = bpf_map_update_elem(socketMapFD, &queue, &fd, UInt64(BPF_ANY))
         if rc != 0 {
@@ -242,6 +287,7 @@ public struct XDPProgram: ~Copyable {
     /// Changes what goes to the sockets, atomically for the next packet.
     /// - Throws: `XDPError` if the map update fails.
     public func setMatch(_ match: RedirectMatch) throws(XDPError) {
+        try requireEmbeddedMap(matchMapFD, for: "set the redirect match of \(interface)'s program")
         try XDPProgram.writeMatch(match, mapFD: matchMapFD)
     }
 
@@ -250,6 +296,7 @@ public struct XDPProgram: ~Copyable {
     /// out of one of these; the kernel forwards the rest. Replaces the set.
     /// - Throws: `XDPError` if the map update fails (at most 64 interfaces).
     public func setServedInterfaces(_ indexes: [UInt32]) throws(XDPError) {
+        try requireEmbeddedMap(servedPortsMapFD, for: "set the served interfaces of \(interface)'s program")
         var key: UInt32 = 0, next: UInt32 = 0
         var present: [UInt32] = []
         var rc = bpf_map_get_next_key(servedPortsMapFD, nil, &next)
@@ -272,6 +319,7 @@ public struct XDPProgram: ~Copyable {
     /// The program's counters, summed over CPUs.
     /// - Throws: `XDPError` if the map cannot be read.
     public func counters() throws(XDPError) -> RedirectCounters {
+        try requireEmbeddedMap(countersMapFD, for: "read the redirect counters of \(interface)'s program")
         let cpus = Int(libbpf_num_possible_cpus())
         var values = [UInt64](repeating: 0, count: max(cpus, 1))
         var sums = [UInt64](repeating: 0, count: RedirectCounters.programCounterCount)
@@ -332,7 +380,7 @@ public struct XDPProgram: ~Copyable {
     }
 
     static func attach(programFD: Int32, interface: String, index: UInt32, decision: AttachDecision,
-                       replaceExisting: Bool) throws(XDPError) -> (AttachMode, String?) {
+                       replaceExisting: Bool, ownName: String? = "xdp_redirect_qu") throws(XDPError) -> (AttachMode, String?) {
         var replaceStale = false
         if !replaceExisting, let existing = attachedProgramID(interface: interface) {
             // Our own program, left by a process that was killed (SIGKILL skips
@@ -340,7 +388,8 @@ public struct XDPProgram: ~Copyable {
             // live process, stays untouched.
             let owner = cxdp_program_owner(existing)
             let ownerGone = owner > 0 && kill(pid_t(owner), 0) != 0 && Glibc.errno == ESRCH
-            let ours = cxdp_program_is_named(existing, "xdp_redirect_qu")
+            // A user's program is recognised by its name and an owner map (ownName nil: none, so never ours).
+            let ours = ownName.map { cxdp_program_is_named(existing, $0) } ?? false
             if ours && owner == 0 {
                 throw XDPError(.busy, operation: "attach XDP program to \(interface)", errno: EBUSY,
                                hint: "\(interface) has our redirect program id \(existing) left attached on purpose (xdpctl attach, pinned maps): run xdpctl detach -i \(interface) first")

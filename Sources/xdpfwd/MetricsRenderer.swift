@@ -8,9 +8,11 @@ enum MetricsRenderer {
         var out = ""
         func family(_ name: String, _ type: String, _ help: String) { out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n" }
         func sample(_ name: String, _ labels: [(String, String)], _ value: some Numeric) {
-            let text = labels.map { "\($0.0)=\"\($0.1)\"" }.joined(separator: ",")
+            let text = labels.map { "\($0.0)=\"\(escapeLabelValue($0.1))\"" }.joined(separator: ",")
             out += "\(name){\(text)} \(value)\n"
         }
+        family("xdpfwd_build_info", "gauge", "The running build: swift-xdp version.")
+        sample("xdpfwd_build_info", [("version", SwiftXDPVersion.string)], 1)
         family("xdpfwd_info", "gauge", "Mode, attach and bind modes of the running daemon.")
         for port in engine.configuration.ports {
             sample("xdpfwd_info", [("mode", mode.rawValue), ("port", port.interface),
@@ -76,5 +78,20 @@ enum MetricsRenderer {
         family("xdpfwd_reloads_total", "counter", "SIGHUP reloads.")
         sample("xdpfwd_reloads_total", [], reloads)
         return out
+    }
+
+    /// A label value in the exposition format: backslash, double quote and
+    /// line feed escaped (an interface name may hold any of them but '/').
+    static func escapeLabelValue(_ value: String) -> String {
+        var escaped = ""
+        for character in value {
+            switch character {
+            case "\\": escaped += "\\\\"
+            case "\"": escaped += "\\\""
+            case "\n": escaped += "\\n"
+            default: escaped.append(character)
+            }
+        }
+        return escaped
     }
 }

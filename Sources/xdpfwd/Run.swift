@@ -20,6 +20,12 @@ struct Run: ParsableCommand {
     @OptionGroup var options: ConfigurationOptions
     @Flag(help: "Keep every capability after setup (default: give up all but the ones needed to detach and watch the programs).")
     var keepCapabilities = false
+    @Option(help: "Log level: trace, debug, info, notice, warning, error or critical.")
+    var logLevel: Logger.Level = .info
+    @Option(help: "Log format on standard error: text, or json (one object per line, for journald and log shippers).")
+    var logFormat: LogFormat = .text
+
+    enum LogFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
 
     /// Privileged setup on the main thread while it is the only thread
     /// (programs attached, sockets bound, metrics socket listening), then
@@ -35,7 +41,14 @@ struct Run: ParsableCommand {
         // Until the service group takes the signals over: a stop during setup
         // must not kill the process with its programs attached.
         for number in [SIGINT, SIGTERM] { signal(number) { _ in stopRequestedEarly.store(true, ordering: .relaxed) } }
-        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        // A SIGHUP during setup is a reload at the first tick, never the default (exit).
+        signal(SIGHUP) { _ in reloadRequested.store(true, ordering: .relaxed) }
+        let level = logLevel, format = logFormat
+        LoggingSystem.bootstrap { label in
+            var handler: any LogHandler = format == .json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
         let logger = Logger(label: "xdpfwd")
         let configuration = try options.effective()
         serviceNotifier.send(["STATUS=setting up: attaching programs, binding sockets"])
@@ -48,8 +61,6 @@ struct Run: ParsableCommand {
         try daemon.startThreads()
         // systemd (Type=notify): programs attached, sockets bound, workers running.
         serviceNotifier.send(["READY=1", "STATUS=\(daemon.readyStatus)"])
-        _ = reloadRequested.load(ordering: .relaxed)
-        signal(SIGHUP) { _ in reloadRequested.store(true, ordering: .relaxed) }
         let outcome = Outcome()
         let done = DispatchSemaphore(value: 0)
         Task.detached {
@@ -84,6 +95,8 @@ final class Daemon: Service, @unchecked Sendable {
     let engine: ForwardingEngine
     let logger: Logger
     private var metrics: MetricsServer?
+    /// `xdpfwd status` / `show` answer here.
+    private var control: ControlSocket?
     /// System changes the plan made (IRQ affinity, NAPI tunables), undone at stop.
     private var systemChanges: SystemChanges?
     /// Channel counts set before binding, undone after the sockets are closed.
@@ -92,11 +105,17 @@ final class Daemon: Service, @unchecked Sendable {
     private var forwardingChanges: SystemChanges?
     private let reloads = Atomic<Int>(0)
     private(set) var failure: String?
+    /// What a reload compares the file against: the configuration in force.
+    private var appliedConfiguration: DaemonConfiguration
+    /// program_loss_policy, which a reload can change live.
+    private var programLossPolicy: String
 
     init(configuration: DaemonConfiguration, configPath: String?, logger: Logger) throws {
         self.configuration = configuration
         self.configPath = configPath
         self.logger = logger
+        appliedConfiguration = configuration
+        programLossPolicy = configuration.programLossPolicy ?? "reattach"
         if let channels = configuration.channels {
             // Before binding: the queue count decides the plan.
             let changes = SystemChanges()
@@ -130,13 +149,29 @@ final class Daemon: Service, @unchecked Sendable {
                 MetricsRenderer.render(engine: engine, mode: configuration.mode, reloads: reloads.load(ordering: .relaxed))
             }
         }
+        let controlPath = configuration.controlSocket
+            ?? ControlSocket.defaultPath(firstPort: configuration.ports[0].interface, namespace: configuration.netns)
+        if controlPath != "off" {
+            let status = DaemonStatus(engine: engine, mode: configuration.mode, started: Date()) { [unowned self] in
+                MetricsRenderer.render(engine: engine, mode: configuration.mode, reloads: reloads.load(ordering: .relaxed))
+            }
+            do {
+                control = try ControlSocket(path: controlPath) { request in status.answer(request) }
+            } catch {
+                // The default path is a convenience: without it the daemon still forwards.
+                let failure: XDPError = error
+                guard configuration.controlSocket == nil, failure.kind != .busy else { throw failure }
+                logger.warning("no control socket (xdpfwd status will not find this daemon): \(failure); set control_socket: to a writable path, or off")
+            }
+        }
         applySystemChanges()
     }
 
-    /// Starts the workers and the metrics thread (after the capabilities are given up).
+    /// Starts the workers, the metrics and the control threads (after the capabilities are given up).
     func startThreads() throws {
         try engine.start()
         try metrics?.start()
+        try control?.start()
     }
 
     /// Gives up every capability except what the rest of the run needs:
@@ -162,7 +197,6 @@ final class Daemon: Service, @unchecked Sendable {
 
     func run() async throws {
         logStartup()
-        let policy = configuration.programLossPolicy ?? "reattach"
         var foreignReported: [String: String] = [:]
         var ticks = 0
         while !Task.isCancelled && !Task.isShuttingDownGracefully && !stopRequestedEarly.load(ordering: .relaxed) {
@@ -180,7 +214,7 @@ final class Daemon: Service, @unchecked Sendable {
                 }
                 for port in engine.portsWithLostProgram() {
                     let foreign = engine.foreignProgram(port: port)
-                    if policy == "exit" {
+                    if programLossPolicy == "exit" {
                         let what = foreign.map { "replaced by \($0.description)" } ?? "removed by someone else"
                         let message = "the XDP program on \(port) was \(what); exiting (program_loss_policy: exit)"
                         failure = message
@@ -223,6 +257,8 @@ final class Daemon: Service, @unchecked Sendable {
         forwardingChanges = nil
         metrics?.shutdown()
         metrics = nil
+        control?.shutdown()
+        control = nil
         logger.info("stopped")
     }
 
@@ -252,17 +288,40 @@ final class Daemon: Service, @unchecked Sendable {
     /// the kernel's (the program asks its FIB per packet): nothing to rebuild.
     private func reload() {
         reloads.add(1, ordering: .relaxed)
+        serviceNotifier.send(["STATUS=\(readyStatus); reloaded \(reloads.load(ordering: .relaxed)) times"])
         warnIfForwardingOff()
-        if let path = configPath {
-            do {
-                _ = try DaemonConfiguration.load(path: path).engineConfiguration()
-            } catch {
-                logger.error("reload: \(error)")
-                return
+        guard let path = configPath else {
+            logger.info("reload (SIGHUP): no configuration file to re-read (started from flags)")
+            return
+        }
+        let fresh: DaemonConfiguration
+        do {
+            try checkFilePermissions(path)
+            fresh = try DaemonConfiguration.load(path: path)
+            _ = try fresh.engineConfiguration()
+        } catch {
+            logger.error("reload (SIGHUP): keeping the running configuration: \(error)")
+            return
+        }
+        let changes = DaemonConfiguration.differences(from: appliedConfiguration.effective, to: fresh.effective)
+        guard !changes.isEmpty else {
+            logger.info("reload (SIGHUP): \(path) has no changes")
+            return
+        }
+        var needRestart: [String] = []
+        for change in changes {
+            switch change.key {
+            case "program_loss_policy":
+                programLossPolicy = fresh.programLossPolicy ?? "reattach"
+                appliedConfiguration.programLossPolicy = fresh.programLossPolicy
+                logger.info("reload (SIGHUP): program_loss_policy \(change.old) -> \(change.new) (applied)")
+            default:
+                needRestart.append("\(change.key) \(change.old) -> \(change.new)")
             }
         }
-        logger.info("reloaded (SIGHUP)")
-        serviceNotifier.send(["STATUS=\(readyStatus); reloaded \(reloads.load(ordering: .relaxed)) times"])
+        if !needRestart.isEmpty {
+            logger.warning("reload (SIGHUP): not applied, needs a restart (systemctl restart xdpfwd): \(needRestart.joined(separator: "; "))")
+        }
     }
 
     /// l3: a port whose IP forwarding was switched off while running drops
@@ -279,8 +338,10 @@ final class Daemon: Service, @unchecked Sendable {
 
     private func logStartup() {
         let modes = engine.configuration.ports.map { "\($0.interface) \(engine.attachModes[$0.interface].map { "\($0)" } ?? "?")" }.joined(separator: ", ")
-        logger.info("xdpfwd \(configuration.mode.rawValue): \(modes); \(engine.zeroCopy ? "zero-copy" : "copy mode"); metrics \(metrics.map { "http://\($0.host):\($0.port)/metrics" } ?? "off")")
+        logger.info("xdpfwd \(configuration.mode.rawValue): \(modes); \(engine.zeroCopy ? "zero-copy" : "copy mode"); metrics \(metrics?.url ?? "off"); control socket \(control?.path ?? "off")")
         for (port, reason) in engine.fallbackReasons { logger.warning("\(port): \(reason)") }
         for line in engine.plan.table.split(separator: "\n") { logger.info("plan: \(line)") }
     }
 }
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}

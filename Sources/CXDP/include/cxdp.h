@@ -68,6 +68,8 @@ struct bpf_object *cxdp_open_object(const void *bytes, size_t size, const char *
 int cxdp_xdp_detach(int ifindex, uint32_t flags, int expected_prog_fd);
 /// The kernel id of a loaded program, or 0.
 uint32_t cxdp_program_id(int prog_fd);
+/// The (kernel-truncated, 15-byte) name of the loaded program with this id, "" if unknown.
+void cxdp_program_name(uint32_t id, char *out, size_t size);
 /// Whether the loaded program with this id has this (kernel-truncated, 15-byte) name.
 bool cxdp_program_is_named(uint32_t id, const char *name);
 /// The pid in the program's "owner" array map, or -1 when it has none.
@@ -96,6 +98,8 @@ int cxdp_tc_attach_egress(int ifindex, int prog_fd);
 
 /// pthread_setaffinity_np for the calling thread (needs _GNU_SOURCE).
 int cxdp_pin_current_thread(int cpu);
+/// Gives `thread` the SCHED_FIFO policy at `priority` (1-99); 0 or an errno.
+int cxdp_set_thread_fifo(unsigned long thread, int priority);
 
 /// sched_getcpu (needs _GNU_SOURCE).
 int cxdp_current_cpu(void);
@@ -122,9 +126,8 @@ int cxdp_drop_effective_capabilities(uint64_t mask);
 /// Makes the calling thread's effective set equal its permitted set again.
 int cxdp_restore_effective_capabilities(void);
 
-/// Clears the given capabilities from the permitted and effective sets of the
-/// calling thread, for good. 0 or -errno.
-int cxdp_drop_capabilities(uint64_t mask);
+/// The symbolic name of an errno ("EADDRINUSE"), or NULL when glibc has none.
+const char *cxdp_errno_name(int error);
 
 /// The calling thread's effective capability set as a bit mask.
 uint64_t cxdp_effective_capabilities(void);
@@ -150,8 +153,6 @@ void cxdp_set_thread_name(const char *name);
 /// The MAC address of an interface (SIOCGIFHWADDR) into mac[6]; 0 or -errno.
 int cxdp_interface_mac(const char *ifname, uint8_t *mac);
 
-/// The calling thread id (gettid).
-int cxdp_thread_id(void);
 
 /// Whether `path` is on a BPF filesystem (bpffs).
 bool cxdp_is_bpffs(const char *path);
