@@ -36,7 +36,7 @@ trap 'exit 130' INT TERM
 echo "install-check: make install DESTDIR=$tmp/dest (default PREFIX)"
 make -s install DESTDIR="$tmp/dest" >/dev/null
 for file in usr/local/bin/xdpfwd usr/local/bin/xdpbench usr/local/bin/xdpctl usr/local/lib/systemd/system/xdpfwd.service \
-            etc/xdpfwd/xdpfwd.yaml usr/local/share/doc/swift-xdp/README.md; do
+            etc/xdpfwd/xdpfwd.yaml usr/local/share/doc/swift-xdp/README.md usr/local/share/man/man1/xdpfwd.1; do
     [ -e "$tmp/dest/$file" ] || fail "make install DESTDIR= did not install /$file"
 done
 grep -q '^ExecStart=/usr/local/bin/xdpfwd run --config /etc/xdpfwd/xdpfwd.yaml$' "$tmp/dest/usr/local/lib/systemd/system/xdpfwd.service" \
