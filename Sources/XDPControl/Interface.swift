@@ -139,16 +139,29 @@ public struct Interface: Sendable, Equatable, Codable {
 
 /// XDP capabilities as the kernel's netdev family reports them.
 public struct XDPFeatures: Sendable, Equatable, Codable {
-    /// Answers tests put in place of the kernel's, by interface index.
-    private static let injected = Mutex<[Int: XDPFeatures]>([:])
+    /// Answers tests put in place of the kernel's, by (network namespace,
+    /// interface index): indexes repeat across namespaces.
+    private static let injected = Mutex<[InjectionKey: XDPFeatures]>([:])
 
-    /// Makes ``probe(index:)`` answer `features` for `interfaceIndex` (a
-    /// driver this machine lacks, e.g. fbnic's basic + rx-sg on a veth);
-    /// `nil` restores the kernel's answer. Process-wide: tests key it by
-    /// an interface of their own.
+    private struct InjectionKey: Hashable {
+        var namespace: UInt64
+        var index: Int
+
+        /// The calling thread's network namespace (its inode).
+        static func here(_ index: Int) -> InjectionKey {
+            var info = stat()
+            let namespace = stat("/proc/thread-self/ns/net", &info) == 0 ? UInt64(info.st_ino) : 0
+            return InjectionKey(namespace: namespace, index: index)
+        }
+    }
+
+    /// Makes ``probe(index:)`` answer `features` for `interfaceIndex` in the
+    /// calling thread's network namespace (a driver this machine lacks, e.g.
+    /// fbnic's basic + rx-sg on a veth); `nil` restores the kernel's answer.
     @_spi(Testing)
     public static func injectForTesting(_ features: XDPFeatures?, interfaceIndex: Int) {
-        injected.withLock { $0[interfaceIndex] = features }
+        let key = InjectionKey.here(interfaceIndex)
+        injected.withLock { $0[key] = features }
     }
 
     /// Creates a value (the kernel's answer is ``probe(index:)``).
@@ -236,10 +249,9 @@ public struct XDPFeatures: Sendable, Equatable, Codable {
         !reported || (hasNativeXDP && canRedirect) ? .native : .generic
     }
 
-    /// Asks the kernel (or, in tests, returns the answer injected with
-    /// ``injectForTesting(_:interfaceIndex:)``).
+    /// Asks the kernel (or, in tests, returns the answer a test injected).
     public static func probe(index: Int) -> XDPFeatures {
-        if let injected = injected.withLock({ $0[index] }) { return injected }
+        if let injected = injected.withLock({ $0.isEmpty ? nil : $0[InjectionKey.here(index)] }) { return injected }
         var raw = cxdp_xdp_features()
         guard cxdp_probe_xdp_features(Int32(index), &raw) == 0, raw.reported else {
             return XDPFeatures(reported: false, flags: 0, zeroCopyMaxSegments: nil, rxMetadata: nil, xskFeatures: nil)

@@ -19,7 +19,7 @@ public struct WorkerQueues: ~Copyable, Sendable {
     /// The UMEM's TX metadata length when every socket honours a checksum
     /// request in TX metadata (copy mode always; zero-copy with the
     /// driver's tx-checksum xsk-feature), else 0: pass it to
-    /// ``XDP/Frame/requestChecksumOffload(start:offset:metadataLength:)``,
+    /// `Frame.requestChecksumOffload(start:offset:metadataLength:)`,
     /// and finish checksums in software when it is 0.
     public let checksumOffloadMetadataLength: Int
 
@@ -31,7 +31,7 @@ public struct WorkerQueues: ~Copyable, Sendable {
     ///   - frameSize: Bytes per frame (2048 or 4096).
     ///   - socketConfiguration: Ring sizes and bind modes of every socket.
     ///   - txMetadataLength: TX metadata bytes in front of each packet
-    ///     (``UMEMConfiguration/txMetadataLength``), for checksum offload
+    ///     (`UMEMConfiguration.txMetadataLength`), for checksum offload
     ///     requests; a kernel that refuses it (before 6.8) gets a UMEM without.
     ///   - register: Registers a freshly bound socket with the program of its
     ///     interface (``XDPProgram/register(_:)``), so its queue is redirected to it.

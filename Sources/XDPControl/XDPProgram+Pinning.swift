@@ -70,7 +70,7 @@ extension XDPProgram {
     /// Ends this value without detaching: the program stays attached, its
     /// maps live on through their pins (``pinMaps(in:owner:)``), and it is
     /// marked as nobody's (owner 0) so that no later instance mistakes it for
-    /// a crashed process's leftover. ``detachLeftAttached(interface:)`` removes it.
+    /// a crashed process's leftover. ``detachLeftAttached(interface:pinDirectory:)`` removes it.
     public consuming func leaveAttached() {
         var key: UInt32 = 0
         var nobody: UInt32 = 0

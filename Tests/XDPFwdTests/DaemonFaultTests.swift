@@ -77,7 +77,7 @@ struct DaemonFaultTests {
     @Test("UDP at a fixed rate through l3: iperf3's loss is what the daemon's counters show")
     func udpLoss() throws {
         let lab = try ForwardingLab(.router)
-        let daemon = try Daemon.start(["run", "--mode", "l3", "-i", lab.portA, "-i", lab.portB, "--netns", lab.device, "--metrics", "127.0.0.1:9184"])
+        let daemon = try Daemon.start(["run", "--mode", "l3", "-i", lab.portA, "-i", lab.portB, "--netns", lab.device, "--metrics", "127.0.0.1:9186"])
         #expect(try waitForProgram(lab.lab, interface: lab.portB))
         #expect(try lab.ping(lab.addressB, count: 5) == 5)
         let server = try ToolProcessLike.start(["ip", "netns", "exec", lab.hostB, "iperf3", "-s", "-1", "-p", "5202"])
@@ -88,7 +88,7 @@ struct DaemonFaultTests {
         let sum = ((json?["end"] as? [String: Any])?["sum"] as? [String: Any]) ?? [:]
         let sent = (sum["packets"] as? NSNumber)?.intValue ?? 0
         let lost = (sum["lost_packets"] as? NSNumber)?.intValue ?? -1
-        let metrics = scrape(port: 9184)
+        let metrics = scrape(port: 9186)
         let dropped = metrics.filter { $0.key.hasPrefix("xdpfwd_drops_total") }.values.reduce(0, +)
             + metrics.filter { $0.key.hasPrefix("xdpfwd_xdp_statistics_total") && ($0.key.contains("rx_ring_full") || $0.key.contains("rx_dropped")) }.values.reduce(0, +)
         #expect(sent > 1000, "iperf3 sent \(sent) datagrams")

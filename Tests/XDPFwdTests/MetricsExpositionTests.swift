@@ -33,7 +33,7 @@ struct MetricsExpositionTests {
         let odd = "x\"\(String(getpid() % 100_000, radix: 16))"
         try lab.lab.runInDevice(["ip", "link", "add", odd, "type", "veth", "peer", "name", odd + "p"])
         for name in [odd, odd + "p"] { try lab.lab.runInDevice(["ip", "link", "set", name, "up"]) }
-        let port = 9194
+        let port = 9174
         let daemon = try Daemon.start(["run", "--mode", "macswap", "-i", odd, "--netns", lab.device, "--metrics", "[::1]:\(port)"])
         #expect(try waitForProgram(lab.lab, interface: odd))
         usleep(300_000)

@@ -21,7 +21,7 @@ struct RealDefaultsTests {
     func defaultOffloads(mode: String) throws {
         let lab = try ForwardingLab(mode == "l3" ? .router : .bridge)
         try Self.expectChecksumOffloadOn(lab)
-        let port: UInt16 = mode == "l3" ? 9191 : 9190
+        let port: UInt16 = mode == "l3" ? 9171 : 9170
         let daemon = try Daemon.start(["run", "--mode", mode, "-i", lab.portA, "-i", lab.portB, "--netns", lab.device, "--metrics", "127.0.0.1:\(port)"])
         #expect(try waitForProgram(lab.lab, interface: lab.portB))
         #expect(try lab.ping(lab.addressB, count: 10) == 10)
@@ -37,12 +37,12 @@ struct RealDefaultsTests {
     @Test("xconnect, hosts with offloads off: full checksums pass untouched")
     func offloadsOff() throws {
         let lab = try ForwardingLab(.bridge, hostOffloads: .off)
-        let daemon = try Daemon.start(["run", "--mode", "xconnect", "-i", lab.portA, "-i", lab.portB, "--netns", lab.device, "--metrics", "127.0.0.1:9192"])
+        let daemon = try Daemon.start(["run", "--mode", "xconnect", "-i", lab.portA, "-i", lab.portB, "--netns", lab.device, "--metrics", "127.0.0.1:9172"])
         #expect(try waitForProgram(lab.lab, interface: lab.portB))
         #expect(try lab.ping(lab.addressB, count: 10) == 10)
-        let tcp = try lab.iperfTCP(port: 5192)
+        let tcp = try lab.iperfTCP(port: 5172)
         #expect(tcp.bytes > 1_000_000, "iperf3 moved \(tcp.bytes) bytes")
-        let metrics = scrape(port: 9192)
+        let metrics = scrape(port: 9172)
         // A full checksum equals the pseudo-header sum about once in 65536
         // packets: taken for partial, it is finished to the same value.
         let partial = metrics.filter { $0.key.hasPrefix("xdpfwd_partial_checksums_total") }.values.reduce(0, +)

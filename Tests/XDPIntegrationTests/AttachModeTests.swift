@@ -30,8 +30,9 @@ struct AttachModeTests {
         let link = lab.links[0]
         let index = try lab.inDevice { () throws(XDPError) -> Int in Int(if_nametoindex(link.deviceInterface)) }
         // fbnic in Linux 6.18: basic + rx-sg; a native program there drops every redirect.
-        XDPFeatures.injectForTesting(XDPFeatures(reported: true, flags: 0b10_0001), interfaceIndex: index)
-        defer { XDPFeatures.injectForTesting(nil, interfaceIndex: index) }
+        // Injected for this index in the lab's own namespace only (indexes repeat across namespaces).
+        try lab.inDevice { () throws(XDPError) in XDPFeatures.injectForTesting(XDPFeatures(reported: true, flags: 0b10_0001), interfaceIndex: index) }
+        defer { try? lab.inDevice { () throws(XDPError) in XDPFeatures.injectForTesting(nil, interfaceIndex: index) } }
         var receiver = try openEndpoint(namespace: lab.deviceNamespace, interface: link.deviceInterface)
         let error = #expect(throws: XDPError.self) {
             _ = try attachProgram(namespace: lab.deviceNamespace, interface: link.deviceInterface, mode: .native, registering: receiver.socket)
