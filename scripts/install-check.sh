@@ -51,6 +51,9 @@ grep -q "^ExecStart=$prefix/bin/xdpfwd run --config $prefix/etc/xdpfwd/xdpfwd.ya
 out=$(systemd-analyze verify --man=no "$unit" 2>&1) || fail "systemd-analyze verify $unit: $out"
 [ -z "$out" ] || fail "systemd-analyze verify $unit: $out"
 echo "install-check: systemd-analyze verify: clean"
+for page in $(sed -n 's|^Documentation=file:||p' "$unit"); do
+    [ -f "$page" ] || fail "the unit's Documentation=file:$page is not installed"
+done
 
 for tool in xdpfwd xdpbench xdpctl; do
     libs=$(ldd "$prefix/bin/$tool")

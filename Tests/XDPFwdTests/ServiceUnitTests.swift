@@ -217,7 +217,13 @@ struct ServiceUnitTests {
         try unit.write(toFile: scratch + "/xdpfwd.service", atomically: true, encoding: .utf8)
         let output = try Command.run([analyze, "verify", "--man=no", scratch + "/xdpfwd.service"])
         #expect(output.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "systemd-analyze verify: \(output)")
-        #expect(ServiceUnitTests.unitValues("Documentation").allSatisfy { !$0.contains("example") && ($0.hasPrefix("file:") || $0.hasPrefix("https:")) })
+        let documentation = ServiceUnitTests.unitValues("Documentation")
+        #expect(!documentation.isEmpty && documentation.allSatisfy { !$0.contains("example") && ($0.hasPrefix("file:") || $0.hasPrefix("man:")) })
+        // Every file: page is one `make install` puts there (README, docs/, dist/).
+        for page in documentation where page.hasPrefix("file:/usr/local/share/doc/swift-xdp/") {
+            let inRepository = ServiceUnitTests.repository.appendingPathComponent(String(page.dropFirst("file:/usr/local/share/doc/swift-xdp/".count))).path
+            #expect(FileManager.default.fileExists(atPath: inRepository), "Documentation=\(page) has no source in the repository")
+        }
         #expect(ServiceUnitTests.unitValues("WatchdogSec").count == 1)
     }
 }
