@@ -34,6 +34,13 @@ public struct PacketServiceConfiguration: Sendable, Equatable {
     public var namespace: String?
     /// Replace an XDP program someone else attached to the interface.
     public var replaceExistingProgram: Bool
+    /// Attach no program: take the XSKMAP from the Kubernetes AF_XDP device
+    /// plugin's Unix socket at this path (`DevicePluginConnection` in XDPControl,
+    /// e.g. `/tmp/afxdp_dp/IFACE/afxdp.sock` in a pod) and register the
+    /// sockets in it. The process then needs only CAP_NET_RAW; which packets
+    /// arrive is the plugin's program's choice (`match`, `attach` and
+    /// `replaceExistingProgram` are not used).
+    public var xskMapSocket: String? = nil
 
     /// Creates a configuration.
     /// - Parameters:

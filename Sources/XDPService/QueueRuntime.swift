@@ -22,6 +22,8 @@ final class QueueRuntime: @unchecked Sendable {
     /// Socket descriptors, for XDP_STATISTICS.
     private(set) var socketDescriptors: [(queue: UInt32, fd: Int32)] = []
     private var program: XDPProgram?
+    /// The device plugin's XSKMAP, with ``PacketServiceConfiguration/xskMapSocket``.
+    private var pluginMap: DevicePluginSocketMap?
     private let workers = WorkerGroup<WorkerQueues>()
     /// Serializes start and stop (from run(), deinit, cancellation).
     private let state = Mutex<Phase>(.ready)
@@ -42,15 +44,32 @@ final class QueueRuntime: @unchecked Sendable {
             return (interface, plan)
         }
         let (interface, plan) = try QueueRuntime.inNamespace(configuration.namespace, discover)
-        let program = try QueueRuntime.inNamespace(configuration.namespace) { () throws(XDPError) -> XDPProgram in
-            try XDPProgram(interface: configuration.interface, mode: configuration.attach, match: configuration.match,
-                           replaceExisting: configuration.replaceExistingProgram)
+        var program: XDPProgram?
+        var pluginMap: DevicePluginSocketMap?
+        var plugin: DevicePluginConnection?
+        if let path = configuration.xskMapSocket {
+            // The Kubernetes AF_XDP device plugin attached its program: take its XSKMAP.
+            let connection = try DevicePluginConnection(path: path)
+            pluginMap = try connection.socketMap(interface: configuration.interface)
+            plugin = consume connection
+            let attached = try QueueRuntime.inNamespace(configuration.namespace) { () throws(XDPError) -> XDPProgram.AttachedProgram? in
+                XDPProgram.attachedProgramInfo(interface: configuration.interface)
+            }
+            attachMode = attached.flatMap { AttachMode(name: $0.mode) } ?? .generic
+            fallbackReason = attached == nil ? "no XDP program found on \(configuration.interface): the device plugin's program is expected there" : nil
+            programID = attached?.id ?? 0
+        } else {
+            let attached = try QueueRuntime.inNamespace(configuration.namespace) { () throws(XDPError) -> XDPProgram in
+                try XDPProgram(interface: configuration.interface, mode: configuration.attach, match: configuration.match,
+                               replaceExisting: configuration.replaceExistingProgram)
+            }
+            attachMode = attached.mode
+            fallbackReason = attached.fallbackReason
+            programID = attached.programID
+            program = consume attached
         }
         self.interface = interface
         self.plan = plan
-        attachMode = program.mode
-        fallbackReason = program.fallbackReason
-        programID = program.programID
         counters = plan.workers.map { _ in WorkerCounters() }
         let socketConfiguration = SocketConfiguration(zeroCopy: configuration.zeroCopy, needWakeup: configuration.needWakeup)
         var zeroCopy = false
@@ -60,7 +79,8 @@ final class QueueRuntime: @unchecked Sendable {
                 let queues = try QueueRuntime.inNamespace(configuration.namespace) { () throws(XDPError) -> WorkerQueues in
                     try WorkerQueues(serving: worker.assignments, framesPerSocket: configuration.framesPerQueue,
                                      frameSize: configuration.frameSize, socketConfiguration: socketConfiguration) { (socket: borrowing Socket) throws(XDPError) in
-                        try program.register(socket)
+                        try program?.register(socket)
+                        try pluginMap?.register(socket)
                         zeroCopy = socket.isZeroCopy
                         descriptors.append((socket.queue, socket.fileDescriptor))
                     }
@@ -74,6 +94,11 @@ final class QueueRuntime: @unchecked Sendable {
         self.zeroCopy = zeroCopy
         socketDescriptors = descriptors
         self.program = consume program
+        self.pluginMap = consume pluginMap
+        do { try plugin.take()?.finish() } catch {
+            stop()
+            throw error
+        }
     }
 
     deinit { stop() }
@@ -108,6 +133,7 @@ final class QueueRuntime: @unchecked Sendable {
             workers.stop()
             socketDescriptors.removeAll()
             program = nil
+            pluginMap = nil
         }
     }
 

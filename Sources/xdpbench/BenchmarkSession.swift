@@ -40,6 +40,9 @@ struct SessionPlan: Sendable {
     /// Register in this pinned XSKMAP (`xdpctl attach --pin`) instead of
     /// attaching a program: the unprivileged data path.
     var pinnedMap: String? = nil
+    /// Register in the XSKMAP the Kubernetes AF_XDP device plugin hands
+    /// over on this Unix socket (its handshake; busy polling asked of it).
+    var xskMapSocket: String? = nil
     /// Attach the RX metadata program and read the metadata per packet.
     var rxMetadata = false
     /// The MTU to set on the interface for the run.
@@ -79,6 +82,7 @@ final class BenchmarkSession {
     private var program: XDPProgram?
     private var secondProgram: XDPProgram?
     private var pinnedMap: PinnedSocketMap?
+    private var pluginMap: DevicePluginSocketMap?
     private var handoffs: [Handoff<QueueState>] = []
     private var fileDescriptors: [Int32] = []
     private(set) var counters: [QueueCounters] = []
@@ -109,8 +113,13 @@ final class BenchmarkSession {
     private func setUp() throws(XDPError) {
         if let mtu = plan.mtu { try setMTU(mtu) }
         let needsProgram = plan.mode != .txonly
+        var plugin: DevicePluginConnection?
         if needsProgram, let path = plan.pinnedMap {
             pinnedMap = try PinnedSocketMap(path: path)
+        } else if needsProgram, let path = plan.xskMapSocket {
+            let connection = try DevicePluginConnection(path: path)
+            pluginMap = try connection.socketMap(interface: plan.interface)
+            plugin = consume connection
         } else if needsProgram {
             let program = if let custom = plan.program {
                 try XDPProgram(interface: plan.interface, object: .file(custom.path), programName: custom.entryPoint,
@@ -139,9 +148,12 @@ final class BenchmarkSession {
                 sourceMAC = try InterfaceAddress.mac(of: plan.interface)
             }
         }
+        // Busy polling needs CAP_NET_ADMIN: from the plugin, not from the socket itself.
+        var socketConfiguration = plan.socket
+        if plugin != nil { socketConfiguration.busyPoll = nil }
         for queue in plan.queues {
             var umem = try UMEM(configuration: plan.umem)
-            var socket = try Socket(umem: umem, interface: plan.interface, queue: queue, configuration: plan.socket)
+            var socket = try Socket(umem: umem, interface: plan.interface, queue: queue, configuration: socketConfiguration)
             zeroCopy = socket.isZeroCopy
             if plan.mode == .txonly { try TransmitWakeupProbe.check(socket) }
             var output: Socket?
@@ -155,6 +167,10 @@ final class BenchmarkSession {
                 socket.fill.refill(from: &umem.pool, upTo: umem.pool.count / 2)
                 try program?.register(socket)
                 try pinnedMap?.register(socket)
+                try pluginMap?.register(socket)
+                if let busyPoll = plan.socket.busyPoll {
+                    try plugin?.configureBusyPoll(socket, timeoutMicroseconds: busyPoll.timeoutMicroseconds, budget: busyPoll.budget)
+                }
             }
             if let packet = plan.packet {
                 BenchmarkSession.prime(&umem.pool, with: packet, sourceMAC: sourceMAC)
@@ -163,6 +179,7 @@ final class BenchmarkSession {
             handoffs.append(Handoff(QueueState(umem: umem, socket: socket, output: output)))
             counters.append(QueueCounters())
         }
+        try plugin.take()?.finish()
     }
 
     /// Writes the txonly packet into every free frame once, so the loop never

@@ -103,6 +103,9 @@ struct CommonOptions: ParsableArguments {
     @Option(name: .customLong("pinned-map"), help: "Attach no program: register the sockets in the XSKMAP that `xdpctl attach --pin DIR` pinned (DIR or DIR/xsks). Needs only CAP_NET_RAW.")
     var pinnedMap: String?
 
+    @Option(name: .customLong("xsk-map-socket"), help: "Attach no program: take the XSKMAP from the Kubernetes AF_XDP device plugin's Unix socket (in a pod: /tmp/afxdp_dp/IFACE/afxdp.sock) and register the sockets in it; --busy-poll is then asked of the plugin. Needs only CAP_NET_RAW.")
+    var xskMapSocket: String?
+
     @Option(help: "Attach your own XDP program instead of swift-xdp's: a compiled object, optionally with the entry point's function or section name (FILE[:SECTION]). It must redirect into an XSKMAP (--program-map).")
     var program: String?
 

@@ -7,6 +7,12 @@ import XDPControl
 func runThroughput(mode: BenchmarkMode, options: CommonOptions, packet: PacketOptions?, secondInterface: String? = nil,
                    rate: Double? = nil) throws {
     installSignalHandlers()
+    if options.xskMapSocket != nil {
+        if options.pinnedMap != nil { throw ValidationError("--xsk-map-socket and --pinned-map are two sources of the same map: give one") }
+        if options.program != nil { throw ValidationError("--xsk-map-socket takes the device plugin's program: it cannot be combined with --program") }
+        if secondInterface != nil { throw ValidationError("--xsk-map-socket serves one interface: it cannot be combined with --to") }
+        if mode == .txonly { throw ValidationError("--xsk-map-socket is for receiving modes (rxdrop, l2fwd): txonly attaches no program") }
+    }
     if options.pinnedMap != nil {
         if secondInterface != nil { throw ValidationError("--pinned-map serves one interface: it cannot be combined with --to") }
         if mode == .txonly { throw ValidationError("--pinned-map is for receiving modes (rxdrop, l2fwd): txonly attaches no program") }
@@ -47,7 +53,7 @@ func runThroughput(mode: BenchmarkMode, options: CommonOptions, packet: PacketOp
         queues: try options.queueList(), cpus: try options.cpuList(), batch: options.batch,
         umem: options.umemConfiguration, socket: options.socketConfiguration, attach: options.attach,
         wait: options.waitPolicy, count: options.count, timeLimit: options.timeLimit, packet: template, rate: rate,
-        pinnedMap: options.pinnedMap, rxMetadata: options.rxMetadata, mtu: options.mtu,
+        pinnedMap: options.pinnedMap, xskMapSocket: options.xskMapSocket, rxMetadata: options.rxMetadata, mtu: options.mtu,
         realtimePriority: options.policy == .fifo ? options.schpri : nil,
         program: options.program.map(CustomProgramArgument.init), programMap: options.programMap)
     let session = try BenchmarkSession(plan: plan)

@@ -51,6 +51,7 @@ struct Run: ParsableCommand {
         }
         let logger = Logger(label: "xdpfwd")
         let configuration = try options.effective()
+        serviceNotifier.send(["STATUS=setting up: attaching programs, binding sockets"])
         let daemon = try Daemon(configuration: configuration, configPath: options.config, logger: logger)
         if keepCapabilities {
             logger.warning("--keep-capabilities: keeping \(Privileges.permitted) for the whole run")
@@ -58,6 +59,8 @@ struct Run: ParsableCommand {
             daemon.giveUpCapabilities()
         }
         try daemon.startThreads()
+        // systemd (Type=notify): programs attached, sockets bound, workers running.
+        serviceNotifier.send(["READY=1", "STATUS=\(daemon.readyStatus)"])
         let outcome = Outcome()
         let done = DispatchSemaphore(value: 0)
         Task.detached {
@@ -199,6 +202,7 @@ final class Daemon: Service, @unchecked Sendable {
         while !Task.isCancelled && !Task.isShuttingDownGracefully && !stopRequestedEarly.load(ordering: .relaxed) {
             try? await Task.sleep(for: .milliseconds(100))
             ticks += 1
+            serviceNotifier.watchdogIfDue()
             if reloadRequested.exchange(false, ordering: .relaxed) { reload() }
             if ticks % 5 == 0 {
                 if let gone = engine.missingPorts().first {
@@ -238,6 +242,7 @@ final class Daemon: Service, @unchecked Sendable {
 
     private func shutDown() {
         logger.info("stopping: draining workers, detaching programs")
+        serviceNotifier.send(["STOPPING=1", "STATUS=\(failure ?? "stopping"): draining workers, detaching programs"])
         engine.stop()
         systemChanges?.undo()
         systemChanges = nil
@@ -283,6 +288,7 @@ final class Daemon: Service, @unchecked Sendable {
     /// the kernel's (the program asks its FIB per packet): nothing to rebuild.
     private func reload() {
         reloads.add(1, ordering: .relaxed)
+        serviceNotifier.send(["STATUS=\(readyStatus); reloaded \(reloads.load(ordering: .relaxed)) times"])
         warnIfForwardingOff()
         guard let path = configPath else {
             logger.info("reload (SIGHUP): no configuration file to re-read (started from flags)")
