@@ -16,7 +16,7 @@ echo "guest kernel $(uname -r), driver $(basename "$(readlink /sys/class/net/eth
 
 "$bench" inspect -i eth0 -i eth1 || fail "xdpbench inspect"
 
-"$bench" rxdrop -i eth1 --count "$count" --duration 60 --zero-copy required --json > rx.json 2> rx.err &
+"$bench" rxdrop -i eth1 --count "$count" --duration 120 --zero-copy required --json > rx.json 2> rx.err &
 rx=$!
 # The receiver is ready when its program is attached (native XDP on eth1).
 for _ in $(seq 1 100); do
@@ -25,7 +25,7 @@ for _ in $(seq 1 100); do
     sleep 0.1
 done
 sleep 0.5
-"$bench" txonly -i eth0 --count "$count" --duration 60 --zero-copy required --dst-mac "$dst" --json > tx.json 2> tx.err
+"$bench" txonly -i eth0 --count "$count" --duration 120 --zero-copy required --dst-mac "$dst" --json > tx.json 2> tx.err
 tx_rc=$?
 wait $rx
 rx_rc=$?
