@@ -2,7 +2,7 @@
 SWIFT ?= swift
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: deps build test emulated-nic sanitize sanitize-address sanitize-thread fuzz soak demo bench-compare lab-clean clean docs api-check api-update
+.PHONY: man deps build test emulated-nic sanitize sanitize-address sanitize-thread fuzz soak demo bench-compare lab-clean clean docs api-check api-update
 
 deps:
 	@scripts/deps.sh
@@ -81,6 +81,12 @@ api-check:
 api-update:
 	$(SWIFT) build $(SWIFT_BUILD_FLAGS)
 	scripts/api-check.sh update
+
+# Man pages of the tools (ArgumentParser's generate-manual plugin) into dist/man.
+man:
+	$(SWIFT) build $(SWIFT_BUILD_FLAGS)
+	$(SWIFT) package generate-manual --configuration debug
+	for tool in xdpfwd xdpbench xdpctl; do cp .build/plugins/GenerateManual/outputs/$$tool/$$tool.1 dist/man/; done
 
 # Only the emulated-NIC lab (QEMU guests, virtio-net and igb in zero-copy):
 # builds the release xdpbench, udp-echo, xdpctl and xdpfwd.

@@ -21,6 +21,7 @@ let package = Package(
         .executable(name: "xdpctl", targets: ["xdpctl"]),
         .executable(name: "udp-echo", targets: ["udp-echo"]),
         .executable(name: "packet-counter", targets: ["packet-counter"]),
+        .executable(name: "port-steer", targets: ["port-steer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -28,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
         // `swift package generate-documentation` (make docs); a plugin only, nothing links it.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
@@ -69,6 +71,7 @@ let package = Package(
             dependencies: [
                 "XDP", "XDPControl",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -93,6 +96,19 @@ let package = Package(
             path: "Examples/packet-counter",
             swiftSettings: swiftSettings
         ),
+        // Bring your own XDP program: port_steer.bpf.c, compiled and embedded
+        // at build time by EmbedBPF (from the example's own directory).
+        .executableTarget(
+            name: "port-steer",
+            dependencies: [
+                "XDP", "XDPControl",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Examples/port-steer",
+            exclude: ["port_steer.bpf.c"],
+            swiftSettings: swiftSettings,
+            plugins: ["EmbedBPF"]
+        ),
         .executableTarget(
             name: "xdpfwd",
             dependencies: [
@@ -116,7 +132,7 @@ let package = Package(
         .executableTarget(
             name: "xdpbench",
             dependencies: [
-                "XDP", "XDPControl", "Packet",
+                "XDP", "XDPControl", "Packet", "Forwarding",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
@@ -159,7 +175,7 @@ let package = Package(
         ),
         .testTarget(
             name: "XDPFwdTests",
-            dependencies: ["XDP", "XDPControl", "Packet", "TestSupport", "xdpfwd"],
+            dependencies: ["XDP", "XDPControl", "Packet", "Forwarding", "TestSupport", "xdpfwd"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -169,12 +185,13 @@ let package = Package(
         ),
         .testTarget(
             name: "XDPServiceTests",
-            dependencies: ["XDPService", "XDP", "XDPControl", "Packet", "TestSupport", "udp-echo", "packet-counter"],
+            dependencies: ["XDPService", "XDP", "XDPControl", "Packet", "TestSupport", "udp-echo", "packet-counter", "port-steer",
+                           .product(name: "MetricsTestKit", package: "swift-metrics")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "XDPIntegrationTests",
-            dependencies: ["XDP", "XDPControl", "Packet"],
+            dependencies: ["XDP", "XDPControl", "Packet", "TestSupport"],
             swiftSettings: swiftSettings
         ),
     ]

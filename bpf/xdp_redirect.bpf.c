@@ -42,22 +42,15 @@ struct {
     __type(value, struct match_config);
 } match_config SEC(".maps");
 
-// Router mode: next hops (output interface, family, address) whose neighbor
-// the userspace tables know. A packet the FIB would forward goes to userspace
-// only when its next hop is here; otherwise the kernel forwards it (so a
-// neighbor the kernel just learned is never a userspace drop).
-struct next_hop_key {
-    __u32 ifindex;
-    __u32 family;
-    __u8 address[16];
-};
-
+// Router mode: the interfaces the daemon serves with sockets (written by
+// userspace at setup). A packet the FIB forwards out of any other interface
+// stays with the kernel, which forwards it.
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
-    __uint(max_entries, 65536);
-    __type(key, struct next_hop_key);
-    __type(value, __u8);
-} known_next_hops SEC(".maps");
+    __uint(max_entries, 64);
+    __type(key, __u32);   // ifindex
+    __type(value, __u32); // 1
+} served_ports SEC(".maps");
 
 // The process that loaded this program (written by userspace at load), so a
 // new instance can tell a program left by a killed process (replace it) from
@@ -74,8 +67,19 @@ enum counter {
     COUNTER_PASSED = 1,         // no match: to the kernel stack
     COUNTER_DROPPED_NO_SOCKET = 2, // matched, but the queue has no socket
     COUNTER_PASSED_NO_SOCKET = 3,  // matched, no socket, pass_without_socket set
-    COUNTER_ROUTER_PASSED = 4,     // router mode: for the kernel (ARP/ND, local, no route/neighbor, TTL)
-    COUNTER_COUNT = 5,
+    COUNTER_ROUTER_PASSED = 4,     // router mode: for the kernel, any reason below (the sum of 5...14)
+    // Router mode, why a packet went to the kernel (mirrored by RedirectCounters.RouterReason in Swift):
+    COUNTER_ROUTER_NOT_IP = 5,        // ARP, ND, VLAN-tagged, other ethertypes, hop-by-hop, malformed IP
+    COUNTER_ROUTER_TTL = 6,           // TTL / hop limit <= 1 (the kernel sends time exceeded)
+    COUNTER_ROUTER_NOT_FORWARDED = 7, // FIB: local destination, or no route (NOT_FWDED)
+    COUNTER_ROUTER_UNREACHABLE = 8,   // FIB: blackhole, unreachable, prohibit routes
+    COUNTER_ROUTER_NO_NEIGHBOR = 9,   // FIB: next hop MAC unknown (the kernel resolves it)
+    COUNTER_ROUTER_FRAG_NEEDED = 10,  // FIB: longer than the egress MTU
+    COUNTER_ROUTER_FWD_DISABLED = 11, // FIB: forwarding disabled on the ingress interface
+    COUNTER_ROUTER_UNSERVED = 12,     // FIB success, egress not a served port (the kernel forwards it)
+    COUNTER_ROUTER_OTHER = 13,        // FIB: any other answer; or no room for the metadata
+    COUNTER_ROUTER_IP_OPTIONS = 14,   // IPv4 source route or router alert option (the kernel's settings decide)
+    COUNTER_COUNT = 15,
 };
 
 struct {
@@ -152,59 +156,164 @@ static __always_inline int matches(struct xdp_md *ctx, const struct match_config
     return port >= m->port_min && port <= m->port_max;
 }
 
-// Router mode: a packet goes to userspace only if the kernel's own FIB says it
-// would be forwarded and its next hop's MAC is known (bpf_fib_lookup SUCCESS);
-// ARP, ND, traffic for this host, packets with no route or no neighbor, and
-// expiring TTLs go to the kernel, which resolves neighbors and sends ICMP.
-static __always_inline int forwardable(struct xdp_md *ctx) {
+// IPv4 options whose handling depends on more than the FIB: a source route
+// (loose 0x83, strict 0x89: accept_source_route decides) or a router alert
+// (0x94: a local socket may claim the packet). Returns 1 when the `length`
+// bytes of options after a plain Ethernet + IPv4 header carry one, or
+// cannot be walked (left to the kernel to judge); other options (record
+// route, timestamp, NOP...) ride along. A global function: the verifier
+// checks it once, on its own, and the walk runs over a copy on the stack.
+__noinline int ipv4_kernel_options(struct xdp_md *ctx, __u32 length) {
+    __u8 options[40] = {};
+    if (length == 0)
+        return 0;
+    if (length > sizeof(options))
+        return 1;
+    if (bpf_xdp_load_bytes(ctx, sizeof(struct ethhdr) + sizeof(struct iphdr), options, length))
+        return 1;
+    __u32 offset = 0;
+    for (int i = 0; i < 40; i++) {
+        if (offset >= length)
+            return 0;
+        __u8 type = options[offset];
+        if (type == 0) // end of options
+            return 0;
+        if (type == 1) { // no operation
+            offset += 1;
+            continue;
+        }
+        if (type == 0x83 || type == 0x89 || type == 0x94 || offset + 1 >= length)
+            return 1;
+        __u8 size = options[offset + 1];
+        if (size < 2)
+            return 1;
+        offset += size;
+    }
+    return 0;
+}
+
+// Router mode: the FIB's answer for a packet going to userspace, written in
+// front of the packet (data_meta .. data), 20 bytes. Mirrored by FIBMetadata
+// in Swift (XDP/FIBMetadata.swift). dmac and smac come first, in the order of
+// an Ethernet header, so the rewrite is one 12-byte copy. The magic is last,
+// right before the packet, where RX_META_MAGIC of `xdp_rx_meta` also sits:
+// the two are exclusive (userspace refuses router mode with RX metadata) and
+// each reader checks its own magic.
+#define FIB_META_MAGIC 0x58444631 /* "XDF1": format version 1 */
+struct xdp_fib_meta {
+    __u8 dmac[6];    // next hop's MAC (fib.dmac)
+    __u8 smac[6];    // egress interface's MAC (fib.smac)
+    __u32 ifindex;   // egress interface (fib.ifindex)
+    __u32 magic;     // FIB_META_MAGIC, last: right before the packet
+};
+
+// Router mode: a packet goes to userspace only if the kernel's FIB says it
+// would be forwarded to a known neighbor (bpf_fib_lookup SUCCESS) out of an
+// interface the daemon serves; the answer travels with it as xdp_fib_meta, so
+// userspace never decides again. Everything else goes to the kernel, counted
+// by reason: ARP, ND, hop-by-hop options, traffic for this host, no route,
+// no neighbor (the kernel resolves it), too big for the egress MTU (the
+// kernel fragments or sends ICMP), forwarding disabled, and expiring TTLs.
+// Returns 0 when the packet should go to a socket, else the counter to bump.
+static __always_inline __u32 route(struct xdp_md *ctx) {
     void *data = (void *)(long)ctx->data;
     void *data_end = (void *)(long)ctx->data_end;
     struct ethhdr *eth = data;
     if ((void *)(eth + 1) > data_end)
-        return 0;
+        return COUNTER_ROUTER_NOT_IP;
     struct bpf_fib_lookup fib = {};
     fib.ifindex = ctx->ingress_ifindex;
     __u16 proto = bpf_ntohs(eth->h_proto);
+    __u8 l4;
+    void *l4_header;
     if (proto == ETH_P_IP) {
         struct iphdr *ip = (void *)(eth + 1);
-        if ((void *)(ip + 1) > data_end || ip->ihl < 5 || ip->ttl <= 1)
-            return 0;
+        if ((void *)(ip + 1) > data_end || ip->ihl < 5 || ip->version != 4)
+            return COUNTER_ROUTER_NOT_IP;
+        if (ip->ttl <= 1)
+            return COUNTER_ROUTER_TTL;
+        if (ip->ihl > 5 && ipv4_kernel_options(ctx, ip->ihl * 4 - sizeof(struct iphdr)))
+            return COUNTER_ROUTER_IP_OPTIONS;
         fib.family = 2; // AF_INET
         fib.tos = ip->tos;
         fib.l4_protocol = ip->protocol;
         fib.tot_len = bpf_ntohs(ip->tot_len);
         fib.ipv4_src = ip->saddr;
         fib.ipv4_dst = ip->daddr;
+        l4 = ip->protocol;
+        // Ports (for an L4 multipath hash) only in a first or only fragment.
+        l4_header = (ip->frag_off & bpf_htons(0x1FFF)) ? 0 : (void *)ip + ip->ihl * 4;
     } else if (proto == ETH_P_IPV6) {
         struct ipv6hdr *ip6 = (void *)(eth + 1);
-        if ((void *)(ip6 + 1) > data_end || ip6->hop_limit <= 1)
-            return 0;
-        // ND, and extension headers the userspace parser leaves to the kernel.
+        if ((void *)(ip6 + 1) > data_end || ip6->version != 6)
+            return COUNTER_ROUTER_NOT_IP;
+        if (ip6->hop_limit <= 1)
+            return COUNTER_ROUTER_TTL;
         __u8 next = ip6->nexthdr;
-        if (next == 58 /* ICMPv6 */ || next == 0 || next == 43 || next == 44 || next == 60 || next == 50 || next == 51)
-            return 0;
+        // Hop-by-hop options are for every router on the path: the kernel's.
+        if (next == 0)
+            return COUNTER_ROUTER_NOT_IP;
+        // Neighbor discovery (router/neighbor solicitation and advertisement,
+        // redirect: ICMPv6 133-137) is the kernel's; other ICMPv6 (echo,
+        // errors) is forwarded like any packet.
+        if (next == 58) {
+            __u8 *type = (void *)(ip6 + 1);
+            if ((void *)(type + 1) > data_end || (*type >= 133 && *type <= 137))
+                return COUNTER_ROUTER_NOT_IP;
+        }
         fib.family = 10; // AF_INET6
         fib.flowinfo = *(__be32 *)ip6 & bpf_htonl(0x0FFFFFFF);
         fib.l4_protocol = next;
-        fib.tot_len = bpf_ntohs(ip6->payload_len);
+        // The whole IP packet: the MTU check compares it with the egress MTU.
+        fib.tot_len = bpf_ntohs(ip6->payload_len) + sizeof(struct ipv6hdr);
         __builtin_memcpy(fib.ipv6_src, &ip6->saddr, 16);
         __builtin_memcpy(fib.ipv6_dst, &ip6->daddr, 16);
+        l4 = next;
+        l4_header = ip6 + 1;
     } else {
-        return 0;
+        return COUNTER_ROUTER_NOT_IP;
     }
-    if (bpf_fib_lookup(ctx, &fib, sizeof(fib), 0) != BPF_FIB_LKUP_RET_SUCCESS)
-        return 0;
-    // On success the lookup left the next hop (gateway, or the destination
-    // itself when directly connected) in the dst fields, and the output
-    // interface in ifindex.
-    struct next_hop_key key = {};
-    key.ifindex = fib.ifindex;
-    key.family = fib.family;
-    if (fib.family == 2)
-        __builtin_memcpy(key.address, &fib.ipv4_dst, 4);
-    else
-        __builtin_memcpy(key.address, fib.ipv6_dst, 16);
-    return bpf_map_lookup_elem(&known_next_hops, &key) != 0;
+    if (l4_header && (l4 == IPPROTO_UDP || l4 == IPPROTO_TCP)) {
+        __be16 *ports = l4_header;
+        if ((void *)(ports + 2) <= data_end) {
+            fib.sport = ports[0];
+            fib.dport = ports[1];
+        }
+    }
+    switch (bpf_fib_lookup(ctx, &fib, sizeof(fib), 0)) {
+    case BPF_FIB_LKUP_RET_SUCCESS:
+        break;
+    case BPF_FIB_LKUP_RET_NOT_FWDED:
+        return COUNTER_ROUTER_NOT_FORWARDED;
+    case BPF_FIB_LKUP_RET_BLACKHOLE:
+    case BPF_FIB_LKUP_RET_UNREACHABLE:
+    case BPF_FIB_LKUP_RET_PROHIBIT:
+        return COUNTER_ROUTER_UNREACHABLE;
+    case BPF_FIB_LKUP_RET_NO_NEIGH:
+        return COUNTER_ROUTER_NO_NEIGHBOR;
+    case BPF_FIB_LKUP_RET_FRAG_NEEDED:
+        return COUNTER_ROUTER_FRAG_NEEDED;
+    case BPF_FIB_LKUP_RET_FWD_DISABLED:
+        return COUNTER_ROUTER_FWD_DISABLED;
+    default:
+        return COUNTER_ROUTER_OTHER;
+    }
+    // On success the lookup left the egress interface in ifindex and the
+    // MACs to write in smac (the egress's) and dmac (the next hop's).
+    __u32 egress = fib.ifindex;
+    if (!bpf_map_lookup_elem(&served_ports, &egress))
+        return COUNTER_ROUTER_UNSERVED;
+    if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(struct xdp_fib_meta)))
+        return COUNTER_ROUTER_OTHER;
+    // adjust_meta invalidated every packet pointer: check again.
+    struct xdp_fib_meta *meta = (void *)(long)ctx->data_meta;
+    if ((void *)(meta + 1) > (void *)(long)ctx->data)
+        return COUNTER_ROUTER_OTHER;
+    __builtin_memcpy(meta->dmac, fib.dmac, 6);
+    __builtin_memcpy(meta->smac, fib.smac, 6);
+    meta->ifindex = egress;
+    meta->magic = FIB_META_MAGIC;
+    return 0;
 }
 
 // The decision shared by every entry point below.
@@ -212,9 +321,13 @@ static __always_inline int redirect_queues(struct xdp_md *ctx) {
     __u32 zero = 0;
     __u32 queue = ctx->rx_queue_index;
     const struct match_config *m = bpf_map_lookup_elem(&match_config, &zero);
-    if (m && m->router && !forwardable(ctx)) {
-        count(COUNTER_ROUTER_PASSED);
-        return XDP_PASS;
+    if (m && m->router) {
+        __u32 reason = route(ctx);
+        if (reason) {
+            count(COUNTER_ROUTER_PASSED);
+            count(reason);
+            return XDP_PASS;
+        }
     }
     if (m && !m->router && m->enabled && !matches(ctx, m)) {
         count(COUNTER_PASSED);

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(libxdp-dev libbpf-dev libelf-dev zlib1g-dev pkg-config bpftool iproute2 ethtool
-          iputils-ping iperf3 tcpdump procps python3)
+          iputils-ping iperf3 tcpdump procps python3 python3-prometheus-client)
 
 if [ "$(id -u)" != 0 ]; then
     echo "deps: must run as root (AF_XDP, BPF and network namespaces need CAP_NET_ADMIN, CAP_BPF, CAP_SYS_ADMIN)" >&2

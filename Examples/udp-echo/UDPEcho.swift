@@ -48,7 +48,7 @@ struct Placement: ParsableArguments {
     @Option(name: .customLong("zero-copy"), help: "Zero-copy: required, preferred or off.") var zeroCopy = "preferred"
 
     func configuration(interface: String, match: RedirectMatch) throws -> PacketServiceConfiguration {
-        guard let mode = AttachMode(rawValue: attach) else { throw ValidationError("--attach \(attach): use native, generic or auto") }
+        guard let mode = AttachMode(name: attach) else { throw ValidationError("--attach \(attach): use native (drv), generic (skb) or auto") }
         guard let bind = ZeroCopyMode(rawValue: zeroCopy) else { throw ValidationError("--zero-copy \(zeroCopy): use required, preferred or off") }
         do {
             return PacketServiceConfiguration(interface: interface, match: match,

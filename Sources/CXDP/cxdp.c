@@ -47,6 +47,13 @@ void cxdp_set_library_logging(bool quiet) {
 
 const char *cxdp_last_library_message(void) { return cxdp_last_message; }
 
+int cxdp_set_thread_fifo(unsigned long thread, int priority) {
+    struct sched_param param;
+    memset(&param, 0, sizeof param);
+    param.sched_priority = priority;
+    return pthread_setschedparam((pthread_t)thread, SCHED_FIFO, &param);
+}
+
 int cxdp_pin_current_thread(int cpu) {
     cpu_set_t set;
     CPU_ZERO(&set);
@@ -70,7 +77,6 @@ int cxdp_enter_network_namespace(int fd) {
     return setns(fd, CLONE_NEWNET) == 0 ? 0 : -errno;
 }
 
-int cxdp_thread_id(void) { return (int)syscall(SYS_gettid); }
 
 int cxdp_interface_queue_count(const char *ifname) {
     struct ethtool_channels channels = { .cmd = ETHTOOL_GCHANNELS };
@@ -123,18 +129,7 @@ int cxdp_restore_effective_capabilities(void) {
     return cxdp_capset(data);
 }
 
-int cxdp_drop_capabilities(uint64_t mask) {
-    struct __user_cap_data_struct data[2];
-    int rc = cxdp_capget(data);
-    if (rc) return rc;
-    data[0].effective &= ~(uint32_t)mask;
-    data[1].effective &= ~(uint32_t)(mask >> 32);
-    data[0].permitted &= ~(uint32_t)mask;
-    data[1].permitted &= ~(uint32_t)(mask >> 32);
-    data[0].inheritable &= ~(uint32_t)mask;
-    data[1].inheritable &= ~(uint32_t)(mask >> 32);
-    return cxdp_capset(data);
-}
+const char *cxdp_errno_name(int error) { return strerrorname_np(error); }
 
 uint64_t cxdp_effective_capabilities(void) {
     struct __user_cap_data_struct data[2];
@@ -249,11 +244,35 @@ int64_t cxdp_xdp_attached_id(int ifindex) {
     return query.prog_id;
 }
 
+int cxdp_xdp_attached_mode(int ifindex) {
+    LIBBPF_OPTS(bpf_xdp_query_opts, query);
+    int rc = bpf_xdp_query(ifindex, 0, &query);
+    if (rc) return rc;
+    return query.attach_mode;
+}
+
 uint32_t cxdp_program_id(int prog_fd) {
     struct bpf_prog_info info;
     memset(&info, 0, sizeof info);
     __u32 length = sizeof info;
     return bpf_obj_get_info_by_fd(prog_fd, &info, &length) == 0 ? info.id : 0;
+}
+
+void cxdp_program_name(uint32_t id, char *out, size_t size) {
+    if (!out || size == 0) return;
+    out[0] = 0;
+    int fd = bpf_prog_get_fd_by_id(id);
+    if (fd < 0) return;
+    struct bpf_prog_info info;
+    memset(&info, 0, sizeof info);
+    __u32 length = sizeof info;
+    if (bpf_obj_get_info_by_fd(fd, &info, &length) == 0) {
+        size_t n = strnlen(info.name, sizeof info.name);
+        if (n >= size) n = size - 1;
+        memcpy(out, info.name, n);
+        out[n] = 0;
+    }
+    close(fd);
 }
 
 bool cxdp_program_is_named(uint32_t id, const char *name) {
@@ -284,7 +303,8 @@ int64_t cxdp_program_owner(uint32_t id) {
             struct bpf_map_info map_info;
             memset(&map_info, 0, sizeof map_info);
             __u32 map_length = sizeof map_info;
-            if (bpf_obj_get_info_by_fd(map, &map_info, &map_length) == 0 && strcmp(map_info.name, "owner") == 0) {
+            if (bpf_obj_get_info_by_fd(map, &map_info, &map_length) == 0 && strcmp(map_info.name, "owner") == 0
+                && map_info.key_size == 4 && map_info.value_size == 4) {  // someone else's "owner" map may hold anything
                 uint32_t key = 0, pid = 0;
                 if (bpf_map_lookup_elem(map, &key, &pid) == 0) owner = pid;
             }

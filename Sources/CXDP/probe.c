@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/types.h>
@@ -463,6 +464,45 @@ int cxdp_probe_driver(const char *ifname, struct cxdp_driver_info *out)
     copy_str(out->firmware, sizeof(out->firmware), di.fw_version, sizeof(di.fw_version));
     copy_str(out->bus, sizeof(out->bus), di.bus_info, sizeof(di.bus_info));
     return 0;
+}
+
+int cxdp_probe_veth_peer(const char *ifname)
+{
+    struct ethtool_drvinfo di;
+    memset(&di, 0, sizeof(di));
+    di.cmd = ETHTOOL_GDRVINFO;
+    int rc = ethtool_request(ifname, &di);
+    if (rc < 0)
+        return rc;
+    if (strncmp(di.driver, "veth", sizeof(di.driver)) != 0 || di.n_stats == 0 || di.n_stats > 4096)
+        return 0;
+    size_t count = di.n_stats;
+    struct ethtool_gstrings *names = calloc(1, sizeof(*names) + count * ETH_GSTRING_LEN);
+    struct ethtool_stats *stats = calloc(1, sizeof(*stats) + count * sizeof(__u64));
+    int peer = 0;
+    if (!names || !stats) {
+        peer = -ENOMEM;
+        goto done;
+    }
+    names->cmd = ETHTOOL_GSTRINGS;
+    names->string_set = ETH_SS_STATS;
+    names->len = count;
+    stats->cmd = ETHTOOL_GSTATS;
+    stats->n_stats = count;
+    if ((rc = ethtool_request(ifname, names)) < 0 || (rc = ethtool_request(ifname, stats)) < 0) {
+        peer = rc;
+        goto done;
+    }
+    for (size_t i = 0; i < count && i < names->len && i < stats->n_stats; i++) {
+        if (strncmp((const char *)names->data + i * ETH_GSTRING_LEN, "peer_ifindex", ETH_GSTRING_LEN) == 0) {
+            peer = (int)stats->data[i];
+            break;
+        }
+    }
+done:
+    free(names);
+    free(stats);
+    return peer;
 }
 
 int cxdp_probe_channels(const char *ifname, struct cxdp_channels *out)

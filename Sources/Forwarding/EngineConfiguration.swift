@@ -14,6 +14,32 @@ public struct EngineConfiguration: Sendable, Equatable {
         }
     }
 
+    /// A user's own XDP program attached instead of swift-xdp's (xconnect
+    /// and macswap): a compiled object, its entry point and its XSKMAP.
+    public struct Program: Sendable, Equatable {
+        /// The compiled object's path.
+        public var path: String
+        /// The entry point's function or section name (nil: the only XDP program).
+        public var entryPoint: String?
+        /// The XSKMAP the sockets are registered in.
+        public var socketMapName: String
+        /// Parses `FILE[:SECTION]` (a colon followed by a path is part of FILE).
+        /// - Parameters:
+        ///   - argument: The text, as `--program` and `program:` take it.
+        ///   - socketMapName: The XSKMAP's name.
+        public init(argument: String, socketMapName: String = "xsks") {
+            if let colon = argument.lastIndex(of: ":"), colon != argument.startIndex, !argument[argument.index(after: colon)...].contains("/") {
+                let entry = String(argument[argument.index(after: colon)...])
+                path = String(argument[..<colon])
+                entryPoint = entry.isEmpty ? nil : entry
+            } else {
+                path = argument
+                entryPoint = nil
+            }
+            self.socketMapName = socketMapName
+        }
+    }
+
     public var mode: ForwardingMode
     public var ports: [Port]
     /// CPUs for workers (nil: the process's affinity mask).
@@ -26,6 +52,8 @@ public struct EngineConfiguration: Sendable, Equatable {
     public var batch: Int
     /// Set up inside this network namespace.
     public var namespace: String?
+    /// A user's own XDP program instead of swift-xdp's (nil: ours).
+    public var program: Program? = nil
 
     public init(mode: ForwardingMode, ports: [Port], cpus: [Int]? = nil, attach: AttachMode = .auto,
                 zeroCopy: ZeroCopyMode = .preferred, needWakeup: Bool = true, frameSize: Int = 2048,
@@ -55,6 +83,9 @@ public struct EngineConfiguration: Sendable, Equatable {
         let names = ports.map(\.interface)
         guard Set(names).count == names.count else { throw fail("a port is listed twice: \(names.joined(separator: ", "))") }
         guard (1...2048).contains(batch) else { throw fail("batch \(batch) out of range: use 1 to 2048") }
+        if mode == .l3, program != nil {
+            throw fail("l3 needs swift-xdp's program (it asks the kernel's FIB and hands its answer to the workers): use program only with xconnect or macswap")
+        }
         try UMEMConfiguration(frameCount: frameCount, frameSize: frameSize).validate()
         if mode != .macswap, let a = ports[0].queues, let b = ports[1].queues, a != b {
             throw fail("\(mode.rawValue) pairs queue q of one port with queue q of the other: give both ports the same queues (now \(a) and \(b))")

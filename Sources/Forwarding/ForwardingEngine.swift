@@ -1,5 +1,4 @@
 import Glibc
-import Packet
 import Synchronization
 import XDP
 import XDPControl
@@ -22,8 +21,6 @@ public final class ForwardingEngine: @unchecked Sendable {
     public private(set) var fallbackReasons: [String: String] = [:]
     /// Whether sockets are zero-copy.
     public private(set) var zeroCopy = false
-    /// Routes and neighbors (l3); workers pick up a new generation at a batch boundary.
-    public let tables = TableStore()
 
     /// One program per port (boxed: arrays hold copyable values only).
     private var programs: [ProgramBox] = []
@@ -45,6 +42,9 @@ public final class ForwardingEngine: @unchecked Sendable {
     private func setUp() throws(XDPError) {
         let config = configuration
         for port in config.ports { interfaces.append(try Interface.discover(port.interface)) }
+        if config.mode != .macswap {
+            try ForwardingEngine.refuseLoop(interfaces[0], interfaces[1], mode: config.mode)
+        }
         var planPorts: [QueuePlan.Port] = []
         for (port, interface) in zip(config.ports, interfaces) { planPorts.append(try QueuePlan.Port(interface, queues: port.queues)) }
         let pairs = config.mode == .macswap ? [] : [(config.ports[0].interface, config.ports[1].interface)]
@@ -54,16 +54,27 @@ public final class ForwardingEngine: @unchecked Sendable {
         }
         let match: RedirectMatch = config.mode == .l3 ? .forwardable : .everything
         for port in config.ports {
-            let program = try XDPProgram(interface: port.interface, mode: config.attach, match: match)
+            let program = if let custom = config.program {
+                try XDPProgram(interface: port.interface, object: .file(custom.path), programName: custom.entryPoint,
+                               socketMapName: custom.socketMapName, mode: config.attach)
+            } else {
+                try XDPProgram(interface: port.interface, mode: config.attach, match: match)
+            }
             attachModes[port.interface] = program.mode
             if let reason = program.fallbackReason { fallbackReasons[port.interface] = reason }
             programs.append(ProgramBox(program))
+        }
+        if config.mode == .l3 {
+            // The program redirects only what the FIB sends out of a port we serve.
+            let served = interfaces.map { UInt32($0.index) }
+            for box in programs { try box.program.setServedInterfaces(served) }
         }
         let socketConfig = SocketConfiguration(zeroCopy: config.zeroCopy, needWakeup: config.needWakeup)
         for worker in plan.workers {
             // One UMEM per worker, shared by all its sockets: forwarding between its ports needs no copy.
             let queues = try WorkerQueues(serving: worker.assignments, framesPerSocket: config.frameCount, frameSize: config.frameSize,
-                                          socketConfiguration: socketConfig) { (socket: borrowing Socket) throws(XDPError) in
+                                          socketConfiguration: socketConfig,
+                                          txMetadataLength: TXMetadata.byteCount) { (socket: borrowing Socket) throws(XDPError) in
                 let programIndex = config.ports.firstIndex { $0.interface == socket.interface }!
                 try programs[programIndex].program.register(socket)
                 zeroCopy = socket.isZeroCopy
@@ -78,11 +89,20 @@ public final class ForwardingEngine: @unchecked Sendable {
         }
     }
 
+    /// Refuses two ports that are the two ends of one veth pair: every
+    /// packet sent out of one comes back in on the other, to be forwarded
+    /// again, forever.
+    static func refuseLoop(_ a: Interface, _ b: Interface, mode: ForwardingMode) throws(XDPError) {
+        guard Interface.vethPeerIndex(of: a.name) == b.index, Interface.vethPeerIndex(of: b.name) == a.index else { return }
+        throw XDPError(.invalidConfiguration, operation: "\(mode.rawValue) between \(a.name) and \(b.name)", errno: EINVAL,
+                       hint: "\(a.name) and \(b.name) are the two ends of one veth pair: what one port sends, the other receives and forwards back, forever. Use ports that lead to different hosts")
+    }
+
     /// Starts the workers.
     public func start() throws(XDPError) {
-        let mode = configuration.mode, batch = configuration.batch, tables = tables
+        let mode = configuration.mode, batch = configuration.batch
         try workers.start(cpus: plan.workers.map(\.cpu), name: "xdpfwd") { _, state, stop in
-            ForwardingLoops.run(mode: mode, batch: batch, state: &state, stop: stop, tables: tables)
+            ForwardingLoops.run(mode: mode, batch: batch, state: &state, stop: stop)
         }
     }
 
@@ -107,40 +127,6 @@ public final class ForwardingEngine: @unchecked Sendable {
         }
     }
 
-    /// Publishes new l3 tables: workers adopt them at their next batch
-    /// boundary (this waits, up to 200 ms, until every worker has), and only
-    /// then are the programs told which next hops userspace now knows, so
-    /// the BPF program never sends userspace a packet it cannot forward yet.
-    public func publishTables(_ forwarder: L3Forwarder) throws(XDPError) {
-        tables.publish(forwarder)
-        let generation = tables.generation
-        let deadline = ContinuousClock.now + .milliseconds(200)
-        while workers.runningCount > 0 && ContinuousClock.now < deadline
-                && frameCounters.contains(where: { $0.tablesGeneration.load(ordering: .acquiring) < generation }) {
-            usleep(200)
-        }
-        var hops: [NextHop: Bool] = [:]
-        for entry in forwarder.neighbors.entries where entry.neighbor.isUsable && forwarder.interfaces[entry.interface] != nil {
-            let bytes: [UInt8]
-            switch entry.address {
-            case .v4(let value): bytes = [UInt8(value >> 24), UInt8((value >> 16) & 0xff), UInt8((value >> 8) & 0xff), UInt8(value & 0xff)]
-            case .v6(let value): bytes = value.bytes
-            }
-            hops[NextHop(interfaceIndex: entry.interface, address: bytes)] = true
-        }
-        let adding = hops.keys.filter { !knownNextHops.contains($0) }.map { ($0.interfaceIndex, $0.address) }
-        let removing = knownNextHops.filter { hops[$0] == nil }.map { ($0.interfaceIndex, $0.address) }
-        for box in programs { try box.program.updateNextHops(adding: adding, removing: removing) }
-        knownNextHops = Set(hops.keys)
-    }
-
-    private var knownNextHops: Set<NextHop> = []
-
-    struct NextHop: Hashable {
-        var interfaceIndex: Int32
-        var address: [UInt8]
-    }
-
     /// Ports whose interface no longer exists (deleted while running).
     public func missingPorts() -> [String] {
         let check = { () -> [String] in
@@ -161,7 +147,16 @@ public final class ForwardingEngine: @unchecked Sendable {
             .map { port, _ in port.interface }
     }
 
-    /// Attaches the program of `port` again.
+    /// The program someone else attached to `port` in place of ours (a
+    /// description and the command that removes it), or nil when ours is
+    /// there or none is.
+    public func foreignProgram(port: String) -> (description: String, removalCommand: String)? {
+        guard let index = configuration.ports.firstIndex(where: { $0.interface == port }) else { return nil }
+        return programs[index].program.foreignProgram()
+    }
+
+    /// Attaches the program of `port` again, only onto an interface with
+    /// no program (a foreign one is never overwritten).
     public func reattachProgram(port: String) throws(XDPError) {
         guard let index = configuration.ports.firstIndex(where: { $0.interface == port }) else { return }
         try programs[index].program.reattach()

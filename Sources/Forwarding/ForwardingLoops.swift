@@ -12,22 +12,18 @@ public struct PassHandler: PacketHandler {
 /// Drops a handler decided, by reason (the TX-ring-full ones are the loop's).
 public struct DropCounts: Sendable, Equatable {
     public var malformed: UInt64 = 0
-    public var noRoute: UInt64 = 0
-    public var noNeighbor: UInt64 = 0
+    public var invalidMetadata: UInt64 = 0
     public var routeToUnservedPort: UInt64 = 0
     public var ttlExpired: UInt64 = 0
-    public var forKernel: UInt64 = 0
     public init() {}
 
     /// Copies these into a worker's local counters.
     @inlinable
     func store(into local: inout LocalPortCounters) {
         local.drops[DropCounter.malformed.rawValue] = malformed
-        local.drops[DropCounter.noRoute.rawValue] = noRoute
-        local.drops[DropCounter.noNeighbor.rawValue] = noNeighbor
+        local.drops[DropCounter.invalidMetadata.rawValue] = invalidMetadata
         local.drops[DropCounter.routeToUnservedPort.rawValue] = routeToUnservedPort
         local.drops[DropCounter.ttlExpired.rawValue] = ttlExpired
-        local.drops[DropCounter.forKernel.rawValue] = forKernel
     }
 }
 
@@ -35,28 +31,33 @@ public struct DropCounts: Sendable, Equatable {
 public protocol CountingHandler: PacketHandler {
     /// Drops by reason since creation.
     var drops: DropCounts { get }
-    /// Called at a batch boundary when the tables changed: pick up the new ones.
-    mutating func refresh(from tables: TableStore)
+    /// Partial checksums handed on as offload requests, and finished in software.
+    var partialChecksums: (offloaded: UInt64, finished: UInt64) { get }
+}
+
+extension CountingHandler {
+    /// None, for handlers that do not look at checksums.
+    public var partialChecksums: (offloaded: UInt64, finished: UInt64) { (0, 0) }
 }
 
 extension PassHandler: CountingHandler {
     public var drops: DropCounts { DropCounts() }
-    public mutating func refresh(from tables: TableStore) {}
 }
 
 /// The worker loops of the daemon. Generic over the handler, so each mode's
 /// loop is specialised and the per-packet decision is inlined.
 enum ForwardingLoops {
-    static func run(mode: ForwardingMode, batch: Int, state: inout WorkerState, stop: StopFlag, tables: TableStore) {
+    static func run(mode: ForwardingMode, batch: Int, state: inout WorkerState, stop: StopFlag) {
+        // Every mode sends packets on: partial checksums (hosts with
+        // checksum offload) are carried on as offload requests or finished.
+        let offload = state.queues.checksumOffloadMetadataLength
         switch mode {
         case .xconnect:
-            var handlers = (0..<state.queues.sockets.count).map { _ in PassHandler() }
-            pairLoop(batch: batch, state: &state, handlers: &handlers, stop: stop, tables: tables)
+            var handlers = (0..<state.queues.sockets.count).map { _ in TransportChecksumHandler(PassHandler(), offloadMetadataLength: offload) }
+            pairLoop(batch: batch, state: &state, handlers: &handlers, stop: stop)
         case .l3:
-            var handlers = (0..<state.queues.sockets.count).map { index in
-                L3Handler(outputInterfaceIndex: state.interfaceIndexes[index ^ 1])
-            }
-            pairLoop(batch: batch, state: &state, handlers: &handlers, stop: stop, tables: tables)
+            var handlers = l3Handlers(state, offloadMetadataLength: offload)
+            routeLoop(batch: batch, state: &state, handlers: &handlers, stop: stop)
         case .macswap:
             reflectLoop(batch: batch, state: &state, stop: stop)
         }
@@ -64,16 +65,10 @@ enum ForwardingLoops {
 
     /// Sockets 2k and 2k+1 are queue q of port A and of port B: forward both ways.
     static func pairLoop<Handler: CountingHandler>(batch: Int, state: inout WorkerState, handlers: inout [Handler],
-                                                    stop: StopFlag, tables: TableStore) {
+                                                    stop: StopFlag) {
         var local = state.counters.map { _ in LocalPortCounters() }
         var iterations = 0
-        var generation = -1
         while !stop.isRaised {
-            if tables.generation != generation {
-                generation = tables.generation
-                for index in handlers.indices { handlers[index].refresh(from: tables) }
-                state.frames.tablesGeneration.store(generation, ordering: .releasing)
-            }
             var handled = 0
             var pair = 0
             while pair + 1 < state.queues.sockets.count {
@@ -100,6 +95,7 @@ enum ForwardingLoops {
         local[output].txBytes &+= UInt64(result.transmittedBytes)
         local[input].drops[DropCounter.txRingFull.rawValue] &+= UInt64(result.transmitDropped)
         handlers[input].drops.store(into: &local[input])
+        (local[input].partialChecksumsOffloaded, local[input].partialChecksumsFinished) = handlers[input].partialChecksums
         local[input].publish(to: state.counters[input])
         local[output].publish(to: state.counters[output])
         return result.packets
@@ -108,7 +104,7 @@ enum ForwardingLoops {
     /// macswap: every socket reflects its own traffic.
     static func reflectLoop(batch: Int, state: inout WorkerState, stop: StopFlag) {
         var local = state.counters.map { _ in LocalPortCounters() }
-        var handler = MACSwapHandler()
+        var handler = TransportChecksumHandler(MACSwapHandler(), offloadMetadataLength: state.queues.checksumOffloadMetadataLength)
         var iterations = 0
         while !stop.isRaised {
             var handled = 0
@@ -123,6 +119,7 @@ enum ForwardingLoops {
                 local[index].txPackets &+= UInt64(result.transmitted)
                 local[index].txBytes &+= UInt64(result.transmittedBytes)
                 local[index].drops[DropCounter.txRingFull.rawValue] &+= UInt64(result.transmitDropped)
+                (local[index].partialChecksumsOffloaded, local[index].partialChecksumsFinished) = (handler.offloaded, handler.finishedInSoftware)
                 local[index].publish(to: state.counters[index])
             }
             iterations &+= 1

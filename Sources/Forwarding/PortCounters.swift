@@ -6,27 +6,21 @@ public enum DropCounter: Int, CaseIterable, Sendable {
     case txRingFull
     /// The frame could not be parsed (malformed), by the parser's reason.
     case malformed
-    /// No route for the destination (raced a route change: the BPF program passes what the kernel cannot forward).
-    case noRoute
-    /// No usable neighbor (raced a neighbor change).
-    case noNeighbor
+    /// l3: the frame carried no valid FIB answer (``FIBMetadata``) from the BPF program.
+    case invalidMetadata
     /// The route leaves by a port this worker does not serve.
     case routeToUnservedPort
     /// TTL or hop limit expired (raced: the BPF program passes these to the kernel).
     case ttlExpired
-    /// Anything the L3 decision sends to the kernel that reached userspace anyway.
-    case forKernel
 
     /// The metric label.
     public var label: String {
         switch self {
         case .txRingFull: "tx_ring_full"
         case .malformed: "malformed"
-        case .noRoute: "no_route"
-        case .noNeighbor: "no_neighbor"
+        case .invalidMetadata: "invalid_metadata"
         case .routeToUnservedPort: "route_to_unserved_port"
         case .ttlExpired: "ttl_expired"
-        case .forKernel: "for_kernel"
         }
     }
 }
@@ -47,11 +41,14 @@ public final class PortCounters: Sendable {
     /// Drops by reason (see ``drops(_:)``).
     let txRingFull = Atomic<UInt64>(0)
     let malformed = Atomic<UInt64>(0)
-    let noRoute = Atomic<UInt64>(0)
-    let noNeighbor = Atomic<UInt64>(0)
+    let invalidMetadata = Atomic<UInt64>(0)
     let routeToUnservedPort = Atomic<UInt64>(0)
     let ttlExpired = Atomic<UInt64>(0)
-    let forKernel = Atomic<UInt64>(0)
+    /// Partial TCP/UDP checksums (from hosts with checksum offload) of packets
+    /// received on the port, handed on as TX offload requests.
+    public let partialChecksumsOffloaded = Atomic<UInt64>(0)
+    /// The same, finished in software.
+    public let partialChecksumsFinished = Atomic<UInt64>(0)
     private let padding1 = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
 
     /// The port's name and queue this counts.
@@ -69,11 +66,9 @@ public final class PortCounters: Sendable {
         switch reason {
         case .txRingFull: txRingFull.load(ordering: .relaxed)
         case .malformed: malformed.load(ordering: .relaxed)
-        case .noRoute: noRoute.load(ordering: .relaxed)
-        case .noNeighbor: noNeighbor.load(ordering: .relaxed)
+        case .invalidMetadata: invalidMetadata.load(ordering: .relaxed)
         case .routeToUnservedPort: routeToUnservedPort.load(ordering: .relaxed)
         case .ttlExpired: ttlExpired.load(ordering: .relaxed)
-        case .forKernel: forKernel.load(ordering: .relaxed)
         }
     }
 
@@ -81,11 +76,9 @@ public final class PortCounters: Sendable {
         switch reason {
         case .txRingFull: txRingFull.store(value, ordering: .relaxed)
         case .malformed: malformed.store(value, ordering: .relaxed)
-        case .noRoute: noRoute.store(value, ordering: .relaxed)
-        case .noNeighbor: noNeighbor.store(value, ordering: .relaxed)
+        case .invalidMetadata: invalidMetadata.store(value, ordering: .relaxed)
         case .routeToUnservedPort: routeToUnservedPort.store(value, ordering: .relaxed)
         case .ttlExpired: ttlExpired.store(value, ordering: .relaxed)
-        case .forKernel: forKernel.store(value, ordering: .relaxed)
         }
     }
 }
@@ -96,8 +89,6 @@ public final class FrameCounters: Sendable {
     public let free = Atomic<Int>(0)
     public let receiveSide = Atomic<Int>(0)
     public let transmitSide = Atomic<Int>(0)
-    /// The table generation the worker forwards with.
-    public let tablesGeneration = Atomic<Int>(-1)
     public init() {}
 }
 
@@ -105,6 +96,7 @@ public final class FrameCounters: Sendable {
 public struct LocalPortCounters {
     public var rxPackets: UInt64 = 0, rxBytes: UInt64 = 0, txPackets: UInt64 = 0, txBytes: UInt64 = 0
     public var drops = [UInt64](repeating: 0, count: DropCounter.allCases.count)
+    public var partialChecksumsOffloaded: UInt64 = 0, partialChecksumsFinished: UInt64 = 0
     public init() {}
 
     /// Stores the totals (relaxed).
@@ -114,5 +106,7 @@ public struct LocalPortCounters {
         counters.txPackets.store(txPackets, ordering: .relaxed)
         counters.txBytes.store(txBytes, ordering: .relaxed)
         for reason in DropCounter.allCases { counters.store(reason, drops[reason.rawValue]) }
+        counters.partialChecksumsOffloaded.store(partialChecksumsOffloaded, ordering: .relaxed)
+        counters.partialChecksumsFinished.store(partialChecksumsFinished, ordering: .relaxed)
     }
 }

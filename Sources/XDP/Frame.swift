@@ -29,6 +29,10 @@ public struct Frame: ~Copyable {
     @usableFromInline var packetLength: UInt32
     /// Chunk size (the UMEM frame size).
     @usableFromInline let chunkSize: UInt32
+    /// Descriptor options for transmitting it: XDP_TX_METADATA once
+    /// ``requestChecksumOffload(start:offset:metadataLength:)`` wrote TX
+    /// metadata in front of the packet; 0 otherwise.
+    @usableFromInline var transmitOptions: UInt32 = 0
 
     @inlinable @inline(__always)
     init(base: UnsafeMutableRawPointer, chunk: UInt64, offset: UInt32, length: UInt32, chunkSize: UInt32) {
@@ -109,6 +113,34 @@ public struct Frame: ~Copyable {
         _ body: (UnsafeMutableRawBufferPointer) throws(E) -> R
     ) throws(E) -> R {
         try body(UnsafeMutableRawBufferPointer(start: base + Int(truncatingIfNeeded: address), count: Int(packetLength)))
+    }
+
+    /// Asks the device (or, in copy mode, the kernel) to fill in the packet's
+    /// checksum when it is transmitted: writes TX metadata with a checksum
+    /// request (XDP_TXMD_FLAGS_CHECKSUM: the one's-complement sum from
+    /// `start` to the end of the packet, stored at `start + offset`, a field
+    /// that must hold the pseudo-header sum) into the `metadataLength` bytes
+    /// in front of the packet, and marks the frame's descriptor with
+    /// XDP_TX_METADATA. Copy mode then hands the stack a CHECKSUM_PARTIAL
+    /// packet, finished by the egress device or in software.
+    ///
+    /// `metadataLength` must be the UMEM's
+    /// ``UMEMConfiguration/txMetadataLength`` and the socket that sends the
+    /// frame must honour checksum requests (``Socket/checkTXMetadata(_:)``).
+    /// - Parameters:
+    ///   - start: Where the summed bytes start, from the packet's first byte.
+    ///   - offset: Where the checksum goes, from `start`.
+    ///   - metadataLength: The UMEM's TX metadata length.
+    /// - Returns: `false`, changing nothing, when the headroom cannot hold
+    ///   the metadata or the request lies outside the packet.
+    @inlinable
+    public mutating func requestChecksumOffload(start: Int, offset: Int, metadataLength: Int) -> Bool {
+        guard metadataLength >= TXMetadata.byteCount, Int(self.offset) >= metadataLength,
+              start >= 0, offset >= 0, start &+ offset &+ 2 <= Int(packetLength), start <= 0xffff, offset <= 0xffff else { return false }
+        TXMetadata(checksum: .init(start: UInt16(truncatingIfNeeded: start), offset: UInt16(truncatingIfNeeded: offset)))
+            .write(to: base + Int(truncatingIfNeeded: address) - metadataLength)
+        transmitOptions = TXMetadata.descriptorOption
+        return true
     }
 
     /// Ends this value's ownership and returns the chunk address, for the

@@ -44,6 +44,9 @@ public struct Socket: ~Copyable, @unchecked Sendable {
     let ringHeaders: UnsafeMutablePointer<cxdp_ring_set>
     let storage: UMEMStorage
     let boundKey: UInt64
+    /// The syscalls this socket's loops made, bumped beside each one (a
+    /// plain memory increment; owned by the socket, freed with it).
+    @usableFromInline let syscallCounts: UnsafeMutablePointer<SyscallCounts>
 
     /// Creates a socket on `umem` and binds it to `queue` of `interface`.
     ///
@@ -183,11 +186,14 @@ public struct Socket: ~Copyable, @unchecked Sendable {
         ringHeaders = headers
         self.storage = storage
         boundKey = key
+        syscallCounts = .allocate(capacity: 1)
+        syscallCounts.initialize(to: SyscallCounts())
     }
 
     deinit {
         Socket.close(handle: handle, fd: fileDescriptor, directRings: directRings, storage: storage)
         ringHeaders.deallocate()
+        syscallCounts.deallocate()
         storage.boundQueues.withLock { _ = $0.remove(boundKey) }
     }
 
@@ -225,6 +231,7 @@ public struct Socket: ~Copyable, @unchecked Sendable {
     public func kickTransmit() -> Bool {
         guard !usesNeedWakeup || tx.needsWakeup else { return false }
         _ = sendto(fileDescriptor, nil, 0, Int32(MSG_DONTWAIT), nil, 0)
+        syscallCounts.pointee.transmitKicks &+= 1
         return true
     }
 
@@ -236,6 +243,7 @@ public struct Socket: ~Copyable, @unchecked Sendable {
     public func wakeReceive() -> Bool {
         guard usesBusyPoll || (usesNeedWakeup && fill.needsWakeup) else { return false }
         _ = recvfrom(fileDescriptor, nil, 0, Int32(MSG_DONTWAIT), nil, nil)
+        syscallCounts.pointee.receiveWakeups &+= 1
         return true
     }
 
@@ -248,8 +256,14 @@ public struct Socket: ~Copyable, @unchecked Sendable {
     public func poll(forTransmit: Bool = false, timeoutMilliseconds: Int32) -> Bool {
         var descriptor = pollfd(fd: fileDescriptor, events: Int16(POLLIN) | (forTransmit ? Int16(POLLOUT) : 0), revents: 0)
         let result = Glibc.poll(&descriptor, 1, timeoutMilliseconds)
+        syscallCounts.pointee.count(poll: result)
         return result > 0
     }
+
+    /// The syscalls this socket's loops have made so far (xdpsock's
+    /// application statistics, `-a`): read it on the socket's own thread,
+    /// or after the loop stopped.
+    public var syscalls: SyscallCounts { syscallCounts.pointee }
 
     /// The kernel's counters for this socket.
     /// - Throws: ``XDPError`` if getsockopt fails.

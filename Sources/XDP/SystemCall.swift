@@ -1,22 +1,10 @@
 import CXDP
 import Glibc
 
-/// Thin wrappers over the system calls the queue API makes, in the shape of
-/// swift-nio's `syscall(blocking:where:)`: EINTR is retried, the errno is
-/// captured right after the call, and failures become typed errors.
-@usableFromInline
+/// Thin wrappers over the socket options the queue API reads and sets:
+/// the errno is captured right after the call and failures become typed
+/// errors naming the operation.
 enum SystemCall {
-    /// Runs `body` until it does not fail with EINTR; returns its result or the errno.
-    @inlinable
-    static func retryingInterrupts(_ body: () -> Int32) -> Result<Int32, Errno> {
-        while true {
-            let result = body()
-            if result >= 0 { return .success(result) }
-            let error = Glibc.errno
-            if error != EINTR { return .failure(Errno(rawValue: error)) }
-        }
-    }
-
     /// getsockopt into a value of type `T`.
     static func getOption<T>(_ fd: Int32, level: Int32, name: Int32, as: T.Type, operation: @autoclosure () -> String) throws(XDPError) -> T {
         let pointer = UnsafeMutablePointer<T>.allocate(capacity: 1)
@@ -36,11 +24,4 @@ enum SystemCall {
             throw XDPError.fromErrno(Glibc.errno, operation: operation(), hint: hint)
         }
     }
-}
-
-/// A raw errno value, as a typed error for `Result`.
-@usableFromInline
-struct Errno: Error {
-    @usableFromInline let rawValue: Int32
-    @inlinable init(rawValue: Int32) { self.rawValue = rawValue }
 }

@@ -38,8 +38,7 @@ public struct TXRing: ~Copyable, @unchecked Sendable {
     public mutating func push(_ frame: consuming Frame) {
         precondition(ring.freeCount(wanting: 1) > 0, "TX ring full: check freeCount before pushing")
         precondition(frame.packetLength > 0, "cannot transmit an empty frame")
-        let (chunk, offset, length) = frame.surrender()
-        ring.append(xdp_desc(addr: addressing.encode(chunk: chunk, offset: offset), len: length, options: 0))
+        pushReserved(frame)
     }
 
     /// Queues a multi-buffer packet (a socket bound with
@@ -106,8 +105,9 @@ public struct TXRing: ~Copyable, @unchecked Sendable {
     /// ``freeCount(wanting:)`` for the batch) and that is not empty.
     @inlinable @inline(__always)
     mutating func pushReserved(_ frame: consuming Frame) {
+        let options = frame.transmitOptions
         let (chunk, offset, length) = frame.surrender()
-        ring.append(xdp_desc(addr: addressing.encode(chunk: chunk, offset: offset), len: length, options: 0))
+        ring.append(xdp_desc(addr: addressing.encode(chunk: chunk, offset: offset), len: length, options: options))
     }
 
     /// Makes the pushed packets visible to the kernel.

@@ -96,31 +96,10 @@ public struct XDPError: Error, Sendable, Equatable, CustomStringConvertible {
         return XDPError(kind, operation: operation, errno: errno, hint: hint.isEmpty ? defaultHint : hint)
     }
 
-    /// The symbolic name of an errno (`EBUSY`), falling back to its number.
+    /// The symbolic name of an errno (`EBUSY`, `EADDRINUSE`), from glibc's
+    /// `strerrorname_np`, falling back to its number.
     static func name(of errno: Int32) -> String {
-        switch errno {
-        case EPERM: "EPERM"
-        case ENOENT: "ENOENT"
-        case EINTR: "EINTR"
-        case ENXIO: "ENXIO"
-        case EAGAIN: "EAGAIN"
-        case ENOMEM: "ENOMEM"
-        case EACCES: "EACCES"
-        case EFAULT: "EFAULT"
-        case EBUSY: "EBUSY"
-        case EEXIST: "EEXIST"
-        case ENODEV: "ENODEV"
-        case EINVAL: "EINVAL"
-        case ENOSPC: "ENOSPC"
-        case ENOBUFS: "ENOBUFS"
-        case EOPNOTSUPP: "EOPNOTSUPP"
-        case EAFNOSUPPORT: "EAFNOSUPPORT"
-        case ENETDOWN: "ENETDOWN"
-        case E2BIG: "E2BIG"
-        case ERANGE: "ERANGE"
-        case EOVERFLOW: "EOVERFLOW"
-        case ENOTSUP: "ENOTSUP"
-        default: "errno \(errno)"
-        }
+        guard let name = cxdp_errno_name(errno) else { return "errno \(errno)" }
+        return String(cString: name)
     }
 }

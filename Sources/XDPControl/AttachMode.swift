@@ -26,3 +26,27 @@ public enum AttachMode: String, Sendable, CaseIterable, Codable, CustomStringCon
         }
     }
 }
+
+extension AttachMode {
+    /// Parses a mode as users write it, with the names iproute2, xdpsock and
+    /// xdp-bench use: `native` (`driver`, `drv`), `generic` (`skb`), `auto`.
+    /// - Parameter name: The name.
+    public init?(name: String) {
+        switch name.lowercased() {
+        case "native", "driver", "drv": self = .native
+        case "generic", "skb": self = .generic
+        case "auto": self = .auto
+        default: return nil
+        }
+    }
+
+    /// Decodes any name ``init(name:)`` takes (`skb` in a config file, too).
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let text = try container.decode(String.self)
+        guard let mode = AttachMode(name: text) else {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "'\(text)' is not an attach mode: use native (or drv), generic (or skb), or auto")
+        }
+        self = mode
+    }
+}

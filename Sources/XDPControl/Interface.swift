@@ -1,6 +1,7 @@
 import CXDP
 import Foundation
 import Glibc
+import Synchronization
 import XDP
 
 /// What the kernel says about a network interface: identity, link, queues,
@@ -100,6 +101,14 @@ public struct Interface: Sendable, Equatable, Codable {
             xdp: XDPFeatures.probe(index: Int(link.ifindex)))
     }
 
+    /// The index of the other end of a veth (in that end's namespace), or
+    /// nil for any other driver or when the kernel does not say.
+    /// - Parameter name: The interface, in the calling thread's namespace.
+    public static func vethPeerIndex(of name: String) -> Int? {
+        let peer = cxdp_probe_veth_peer(name)
+        return peer > 0 ? Int(peer) : nil
+    }
+
     /// sysfs belongs to the mount's namespace: trust it only when its ifindex matches.
     static func sysfsShowsThisNamespace(name: String, index: Int) -> Bool {
         guard let text = try? String(contentsOfFile: "/sys/class/net/\(name)/ifindex", encoding: .utf8) else { return false }
@@ -130,6 +139,33 @@ public struct Interface: Sendable, Equatable, Codable {
 
 /// XDP capabilities as the kernel's netdev family reports them.
 public struct XDPFeatures: Sendable, Equatable, Codable {
+    /// Answers tests put in place of the kernel's, by interface index.
+    private static let injected = Mutex<[Int: XDPFeatures]>([:])
+
+    /// Makes ``probe(index:)`` answer `features` for `interfaceIndex` (a
+    /// driver this machine lacks, e.g. fbnic's basic + rx-sg on a veth);
+    /// `nil` restores the kernel's answer. Process-wide: tests key it by
+    /// an interface of their own.
+    @_spi(Testing)
+    public static func injectForTesting(_ features: XDPFeatures?, interfaceIndex: Int) {
+        injected.withLock { $0[interfaceIndex] = features }
+    }
+
+    /// Creates a value (the kernel's answer is ``probe(index:)``).
+    /// - Parameters:
+    ///   - reported: Whether the kernel reported anything.
+    ///   - flags: The xdp-features bits.
+    ///   - zeroCopyMaxSegments: xdp-zc-max-segs.
+    ///   - rxMetadata: xdp-rx-metadata-features.
+    ///   - xskFeatures: xsk-features.
+    public init(reported: Bool, flags: UInt64, zeroCopyMaxSegments: UInt32? = nil, rxMetadata: UInt64? = nil, xskFeatures: UInt64? = nil) {
+        self.reported = reported
+        self.flags = flags
+        self.zeroCopyMaxSegments = zeroCopyMaxSegments
+        self.rxMetadata = rxMetadata
+        self.xskFeatures = xskFeatures
+    }
+
     /// Whether the kernel reported anything (false: unknown, not "none").
     public var reported: Bool
     /// The xdp-features bits.
@@ -140,6 +176,35 @@ public struct XDPFeatures: Sendable, Equatable, Codable {
     public var rxMetadata: UInt64?
     /// xsk-features bits, when reported.
     public var xskFeatures: UInt64?
+
+    enum CodingKeys: String, CodingKey {
+        case reported, flags, zeroCopyMaxSegments, rxMetadata, xskFeatures
+        case flagNames = "flag_names", rxMetadataNames = "rx_metadata_names", xskFeatureNames = "xsk_feature_names"
+    }
+
+    /// Decodes the numbers (the names are for people and are derived).
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(reported: try container.decode(Bool.self, forKey: .reported), flags: try container.decode(UInt64.self, forKey: .flags),
+                  zeroCopyMaxSegments: try container.decodeIfPresent(UInt32.self, forKey: .zeroCopyMaxSegments),
+                  rxMetadata: try container.decodeIfPresent(UInt64.self, forKey: .rxMetadata),
+                  xskFeatures: try container.decodeIfPresent(UInt64.self, forKey: .xskFeatures))
+    }
+
+    /// Encodes the numbers and, beside them, the features as names.
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(reported, forKey: .reported)
+        try container.encode(flags, forKey: .flags)
+        try container.encodeIfPresent(zeroCopyMaxSegments, forKey: .zeroCopyMaxSegments)
+        try container.encodeIfPresent(rxMetadata, forKey: .rxMetadata)
+        try container.encodeIfPresent(xskFeatures, forKey: .xskFeatures)
+        if reported {
+            try container.encode(XDPFeatures.names(flags, XDPFeatures.flagNames), forKey: .flagNames)
+            try container.encode(XDPFeatures.names(rxMetadata, XDPFeatures.rxMetadataNames), forKey: .rxMetadataNames)
+            try container.encode(XDPFeatures.names(xskFeatures, XDPFeatures.xskFeatureNames), forKey: .xskFeatureNames)
+        }
+    }
 
     /// The names of the xdp-features bits, in the kernel's order.
     public static let flagNames = ["basic", "redirect", "ndo-xmit", "xsk-zerocopy", "hw-offload", "rx-sg", "ndo-xmit-sg"]
@@ -164,13 +229,17 @@ public struct XDPFeatures: Sendable, Equatable, Codable {
         return set.isEmpty ? ["none"] : set
     }
 
-    /// How AF_XDP will run here: native with redirect, or generic (skb) only.
+    /// How AF_XDP will run here with `.auto`: native when the driver reports
+    /// redirect (or the kernel reports no features at all, and native is
+    /// tried first), generic (skb) otherwise.
     public var recommendedAttachMode: AttachMode {
-        reported && hasNativeXDP && canRedirect ? .native : .generic
+        !reported || (hasNativeXDP && canRedirect) ? .native : .generic
     }
 
-    /// Asks the kernel.
+    /// Asks the kernel (or, in tests, returns the answer injected with
+    /// ``injectForTesting(_:interfaceIndex:)``).
     public static func probe(index: Int) -> XDPFeatures {
+        if let injected = injected.withLock({ $0[index] }) { return injected }
         var raw = cxdp_xdp_features()
         guard cxdp_probe_xdp_features(Int32(index), &raw) == 0, raw.reported else {
             return XDPFeatures(reported: false, flags: 0, zeroCopyMaxSegments: nil, rxMetadata: nil, xskFeatures: nil)

@@ -14,8 +14,11 @@ public struct RedirectMatch: Sendable, Equatable {
     public var passWithoutSocket: Bool
 
     /// Router mode: only packets the kernel's FIB would forward, to a known
-    /// neighbor, go to the socket (bpf_fib_lookup); ARP, ND, local traffic,
-    /// no route, no neighbor and expiring TTLs go to the kernel.
+    /// neighbor, out of an interface set with
+    /// `XDPProgram.setServedInterfaces(_:)`, go to the socket
+    /// (bpf_fib_lookup), carrying the FIB's answer in front of them
+    /// (`FIBMetadata`); everything else goes to the kernel, counted by
+    /// ``RedirectCounters/RouterReason``.
     public var router: Bool = false
 
     /// Every packet goes to the queue's socket.
@@ -89,8 +92,57 @@ public struct RedirectCounters: Sendable, Equatable, Codable {
     public var droppedNoSocket: UInt64
     /// Matching packets passed to the kernel because their queue had no socket.
     public var passedNoSocket: UInt64
-    /// Router mode: packets left to the kernel (ARP/ND, local, no route or neighbor, TTL).
+    /// Router mode: packets left to the kernel, for any ``RouterReason``.
     public var routerPassed: UInt64 = 0
+    /// Router mode: packets left to the kernel by reason, keyed by ``RouterReason/label``.
+    public var routerReasons: [String: UInt64] = [:]
+
+    /// Why router mode left a packet to the kernel (`bpf/xdp_redirect.bpf.c`, `COUNTER_ROUTER_*`).
+    public enum RouterReason: Int, CaseIterable, Sendable, Codable {
+        /// ARP, neighbor discovery, VLAN-tagged, other ethertypes, IPv6 hop-by-hop options, malformed IP.
+        case notIP = 5
+        /// TTL or hop limit ≤ 1 (the kernel sends time exceeded).
+        case ttlExpired = 6
+        /// The FIB does not forward it: a local destination, or no route.
+        case notForwarded = 7
+        /// A blackhole, unreachable or prohibit route.
+        case unreachable = 8
+        /// The next hop's MAC is not known yet (the kernel resolves it).
+        case noNeighbor = 9
+        /// Longer than the egress MTU (the kernel fragments or sends ICMP).
+        case fragmentationNeeded = 10
+        /// Forwarding is disabled on the ingress interface (sysctl).
+        case forwardingDisabled = 11
+        /// The FIB forwards it out of an interface the daemon does not serve: the kernel forwards it.
+        case unservedEgress = 12
+        /// Any other answer of the FIB, or no room for the FIB metadata.
+        case other = 13
+        /// An IPv4 source route or router alert option: the kernel's settings
+        /// (accept_source_route, router alert sockets) decide, not the FIB.
+        case ipOptions = 14
+
+        /// The metric label.
+        public var label: String {
+            switch self {
+            case .notIP: "not_ip"
+            case .ttlExpired: "ttl_expired"
+            case .notForwarded: "not_forwarded"
+            case .unreachable: "unreachable"
+            case .noNeighbor: "no_neighbor"
+            case .fragmentationNeeded: "fragmentation_needed"
+            case .forwardingDisabled: "forwarding_disabled"
+            case .unservedEgress: "unserved_egress"
+            case .other: "other"
+            case .ipOptions: "ip_options"
+            }
+        }
+    }
+
+    /// Router mode: packets left to the kernel for `reason`.
+    public func routerPassed(_ reason: RouterReason) -> UInt64 { routerReasons[reason.label] ?? 0 }
+
+    /// The counters the program keeps (`COUNTER_COUNT`).
+    static let programCounterCount = 15
 
     /// Creates a value.
     public init(redirected: UInt64 = 0, passed: UInt64 = 0, droppedNoSocket: UInt64 = 0, passedNoSocket: UInt64 = 0) {

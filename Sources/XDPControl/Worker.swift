@@ -1,5 +1,6 @@
 import CXDP
 import Glibc
+import Synchronization
 import XDP
 
 /// A dedicated OS thread, pinned to one CPU when asked, running one poll
@@ -12,7 +13,8 @@ public final class Worker: @unchecked Sendable {
     public let name: String
     private var thread: pthread_t?
     private var body: (() -> Void)?
-    private var pinError: Int32 = 0
+    /// -1 until the thread has tried to pin itself, then 0 or the errno.
+    private let pinResult = Atomic<Int32>(-1)
 
     /// Starts `body` on a new thread, pinned to `cpu` if given.
     /// - Parameters:
@@ -40,9 +42,7 @@ public final class Worker: @unchecked Sendable {
 
     private func run() {
         cxdp_set_thread_name(name)
-        if let cpu {
-            pinError = cxdp_pin_current_thread(Int32(cpu))
-        }
+        pinResult.store(cpu.map { cxdp_pin_current_thread(Int32($0)) } ?? 0, ordering: .releasing)
         body?()
         body = nil
     }
@@ -55,8 +55,35 @@ public final class Worker: @unchecked Sendable {
         }
     }
 
-    /// The errno of a failed pin (0 when pinned or not asked).
-    public var pinErrno: Int32 { pinError }
+    /// Runs the thread under SCHED_FIFO at `priority` (1-99), for a worker
+    /// that spins on a CPU it has to itself (xdpsock's `--policy FIFO`):
+    /// the scheduler then never preempts it for ordinary threads.
+    /// - Throws: `XDPError` when the kernel refuses (EPERM: needs
+    ///   CAP_SYS_NICE; EINVAL: a priority outside 1-99).
+    public func setRealtimePriority(_ priority: Int32) throws(XDPError) {
+        guard let thread else { return }
+        let rc = cxdp_set_thread_fifo(UInt(thread), priority)
+        guard rc == 0 else {
+            throw XDPError.fromErrno(rc, operation: "set SCHED_FIFO priority \(priority) on \(name)",
+                                     hint: rc == EPERM ? "needs CAP_SYS_NICE (run as root)" : "use a priority from 1 to 99")
+        }
+    }
+
+    /// The errno of a failed pin (0 when pinned, not asked, or not tried yet).
+    public var pinErrno: Int32 { max(pinResult.load(ordering: .acquiring), 0) }
+
+    /// Waits (at most `timeout`) until the thread has tried to pin itself.
+    /// - Returns: 0 when pinned (or not asked), the errno of a failed pin,
+    ///   or nil when the thread has not got that far in time.
+    public func pinOutcome(timeout: Duration = .seconds(2)) -> Int32? {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let result = pinResult.load(ordering: .acquiring)
+            if result >= 0 { return result }
+            if ContinuousClock.now >= deadline { return nil }
+            usleep(100)
+        }
+    }
 
     /// The CPU the calling thread runs on now.
     public static var currentCPU: Int { Int(cxdp_current_cpu()) }

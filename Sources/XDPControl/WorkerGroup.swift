@@ -52,6 +52,14 @@ public final class WorkerGroup<State: ~Copyable>: @unchecked Sendable {
                 throw error
             }
         }
+        // A worker that runs unpinned would share a CPU it was planned off:
+        // refuse, naming the CPU, rather than run slower without a word.
+        for worker in workers {
+            guard let cpu = worker.cpu, let rc = worker.pinOutcome(), rc != 0 else { continue }
+            self.stop()
+            throw XDPError.fromErrno(rc, operation: "pin worker thread \(worker.name) to CPU \(cpu)",
+                                     hint: "CPU \(cpu) is not available to this process (allowed: \(Worker.allowedCPUs.map(String.init).joined(separator: ","))): choose CPUs from that list")
+        }
     }
 
     /// Stops and joins the workers and drops their states. Safe to call twice.

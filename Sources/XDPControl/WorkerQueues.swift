@@ -1,3 +1,4 @@
+import Glibc
 import XDP
 
 /// What one worker owns: one UMEM, and on it a socket for each
@@ -15,6 +16,12 @@ public struct WorkerQueues: ~Copyable, Sendable {
     public var sockets: SocketSet
     /// What each socket serves: socket `i` is bound to `assignments[i]`.
     public let assignments: [QueuePlan.Assignment]
+    /// The UMEM's TX metadata length when every socket honours a checksum
+    /// request in TX metadata (copy mode always; zero-copy with the
+    /// driver's tx-checksum xsk-feature), else 0: pass it to
+    /// ``XDP/Frame/requestChecksumOffload(start:offset:metadataLength:)``,
+    /// and finish checksums in software when it is 0.
+    public let checksumOffloadMetadataLength: Int
 
     /// Maps the UMEM, binds one socket per assignment, primes each fill ring
     /// and registers each socket.
@@ -23,19 +30,29 @@ public struct WorkerQueues: ~Copyable, Sendable {
     ///   - framesPerSocket: UMEM frames per socket (the UMEM has this many times the assignments).
     ///   - frameSize: Bytes per frame (2048 or 4096).
     ///   - socketConfiguration: Ring sizes and bind modes of every socket.
+    ///   - txMetadataLength: TX metadata bytes in front of each packet
+    ///     (``UMEMConfiguration/txMetadataLength``), for checksum offload
+    ///     requests; a kernel that refuses it (before 6.8) gets a UMEM without.
     ///   - register: Registers a freshly bound socket with the program of its
     ///     interface (``XDPProgram/register(_:)``), so its queue is redirected to it.
     /// - Throws: `XDPError` from mapping, binding or registering; what was
     ///   made so far is closed again.
     public init(serving assignments: [QueuePlan.Assignment], framesPerSocket: Int, frameSize: Int,
-                socketConfiguration: SocketConfiguration,
+                socketConfiguration: SocketConfiguration, txMetadataLength: Int = 0,
                 register: (borrowing Socket) throws(XDPError) -> Void) throws(XDPError) {
         guard !assignments.isEmpty else {
             throw XDPError(.invalidConfiguration, operation: "set up worker queues", hint: "a worker serves at least one queue")
         }
-        let umemConfig = UMEMConfiguration(frameCount: framesPerSocket * assignments.count, frameSize: frameSize,
+        var umemConfig = UMEMConfiguration(frameCount: framesPerSocket * assignments.count, frameSize: frameSize,
                                            fillRingSize: 2048, completionRingSize: 2048)
-        var umem = try UMEM(configuration: umemConfig)
+        umemConfig.txMetadataLength = txMetadataLength
+        var umem: UMEM
+        do throws(XDPError) {
+            umem = try UMEM(configuration: umemConfig)
+        } catch where txMetadataLength > 0 && error.errno == EINVAL {
+            umemConfig.txMetadataLength = 0
+            umem = try UMEM(configuration: umemConfig)
+        }
         var sockets = SocketSet(capacity: assignments.count)
         for assignment in assignments {
             var socket = try Socket(umem: umem, interface: assignment.port, queue: assignment.queue, configuration: socketConfiguration)
@@ -43,6 +60,17 @@ public struct WorkerQueues: ~Copyable, Sendable {
             try register(socket)
             sockets.append(socket)
         }
+        var offload = umemConfig.txMetadataLength
+        for index in 0..<sockets.count where offload > 0 {
+            sockets.withSocket(at: index) { (socket: borrowing Socket) in
+                do throws(XDPError) {
+                    try socket.checkTXMetadata(TXMetadata(checksum: .udpOverIPv4))
+                } catch {
+                    offload = 0
+                }
+            }
+        }
+        checksumOffloadMetadataLength = offload
         self.umem = umem
         self.sockets = sockets
         self.assignments = assignments

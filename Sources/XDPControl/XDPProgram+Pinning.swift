@@ -34,7 +34,8 @@ extension XDPProgram {
             let path = "/" + components.prefix(depth).joined(separator: "/")
             if mkdir(path, 0o755) != 0 && errno != EEXIST { throw XDPError.fromErrno(errno, operation: "create the pin directory \(path)") }
         }
-        for (name, fd) in zip(XDPProgram.pinnedMapNames, [socketMapFD, matchMapFD, countersMapFD]) {
+        // A user's own program has only its XSKMAP to pin (as xsks, where PinnedSocketMap looks).
+        for (name, fd) in zip(XDPProgram.pinnedMapNames, [socketMapFD, matchMapFD, countersMapFD]) where fd >= 0 {
             let path = directory + "/" + name
             let rc = bpf_obj_pin(fd, path)
             if rc != 0 {
@@ -47,11 +48,22 @@ extension XDPProgram {
             }
             guard chmod(path, 0o600) == 0 else { throw XDPError.fromErrno(errno, operation: "chmod \(path)") }
         }
+        if matchMapFD < 0 {
+            // A user's own program: pinned too, as the record that
+            // detachLeftAttached(interface:pinDirectory:) recognises it by.
+            let path = directory + "/" + XDPProgram.pinnedProgramName
+            let rc = bpf_obj_pin(programFD, path)
+            if rc != 0 { throw XDPError.fromErrno(-rc, operation: "pin program \(programName) at \(path)") }
+            guard chmod(path, 0o600) == 0 else { throw XDPError.fromErrno(errno, operation: "chmod \(path)") }
+        }
     }
+
+    /// The file a user's own program is pinned as, beside its XSKMAP.
+    static let pinnedProgramName = "program"
 
     /// Removes what ``pinMaps(in:owner:)`` created; missing files are fine.
     public static func unpinMaps(in directory: String) {
-        for name in pinnedMapNames { _ = unlink(directory + "/" + name) }
+        for name in pinnedMapNames + [pinnedProgramName] { _ = unlink(directory + "/" + name) }
         _ = rmdir(directory)
     }
 
@@ -68,11 +80,16 @@ extension XDPProgram {
 
     /// Detaches our redirect program from `interface` when it was left
     /// attached (``leaveAttached()``) or its owner process is gone; never
-    /// anyone else's program, nor one a live process is using.
+    /// anyone else's program, nor one a live process is using. A user's own
+    /// program left attached is recognised by the pin ``pinMaps(in:owner:)``
+    /// made of it in `pinDirectory`.
+    /// - Parameters:
+    ///   - interface: The interface, in the calling thread's network namespace.
+    ///   - pinDirectory: Where the program's maps were pinned, if anywhere.
     /// - Returns: The id of the program detached, or nil when none was attached.
     /// - Throws: `XDPError` `.busy` for a foreign or live program.
     @discardableResult
-    public static func detachLeftAttached(interface: String) throws(XDPError) -> UInt32? {
+    public static func detachLeftAttached(interface: String, pinDirectory: String? = nil) throws(XDPError) -> UInt32? {
         let index = if_nametoindex(interface)
         guard index != 0 else {
             throw XDPError(.interfaceNotFound, operation: "detach from \(interface)", errno: ENODEV, hint: "interface \(interface) not found in this network namespace")
@@ -80,9 +97,17 @@ extension XDPProgram {
         guard let id = attachedProgramID(interface: interface) else { return nil }
         let owner = cxdp_program_owner(id)
         let ownerGone = owner == 0 || (owner > 0 && kill(pid_t(owner), 0) != 0 && Glibc.errno == ESRCH)
-        guard cxdp_program_is_named(id, "xdp_redirect_qu"), ownerGone else {
+        var pinnedHere = false
+        if let pinDirectory {
+            let fd = bpf_obj_get(pinDirectory + "/" + pinnedProgramName)
+            if fd >= 0 {
+                pinnedHere = cxdp_program_id(fd) == id
+                close(fd)
+            }
+        }
+        guard pinnedHere || (cxdp_program_is_named(id, "xdp_redirect_qu") && ownerGone) else {
             throw XDPError(.busy, operation: "detach XDP program \(id) from \(interface)", errno: EBUSY,
-                           hint: owner > 0 ? "process \(owner) is using it: stop that process instead" : "it is not swift-xdp's redirect program: ip link set dev \(interface) xdp off removes it")
+                           hint: owner > 0 ? "process \(owner) is using it: stop that process instead" : "it is not swift-xdp's redirect program: \(removalCommand(interface: interface)) removes it")
         }
         let rc = cxdp_xdp_detach_id(Int32(index), id)
         if rc != 0 && rc != -ENOENT { throw XDPError.fromErrno(-rc, operation: "detach XDP program \(id) from \(interface)") }

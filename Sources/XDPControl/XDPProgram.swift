@@ -24,6 +24,9 @@ public struct XDPProgram: ~Copyable {
     /// Whether the attached program writes `RXMetadata` in front of every
     /// packet it redirects (device-bound, native mode).
     public let writesRXMetadata: Bool
+    /// The entry point's function name (one of the embedded program's, or
+    /// the user's, ``init(interface:object:programName:socketMapName:mode:replaceExisting:)``).
+    public let programName: String
 
     let object: OpaquePointer
     let programFD: Int32
@@ -31,9 +34,11 @@ public struct XDPProgram: ~Copyable {
     /// there, whichever thread (and namespace) drops the value.
     let namespaceFD: Int32
     let socketMapFD: Int32
+    /// The XSKMAP's number of entries: queue ids below it can be registered.
+    let socketMapCapacity: UInt32
     let matchMapFD: Int32
     let countersMapFD: Int32
-    let nextHopsMapFD: Int32
+    let servedPortsMapFD: Int32
     let ownerMapFD: Int32
     /// False once ``leaveAttached()`` hands the program over to the kernel.
     var detachOnDrop = true
@@ -41,7 +46,10 @@ public struct XDPProgram: ~Copyable {
     /// Loads the embedded redirect program and attaches it to `interface`.
     /// - Parameters:
     ///   - interface: The interface, in the calling thread's network namespace.
-    ///   - mode: `.native`, `.generic`, or `.auto` (native, else generic).
+    ///   - mode: `.native`, `.generic`, or `.auto`: native when the driver
+    ///     reports XDP_REDIRECT in its xdp-features, generic otherwise (a
+    ///     driver with basic XDP only drops redirected packets); when the
+    ///     kernel reports no features, native if it attaches, else generic.
     ///   - match: What goes to the sockets; everything else to the kernel.
     ///   - replaceExisting: Replace a program already attached by someone else.
     ///   - multiBuffer: Attach the frags-aware program (`xdp.frags`), which
@@ -59,13 +67,18 @@ public struct XDPProgram: ~Copyable {
     public init(interface: String, mode: AttachMode = .auto, match: RedirectMatch = .everything,
                 replaceExisting: Bool = false, multiBuffer: Bool = false, rxMetadata: Bool = false) throws(XDPError) {
         cxdp_set_library_logging(true)
+        if rxMetadata && match.router {
+            // Both write in front of the packet (32 + 20 bytes > the kernel's 32).
+            throw XDPError(.invalidConfiguration, operation: "attach XDP program to \(interface)",
+                           hint: "router mode writes its FIB answer (FIBMetadata) in front of each packet: it cannot also carry RX metadata")
+        }
         let index = if_nametoindex(interface)
         guard index != 0 else {
             throw XDPError(.interfaceNotFound, operation: "attach XDP program", errno: ENODEV,
                            hint: "interface \(interface) not found: check the name and that this process is in its network namespace")
         }
-        let mode = try XDPProgram.checkCapabilities(interface: interface, index: index, mode: mode,
-                                                    multiBuffer: multiBuffer, rxMetadata: rxMetadata)
+        let decision = try AttachDecision.decide(requested: mode, features: XDPFeatures.probe(index: Int(index)), interface: interface,
+                                                 multiBuffer: multiBuffer, rxMetadata: rxMetadata)
         let programName = rxMetadata ? XDPProgram.metadataProgram : multiBuffer ? XDPProgram.fragsProgram : XDPProgram.plainProgram
         let (object, programFD) = try XDPProgram.load(.xdpRedirect, program: programName) { object in
             guard let metadata = bpf_object__find_program_by_name(object, XDPProgram.metadataProgram) else { return }
@@ -78,7 +91,7 @@ public struct XDPProgram: ~Copyable {
             }
         }
         var mapFDs: [Int32] = []
-        for name in ["xsks", "match_config", "counters", "known_next_hops", "owner"] {
+        for name in ["xsks", "match_config", "counters", "served_ports", "owner"] {
             let fd = bpf_object__find_map_fd_by_name(object, name)
             guard fd >= 0 else {
                 bpf_object__close(object)
@@ -94,7 +107,7 @@ public struct XDPProgram: ~Copyable {
         do throws(XDPError) {
             try XDPProgram.writeMatch(match, mapFD: mapFDs[1])
             attached = try XDPProgram.attach(programFD: programFD, interface: interface, index: index,
-                                             mode: mode, replaceExisting: replaceExisting)
+                                             decision: decision, replaceExisting: replaceExisting)
         } catch {
             bpf_object__close(object)
             throw error
@@ -105,9 +118,11 @@ public struct XDPProgram: ~Copyable {
         socketMapFD = mapFDs[0]
         matchMapFD = mapFDs[1]
         countersMapFD = mapFDs[2]
-        nextHopsMapFD = mapFDs[3]
+        servedPortsMapFD = mapFDs[3]
         ownerMapFD = mapFDs[4]
+        socketMapCapacity = bpf_object__find_map_by_name(object, "xsks").map { bpf_map__max_entries($0) } ?? 0
         self.interface = interface
+        self.programName = programName
         interfaceIndex = index
         programID = id
         (self.mode, fallbackReason) = attached
@@ -120,41 +135,6 @@ public struct XDPProgram: ~Copyable {
     static let plainProgram = "xdp_redirect_queues"
     static let fragsProgram = "xdp_redirect_queues_frags"
     static let metadataProgram = "xdp_redirect_queues_meta"
-
-    /// Checks what multi-buffer and RX metadata need against the kernel's
-    /// netdev probe, and picks the mode for `.auto`.
-    static func checkCapabilities(interface: String, index: UInt32, mode: AttachMode,
-                                  multiBuffer: Bool, rxMetadata: Bool) throws(XDPError) -> AttachMode {
-        guard multiBuffer || rxMetadata else { return mode }
-        let features = XDPFeatures.probe(index: Int(index))
-        let answer = features.reported
-            ? "the kernel reports xdp-features \(XDPFeatures.names(features.flags, XDPFeatures.flagNames).joined(separator: ",")), rx-metadata \(XDPFeatures.names(features.rxMetadata, XDPFeatures.rxMetadataNames).joined(separator: ","))"
-            : "the kernel reports no XDP features for \(interface)"
-        if rxMetadata {
-            let operation = "attach the RX metadata program to \(interface)"
-            guard mode != .generic else {
-                throw XDPError(.unsupported, operation: operation, errno: EINVAL,
-                               hint: "RX metadata needs a device-bound program, which the kernel runs in native (driver) mode only: use --attach native")
-            }
-            if features.reported, (features.rxMetadata ?? 0) == 0 {
-                throw XDPError(.unsupported, operation: operation, errno: EOPNOTSUPP,
-                               hint: "the driver of \(interface) implements no XDP RX metadata kfuncs (\(answer))")
-            }
-            return .native
-        }
-        if features.reported, !features.hasRXScatterGather {
-            switch mode {
-            case .native:
-                throw XDPError(.unsupported, operation: "attach the multi-buffer program to \(interface) in native mode", errno: EOPNOTSUPP,
-                               hint: "the driver of \(interface) does not receive multi-buffer XDP packets (no rx-sg; \(answer)): use generic mode")
-            case .auto:
-                return .generic
-            case .generic:
-                break
-            }
-        }
-        return mode
-    }
 
     deinit {
         if detachOnDrop { _ = withOwnNamespace { XDPProgram.detach(programFD: programFD, index: interfaceIndex, mode: mode) } }
@@ -169,12 +149,95 @@ public struct XDPProgram: ~Copyable {
         withOwnNamespace { cxdp_xdp_attached_id(Int32(interfaceIndex)) == Int64(programID) } ?? false
     }
 
-    /// Attaches this (already loaded) program again after someone removed or
-    /// replaced it, replacing whatever is there now, in the mode it had.
-    /// - Throws: `XDPError` when the kernel refuses.
+    /// Attaches this (already loaded) program again after someone removed
+    /// it, in the mode it had. Only onto an interface with no program (or
+    /// ours, when nothing is to be done): a program someone else attached in
+    /// the meantime is never overwritten.
+    /// - Throws: `XDPError` `.busy` naming the foreign program and how to
+    ///   remove it, or the kernel's refusal.
     public func reattach() throws(XDPError) {
-        let rc = withOwnNamespace { -bpf_xdp_attach(Int32(interfaceIndex), programFD, mode.flags, nil) } ?? EINVAL
-        if rc != 0 { throw XDPProgram.attachError(rc, interface: interface, mode: mode) }
+        let result: XDPError? = withOwnNamespace { () -> XDPError? in
+            if let existing = XDPProgram.attachedProgramID(interface: interface) {
+                if existing == programID { return nil }
+                return XDPError(.busy, operation: "reattach the XDP program to \(interface)", errno: EEXIST,
+                                hint: "\(XDPProgram.describeAttached(id: existing, interfaceIndex: interfaceIndex)) replaced ours; it is left in place. Remove it (\(XDPProgram.removalCommand(interface: interface))) to let this process reattach")
+            }
+            let rc = -bpf_xdp_attach(Int32(interfaceIndex), programFD, mode.flags | UInt32(XDP_FLAGS_UPDATE_IF_NOEXIST), nil)
+            return rc == 0 ? nil : XDPProgram.attachError(rc, interface: interface, mode: mode)
+        } ?? XDPError(.program, operation: "reattach the XDP program to \(interface)", errno: EINVAL, hint: "could not enter the program's network namespace")
+        if let result { throw result }
+    }
+
+    /// The program on the interface now when it is someone else's (not
+    /// ours, not absent): a description for a log line, and the iproute2
+    /// command that removes it (run in the program's network namespace).
+    public func foreignProgram() -> (description: String, removalCommand: String)? {
+        withOwnNamespace { () -> (description: String, removalCommand: String)? in
+            guard let existing = XDPProgram.attachedProgramID(interface: interface), existing != programID else { return nil }
+            return (XDPProgram.describeAttached(id: existing, interfaceIndex: interfaceIndex), XDPProgram.removalCommand(interface: interface))
+        } ?? nil
+    }
+
+    /// What is attached to an interface: id, name, mode, whether it is
+    /// swift-xdp's redirect program, and the pid in its owner map (0: left
+    /// attached on purpose; nil: it has none).
+    public struct AttachedProgram: Sendable, Equatable {
+        /// The kernel's id.
+        public var id: UInt32
+        /// The name (the kernel keeps 15 bytes).
+        public var name: String
+        /// "native", "generic", "offloaded" or "several".
+        public var mode: String
+        /// swift-xdp's redirect program.
+        public var isOurs: Bool
+        /// The process that loaded it, 0 when left attached on purpose, nil when unknown.
+        public var ownerPID: UInt32?
+    }
+
+    /// The program attached to `interface` in the calling thread's network
+    /// namespace, or nil when there is none (or no such interface).
+    public static func attachedProgramInfo(interface: String) -> AttachedProgram? {
+        let index = if_nametoindex(interface)
+        guard index != 0, let id = attachedProgramID(interface: interface) else { return nil }
+        let mode = switch cxdp_xdp_attached_mode(Int32(index)) {
+        case Int32(XDP_ATTACHED_DRV): "native"
+        case Int32(XDP_ATTACHED_SKB): "generic"
+        case Int32(XDP_ATTACHED_HW): "offloaded"
+        default: "several"
+        }
+        var buffer = [CChar](repeating: 0, count: 16)
+        cxdp_program_name(id, &buffer, buffer.count)
+        let owner = cxdp_program_owner(id)
+        return AttachedProgram(id: id, name: String(cString: buffer), mode: mode, isOurs: cxdp_program_is_named(id, "xdp_redirect_qu"),
+                               ownerPID: owner >= 0 ? UInt32(owner) : nil)
+    }
+
+    /// "XDP program id 42 (name xdp_pass, generic mode)".
+    static func describeAttached(id: UInt32, interfaceIndex: UInt32) -> String {
+        let mode = switch cxdp_xdp_attached_mode(Int32(interfaceIndex)) {
+        case Int32(XDP_ATTACHED_DRV): "native mode"
+        case Int32(XDP_ATTACHED_SKB): "generic mode"
+        case Int32(XDP_ATTACHED_HW): "offloaded"
+        case Int32(XDP_ATTACHED_MULTI): "several modes"
+        default: "unknown mode"
+        }
+        let ours = cxdp_program_is_named(id, "xdp_redirect_qu")
+        return "XDP program id \(id) (\(ours ? "a swift-xdp redirect program" : "a foreign program"), \(mode))"
+    }
+
+    /// The iproute2 command that removes the program attached to
+    /// `interface` in the mode it is attached in (`xdp off` only reaches
+    /// the driver-mode program on a driver with native XDP: a generic one
+    /// needs `xdpgeneric off`).
+    public static func removalCommand(interface: String) -> String {
+        let index = if_nametoindex(interface)
+        let keyword = switch index == 0 ? -1 : cxdp_xdp_attached_mode(Int32(index)) {
+        case Int32(XDP_ATTACHED_SKB): "xdpgeneric"
+        case Int32(XDP_ATTACHED_DRV): "xdpdrv"
+        case Int32(XDP_ATTACHED_HW): "xdpoffload"
+        default: "xdp"
+        }
+        return "ip link set dev \(interface) \(keyword) off"
     }
 
     /// Runs `body` with the thread in the namespace the program was attached
@@ -203,6 +266,10 @@ public struct XDPProgram: ~Copyable {
                            hint: "a socket is registered with the program on its own interface")
         }
         var queue = socket.queue
+        guard queue < socketMapCapacity else {
+            throw XDPError(.queueOutOfRange, operation: "register \(interface) queue \(queue) in the XSKMAP", errno: E2BIG,
+                           hint: "the XSKMAP of \(programName) has \(socketMapCapacity) entries (queues 0...\(Int(socketMapCapacity) - 1)): raise its max_entries")
+        }
         var fd = socket.fileDescriptor
         let rc = bpf_map_update_elem(socketMapFD, &queue, &fd, UInt64(BPF_ANY))
         if rc != 0 {
@@ -220,39 +287,43 @@ public struct XDPProgram: ~Copyable {
     /// Changes what goes to the sockets, atomically for the next packet.
     /// - Throws: `XDPError` if the map update fails.
     public func setMatch(_ match: RedirectMatch) throws(XDPError) {
+        try requireEmbeddedMap(matchMapFD, for: "set the redirect match of \(interface)'s program")
         try XDPProgram.writeMatch(match, mapFD: matchMapFD)
     }
 
-    /// Router mode: tells the program which next hops (output interface index,
-    /// address) userspace can forward to. Add before remove, so nothing in
-    /// both sets is ever missing.
-    /// - Throws: `XDPError` if the map update fails (e.g. full: 65536 entries).
-    public func updateNextHops(adding: [(interfaceIndex: Int32, address: [UInt8])], removing: [(interfaceIndex: Int32, address: [UInt8])]) throws(XDPError) {
-        func key(_ entry: (interfaceIndex: Int32, address: [UInt8])) -> [UInt8] {
-            var bytes = [UInt8](repeating: 0, count: 24)
-            withUnsafeBytes(of: UInt32(bitPattern: entry.interfaceIndex).littleEndian) { for i in 0..<4 { bytes[i] = $0[i] } }
-            let family: UInt32 = entry.address.count == 4 ? 2 : 10
-            withUnsafeBytes(of: family.littleEndian) { for i in 0..<4 { bytes[4 + i] = $0[i] } }
-            for (i, byte) in entry.address.prefix(16).enumerated() { bytes[8 + i] = byte }
-            return bytes
+    /// Router mode: the interfaces (by index) the caller serves with
+    /// sockets. The program redirects a packet only when the FIB sends it
+    /// out of one of these; the kernel forwards the rest. Replaces the set.
+    /// - Throws: `XDPError` if the map update fails (at most 64 interfaces).
+    public func setServedInterfaces(_ indexes: [UInt32]) throws(XDPError) {
+        try requireEmbeddedMap(servedPortsMapFD, for: "set the served interfaces of \(interface)'s program")
+        var key: UInt32 = 0, next: UInt32 = 0
+        var present: [UInt32] = []
+        var rc = bpf_map_get_next_key(servedPortsMapFD, nil, &next)
+        while rc == 0 {
+            present.append(next)
+            key = next
+            rc = bpf_map_get_next_key(servedPortsMapFD, &key, &next)
         }
-        var present: UInt8 = 1
-        for entry in adding {
-            let rc = key(entry).withUnsafeBytes { bpf_map_update_elem(nextHopsMapFD, $0.baseAddress, &present, UInt64(BPF_ANY)) }
-            if rc != 0 { throw XDPError.fromErrno(-rc, operation: "add a next hop to the router map of \(interface)") }
+        var one: UInt32 = 1
+        for index in indexes {
+            var index = index
+            let rc = bpf_map_update_elem(servedPortsMapFD, &index, &one, UInt64(BPF_ANY))
+            if rc != 0 { throw XDPError.fromErrno(-rc, operation: "add interface \(index) to the served ports of \(interface)'s program") }
         }
-        for entry in removing {
-            _ = key(entry).withUnsafeBytes { bpf_map_delete_elem(nextHopsMapFD, $0.baseAddress) }
+        for var stale in present where !indexes.contains(stale) {
+            _ = bpf_map_delete_elem(servedPortsMapFD, &stale)
         }
     }
 
     /// The program's counters, summed over CPUs.
     /// - Throws: `XDPError` if the map cannot be read.
     public func counters() throws(XDPError) -> RedirectCounters {
+        try requireEmbeddedMap(countersMapFD, for: "read the redirect counters of \(interface)'s program")
         let cpus = Int(libbpf_num_possible_cpus())
         var values = [UInt64](repeating: 0, count: max(cpus, 1))
-        var sums = [UInt64](repeating: 0, count: 5)
-        for key in 0..<5 {
+        var sums = [UInt64](repeating: 0, count: RedirectCounters.programCounterCount)
+        for key in sums.indices {
             var k = UInt32(key)
             let rc = values.withUnsafeMutableBytes { bpf_map_lookup_elem(countersMapFD, &k, $0.baseAddress) }
             if rc != 0 { throw XDPError.fromErrno(-rc, operation: "read the redirect program's counters") }
@@ -260,6 +331,7 @@ public struct XDPProgram: ~Copyable {
         }
         var counters = RedirectCounters(redirected: sums[0], passed: sums[1], droppedNoSocket: sums[2], passedNoSocket: sums[3])
         counters.routerPassed = sums[4]
+        for reason in RedirectCounters.RouterReason.allCases { counters.routerReasons[reason.label] = sums[reason.rawValue] }
         return counters
     }
 
@@ -307,8 +379,8 @@ public struct XDPProgram: ~Copyable {
         if rc != 0 { throw XDPError.fromErrno(-rc, operation: "configure the redirect match") }
     }
 
-    static func attach(programFD: Int32, interface: String, index: UInt32, mode: AttachMode,
-                       replaceExisting: Bool) throws(XDPError) -> (AttachMode, String?) {
+    static func attach(programFD: Int32, interface: String, index: UInt32, decision: AttachDecision,
+                       replaceExisting: Bool, ownName: String? = "xdp_redirect_qu") throws(XDPError) -> (AttachMode, String?) {
         var replaceStale = false
         if !replaceExisting, let existing = attachedProgramID(interface: interface) {
             // Our own program, left by a process that was killed (SIGKILL skips
@@ -316,14 +388,15 @@ public struct XDPProgram: ~Copyable {
             // live process, stays untouched.
             let owner = cxdp_program_owner(existing)
             let ownerGone = owner > 0 && kill(pid_t(owner), 0) != 0 && Glibc.errno == ESRCH
-            let ours = cxdp_program_is_named(existing, "xdp_redirect_qu")
+            // A user's program is recognised by its name and an owner map (ownName nil: none, so never ours).
+            let ours = ownName.map { cxdp_program_is_named(existing, $0) } ?? false
             if ours && owner == 0 {
                 throw XDPError(.busy, operation: "attach XDP program to \(interface)", errno: EBUSY,
                                hint: "\(interface) has our redirect program id \(existing) left attached on purpose (xdpctl attach, pinned maps): run xdpctl detach -i \(interface) first")
             }
             guard ours, ownerGone else {
                 throw XDPError(.busy, operation: "attach XDP program to \(interface)", errno: EBUSY,
-                               hint: "\(interface) already has XDP program id \(existing) attached: detach it (ip link set dev \(interface) xdp off) or ask to replace it")
+                               hint: "\(interface) already has \(describeAttached(id: existing, interfaceIndex: index)) attached: remove it (\(removalCommand(interface: interface))) first (a library user can also pass replaceExisting: true)")
             }
             replaceStale = true
         }
@@ -333,12 +406,13 @@ public struct XDPProgram: ~Copyable {
             if !replaceExisting { flags |= UInt32(XDP_FLAGS_UPDATE_IF_NOEXIST) }
             return -bpf_xdp_attach(Int32(index), programFD, flags, nil)
         }
-        switch mode {
+        switch decision.mode {
         case .native, .generic:
-            let error = tryAttach(mode)
-            if error != 0 { throw attachError(error, interface: interface, mode: mode) }
-            return (mode, nil)
+            let error = tryAttach(decision.mode)
+            if error != 0 { throw attachError(error, interface: interface, mode: decision.mode) }
+            return (decision.mode, decision.reason)
         case .auto:
+            // The kernel reported no xdp-features (older kernels): try native.
             let nativeError = tryAttach(.native)
             if nativeError == 0 { return (.native, nil) }
             guard nativeError == EOPNOTSUPP || nativeError == EINVAL || nativeError == ENOTSUP else {
@@ -356,7 +430,7 @@ public struct XDPProgram: ~Copyable {
         switch error {
         case EBUSY, EEXIST:
             return XDPError(.busy, operation: operation, errno: error,
-                            hint: "another XDP program is attached (possibly in the other mode): ip link set dev \(interface) xdp off, or ask to replace it")
+                            hint: "another XDP program is attached (possibly in the other mode): remove it (\(removalCommand(interface: interface))) first (a library user can also pass replaceExisting: true)")
         case EOPNOTSUPP, ENOTSUP:
             return XDPError(.unsupported, operation: operation, errno: error,
                             hint: "the driver of \(interface) has no native XDP: use generic (skb) mode")

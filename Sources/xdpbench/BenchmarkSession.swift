@@ -1,5 +1,6 @@
 import CXDP
 import Glibc
+import Forwarding
 import Foundation
 import Packet
 import XDP
@@ -43,6 +44,29 @@ struct SessionPlan: Sendable {
     var rxMetadata = false
     /// The MTU to set on the interface for the run.
     var mtu: Int? = nil
+    /// SCHED_FIFO priority of the workers (`--policy fifo`), or nil.
+    var realtimePriority: Int32? = nil
+    /// The user's own XDP program (`--program FILE[:SECTION]`), and its XSKMAP.
+    var program: CustomProgramArgument? = nil
+    var programMap = "xsks"
+}
+
+/// `FILE[:SECTION]`: a compiled BPF object and, optionally, the entry
+/// point's function or section name (a colon followed by a path is part of FILE).
+struct CustomProgramArgument: Sendable {
+    var path: String
+    var entryPoint: String?
+
+    init(_ text: String) {
+        if let colon = text.lastIndex(of: ":"), !text[text.index(after: colon)...].contains("/"), colon != text.startIndex {
+            path = String(text[..<colon])
+            let entry = String(text[text.index(after: colon)...])
+            entryPoint = entry.isEmpty ? nil : entry
+        } else {
+            path = text
+            entryPoint = nil
+        }
+    }
 }
 
 /// The packet txonly sends.
@@ -95,12 +119,22 @@ final class BenchmarkSession {
         if needsProgram, let path = plan.pinnedMap {
             pinnedMap = try PinnedSocketMap(path: path)
         } else if needsProgram {
-            let program = try XDPProgram(interface: plan.interface, mode: plan.attach,
-                                         multiBuffer: plan.socket.multiBuffer, rxMetadata: plan.rxMetadata)
+            let program = if let custom = plan.program {
+                try XDPProgram(interface: plan.interface, object: .file(custom.path), programName: custom.entryPoint,
+                               socketMapName: plan.programMap, mode: plan.attach)
+            } else {
+                try XDPProgram(interface: plan.interface, mode: plan.attach,
+                               multiBuffer: plan.socket.multiBuffer, rxMetadata: plan.rxMetadata)
+            }
             attachMode = program.mode
             fallbackReason = program.fallbackReason
             if let second = plan.secondInterface {
-                secondProgram = try XDPProgram(interface: second, mode: program.mode, multiBuffer: plan.socket.multiBuffer)
+                secondProgram = if let custom = plan.program {
+                    try XDPProgram(interface: second, object: .file(custom.path), programName: custom.entryPoint,
+                                   socketMapName: plan.programMap, mode: program.mode)
+                } else {
+                    try XDPProgram(interface: second, mode: program.mode, multiBuffer: plan.socket.multiBuffer)
+                }
             }
             self.program = consume program
         }
@@ -193,6 +227,7 @@ final class BenchmarkSession {
                 counters.finished.store(true, ordering: .releasing)
             }
             workers.append(worker)
+            if let priority = plan.realtimePriority { try worker.setRealtimePriority(priority) }
         }
     }
 
@@ -228,7 +263,8 @@ final class BenchmarkSession {
                 Socket.forwardPacketBatch(from: &$0, to: &$1, limit: $2, pool: &$3, handler: &$4)
             }
         case .l2fwd where state.output != nil:
-            var handler = ForwardHandler()
+            // Packets go on to another port: finish partial checksums (hosts with checksum offload).
+            var handler = TransportChecksumHandler(ForwardHandler(), offloadMetadataLength: 0)
             forwardLoop(plan: plan, state: &state, handler: &handler, counters: counters, stop: stop, budget: budget) {
                 Socket.forwardBatch(from: &$0, to: &$1, limit: $2, pool: &$3, handler: &$4)
             }
@@ -368,7 +404,11 @@ final class BenchmarkSession {
             statistics = statistics + queueStats
             var account = FrameAccounting(state.umem)
             account.add(state.socket)
-            if let output = state.output { account.add(output) }
+            var syscalls = state.socket.syscalls
+            if let output = state.output {
+                account.add(output)
+                syscalls = syscalls + output.syscalls
+            }
             conserved = conserved && account.isConserved
             perQueue.append(SessionResult.Queue(
                 queue: queue, cpu: plan.cpus?[index],
@@ -376,7 +416,7 @@ final class BenchmarkSession {
                 bytes: counters[index].bytes.load(ordering: .relaxed),
                 transmitDropped: counters[index].transmitDropped.load(ordering: .relaxed),
                 observedCPU: counters[index].observedCPU.load(ordering: .relaxed),
-                frames: account.description))
+                frames: account, syscalls: syscalls))
         }
         let programCounters = try? program?.counters()
         program = nil

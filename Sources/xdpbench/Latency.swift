@@ -28,7 +28,7 @@ struct Latency: ParsableCommand {
     var packetSize: Int = 64
     @Option(help: "Microseconds between pings.")
     var interval: Int = 0
-    @Option(help: "XDP attach mode: native, generic or auto.")
+    @Option(help: "XDP attach mode: native (drv), generic (skb) or auto.")
     var attach: AttachMode = .auto
     @Flag(help: "Busy-wait for the packet instead of poll().")
     var spin = false
@@ -40,6 +40,9 @@ struct Latency: ParsableCommand {
         guard duration > 0, duration <= 3600 else { throw ValidationError("--duration \(duration) out of range") }
         guard (60...1500).contains(packetSize) else { throw ValidationError("--packet-size \(packetSize) out of range: use 60 to 1500") }
         guard interval >= 0 else { throw ValidationError("--interval must not be negative") }
+        if peer == interface && (peerNetns ?? netns) == netns {
+            throw ValidationError("--peer \(peer) is the sending port itself (-i): give the port that reflects, e.g. the other end of a veth pair")
+        }
     }
 
     func run() throws {

@@ -2,13 +2,28 @@ import ArgumentParser
 import XDP
 import XDPControl
 
-extension AttachMode: ExpressibleByArgument {}
+extension AttachMode: ExpressibleByArgument {
+    /// native (driver, drv), generic (skb) or auto.
+    public init?(argument: String) { self.init(name: argument) }
+    public static var allValueStrings: [String] { ["native", "generic", "skb", "auto"] }
+}
 extension ZeroCopyMode: ExpressibleByArgument {}
+
+/// How workers are scheduled.
+enum SchedulingPolicy: String, ExpressibleByArgument, CaseIterable, Sendable {
+    case other, fifo
+}
 
 /// Options every benchmark mode shares.
 struct CommonOptions: ParsableArguments {
-    @Option(name: [.short, .customLong("interface")], help: "The interface to bind (in --netns if given).")
-    var interface: String
+    @Option(name: [.short, .customLong("interface")], help: "The interface to bind (in --netns if given); or give it as the argument, as xdp-bench does.")
+    var interfaceOption: String?
+
+    @Argument(help: "The interface (instead of -i).")
+    var interfaceArgument: String?
+
+    /// The interface, from -i or the argument (``validate()`` checks one is given).
+    var interface: String { interfaceOption ?? interfaceArgument ?? "" }
 
     @Option(name: [.short, .customLong("queues")], help: "Queues to serve: a list like 0,1 or 0-3.")
     var queues: String = "0"
@@ -73,10 +88,36 @@ struct CommonOptions: ParsableArguments {
     @Flag(help: "No live lines.")
     var quiet = false
 
+    @Flag(name: [.short, .customLong("app-stats")], help: "Show the application's syscalls: rx wakeups, tx kicks, polls, empty polls (xdpsock -a; always in --json).")
+    var appStats = false
+
+    @Option(help: "Seconds between live lines (xdpsock -n, xdp-bench -i).")
+    var interval: Double = 1
+
+    @Option(help: "Scheduling policy of the workers: other (default) or fifo (SCHED_FIFO, for --spin on a CPU of their own; xdpsock --policy).")
+    var policy: SchedulingPolicy = .other
+
+    @Option(help: "SCHED_FIFO priority with --policy fifo, 1-99 (xdpsock --schpri).")
+    var schpri: Int32 = 50
+
     @Option(name: .customLong("pinned-map"), help: "Attach no program: register the sockets in the XSKMAP that `xdpctl attach --pin DIR` pinned (DIR or DIR/xsks). Needs only CAP_NET_RAW.")
     var pinnedMap: String?
 
+    @Option(help: "Attach your own XDP program instead of swift-xdp's: a compiled object, optionally with the entry point's function or section name (FILE[:SECTION]). It must redirect into an XSKMAP (--program-map).")
+    var program: String?
+
+    @Option(name: .customLong("program-map"), help: "The XSKMAP of --program the sockets are registered in.")
+    var programMap = "xsks"
+
     func validate() throws {
+        switch (interfaceOption, interfaceArgument) {
+        case (nil, nil): throw ValidationError("give the interface: -i IFACE, or as the argument")
+        case (let option?, let argument?) where option != argument:
+            throw ValidationError("two interfaces given (-i \(option) and \(argument)): give one")
+        default: break
+        }
+        guard interval >= 0.1 && interval <= 3600 else { throw ValidationError("--interval \(interval) out of range: use 0.1 to 3600 seconds") }
+        guard (1...99).contains(schpri) else { throw ValidationError("--schpri \(schpri) out of range: use 1 to 99") }
         _ = try queueList()
         _ = try cpuList()
         guard (1...2048).contains(batch) else { throw ValidationError("--batch \(batch) out of range: use 1 to 2048") }

@@ -25,10 +25,10 @@ func note(_ text: String) {
     FileHandle.standardError.write(Data((text + "\n").utf8))
 }
 
-/// Runs sessions to completion: starts their workers, prints a live line a
-/// second (unless quiet), stops at the time limit, when every worker is
+/// Runs sessions to completion: starts their workers, prints a live line
+/// every `interval` seconds (unless quiet), stops at the time limit, when every worker is
 /// done, or on SIGINT/SIGTERM.
-func runSessions(_ sessions: [BenchmarkSession], timeLimit: Double, live: Bool,
+func runSessions(_ sessions: [BenchmarkSession], timeLimit: Double, live: Bool, every interval: Double = 1,
                  doneWhen done: () -> Bool = { false }) throws(XDPError) -> [SessionResult] {
     for session in sessions { try session.start() }
     let start = ContinuousClock.now
@@ -41,7 +41,7 @@ func runSessions(_ sessions: [BenchmarkSession], timeLimit: Double, live: Bool,
         if ContinuousClock.now - start >= limit { break }
         usleep(20_000)
         let now = ContinuousClock.now
-        guard live, now - lastReport >= .seconds(1) else { continue }
+        guard live, now - lastReport >= .milliseconds(Int(interval * 1000)) else { continue }
         let interval = Double((now - lastReport).components.attoseconds) / 1e18 + Double((now - lastReport).components.seconds)
         for (index, session) in sessions.enumerated() {
             let packets = session.counters.map { $0.packets.load(ordering: .relaxed) }

@@ -4,14 +4,34 @@ import XDPControl
 
 /// What a run did, for the summary table and `--json`.
 struct SessionResult: Encodable {
-    struct Queue: Encodable {
+    struct Queue {
         var queue: UInt32
         var cpu: Int?
         var packets: UInt64
         var bytes: UInt64
         var transmitDropped: UInt64
         var observedCPU: Int
-        var frames: String
+        var frames: FrameAccounting
+        var syscalls: SyscallCounts
+    }
+
+    /// Application statistics (xdpsock -a) as JSON numbers.
+    struct SyscallsJSON: Encodable {
+        var rxWakeups, txKicks, polls, emptyPolls: UInt64
+        init(_ counts: SyscallCounts) {
+            (rxWakeups, txKicks, polls, emptyPolls) = (counts.receiveWakeups, counts.transmitKicks, counts.polls, counts.emptyPolls)
+        }
+    }
+
+    /// Frame accounting as JSON numbers.
+    struct FramesJSON: Encodable {
+        var total, free, receiveSide, transmitSide, held: Int
+        init(_ account: FrameAccounting) {
+            (total, free, receiveSide, transmitSide, held) = (account.total, account.free, account.receiveSide, account.transmitSide, account.held)
+        }
+        enum CodingKeys: String, CodingKey {
+            case total, free, receiveSide = "receive_side", transmitSide = "transmit_side", held
+        }
     }
 
     var mode: BenchmarkMode
@@ -25,6 +45,8 @@ struct SessionResult: Encodable {
     var program: RedirectCounters?
     var framesConserved: Bool
     var fallbackReason: String?
+    /// Print the syscall counts (xdpsock -a) in the table; JSON always has them.
+    var showApplicationStatistics = false
     /// How frames were set up (issue 8's options).
     var frames = FrameSetup()
 
@@ -53,7 +75,7 @@ struct SessionResult: Encodable {
     }
 
     enum QueueKeys: String, CodingKey {
-        case queue, cpu, packets, bytes, pps, transmitDropped = "tx_dropped", frames, observedCPU = "cpu_observed"
+        case queue, cpu, packets, bytes, pps, transmitDropped = "tx_dropped", frames, observedCPU = "cpu_observed", appStats = "app_stats"
     }
 
     func encode(to encoder: Encoder) throws {
@@ -78,7 +100,8 @@ struct SessionResult: Encodable {
             try entry.encode(queue.bytes, forKey: .bytes)
             try entry.encode(seconds > 0 ? (Double(queue.packets) / seconds).rounded() : 0, forKey: .pps)
             try entry.encode(queue.transmitDropped, forKey: .transmitDropped)
-            try entry.encode(queue.frames, forKey: .frames)
+            try entry.encode(FramesJSON(queue.frames), forKey: .frames)
+            try entry.encode(SyscallsJSON(queue.syscalls), forKey: .appStats)
             try entry.encode(queue.observedCPU, forKey: .observedCPU)
         }
         try container.encode(StatisticsJSON(statistics), forKey: .statistics)
@@ -96,13 +119,18 @@ struct SessionResult: Encodable {
         for queue in perQueue {
             let rate = seconds > 0 ? Double(queue.packets) / seconds : 0
             lines.append(pad("\(queue.queue)", 6) + pad(queue.cpu.map(String.init) ?? "-", 5) + pad("\(queue.packets)", 14)
-                         + pad(format(rate / 1e6), 9) + pad(format(seconds > 0 ? Double(queue.bytes) * 8 / seconds / 1e9 : 0), 9) + queue.frames)
+                         + pad(format(rate / 1e6), 9) + pad(format(seconds > 0 ? Double(queue.bytes) * 8 / seconds / 1e9 : 0), 9) + queue.frames.description)
         }
         lines.append(pad("total", 11) + pad("\(packets)", 14) + pad(format(pps / 1e6), 9)
                      + pad(format(seconds > 0 ? Double(bytes) * 8 / seconds / 1e9 : 0), 9) + "in \(format(seconds)) s")
         lines.append("XDP_STATISTICS: rx_dropped \(statistics.rxDropped), rx_ring_full \(statistics.rxRingFull), fill_ring_empty \(statistics.rxFillRingEmpty), rx_invalid \(statistics.rxInvalidDescriptors), tx_invalid \(statistics.txInvalidDescriptors), tx_ring_empty \(statistics.txRingEmpty)")
         if let program {
             lines.append("program: redirected \(program.redirected), passed \(program.passed), dropped (no socket) \(program.droppedNoSocket)")
+        }
+        if showApplicationStatistics {
+            let calls = perQueue.reduce(SyscallCounts()) { $0 + $1.syscalls }
+            lines.append("app stats: rx wakeups (recvfrom) \(calls.receiveWakeups), tx kicks (sendto) \(calls.transmitKicks), polls \(calls.polls) (empty \(calls.emptyPolls))"
+                         + (packets > 0 ? String(format: ", %.3f syscalls per packet", Double(calls.receiveWakeups + calls.transmitKicks + calls.polls) / Double(packets)) : ""))
         }
         var setup = "frames: \(frames.frameSize) bytes, \(frames.unaligned ? "unaligned" : "aligned")"
         if frames.multiBuffer { setup += ", multi-buffer" }
@@ -135,5 +163,7 @@ func format(_ value: Double) -> String {
 func printJSON<T: Encodable>(_ value: T) {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys]
+    // Every key snake_case, including the library types' (Interface, QueuePlan).
+    encoder.keyEncodingStrategy = .convertToSnakeCase
     if let data = try? encoder.encode(value) { print(String(decoding: data, as: UTF8.self)) }
 }

@@ -11,6 +11,11 @@ func runThroughput(mode: BenchmarkMode, options: CommonOptions, packet: PacketOp
         if secondInterface != nil { throw ValidationError("--pinned-map serves one interface: it cannot be combined with --to") }
         if mode == .txonly { throw ValidationError("--pinned-map is for receiving modes (rxdrop, l2fwd): txonly attaches no program") }
     }
+    if options.program != nil {
+        if options.pinnedMap != nil { throw ValidationError("--program attaches a program, --pinned-map uses one attached by xdpctl: choose one") }
+        if options.rxMetadata { throw ValidationError("--rx-metadata uses swift-xdp's metadata program: it cannot be combined with --program") }
+        if mode == .txonly { throw ValidationError("--program is for receiving modes (rxdrop, l2fwd): txonly attaches no program") }
+    }
     var template: PacketTemplate?
     if options.rxMetadata && mode == .txonly {
         throw ValidationError("--rx-metadata is for the receiving modes (rxdrop, l2fwd)")
@@ -42,10 +47,13 @@ func runThroughput(mode: BenchmarkMode, options: CommonOptions, packet: PacketOp
         queues: try options.queueList(), cpus: try options.cpuList(), batch: options.batch,
         umem: options.umemConfiguration, socket: options.socketConfiguration, attach: options.attach,
         wait: options.waitPolicy, count: options.count, timeLimit: options.timeLimit, packet: template, rate: rate,
-        pinnedMap: options.pinnedMap, rxMetadata: options.rxMetadata, mtu: options.mtu)
+        pinnedMap: options.pinnedMap, rxMetadata: options.rxMetadata, mtu: options.mtu,
+        realtimePriority: options.policy == .fifo ? options.schpri : nil,
+        program: options.program.map(CustomProgramArgument.init), programMap: options.programMap)
     let session = try BenchmarkSession(plan: plan)
     if !options.json { describeSetup(session) } else if let reason = session.fallbackReason { note("warning: \(reason)") }
-    let result = try runSessions([session], timeLimit: plan.timeLimit, live: !options.json && !options.quiet)[0]
+    var result = try runSessions([session], timeLimit: plan.timeLimit, live: !options.json && !options.quiet, every: options.interval)[0]
+    result.showApplicationStatistics = options.appStats
     if options.json { printJSON(result) } else { print(result.table) }
     if let count = options.count, result.packets != UInt64(count) {
         note("stopped after \(format(result.seconds)) s with \(result.packets) of \(count) packets")
@@ -78,5 +86,10 @@ struct L2Fwd: ParsableCommand {
     @OptionGroup var options: CommonOptions
     @Option(help: "Forward to this interface (same namespace) instead of reflecting; both directions, one UMEM.")
     var to: String?
+    func validate() throws {
+        if let to, to == options.interface {
+            throw ValidationError("--to \(to) is the interface itself (-i): give another port to forward to, or leave --to out to reflect")
+        }
+    }
     func run() throws { try runThroughput(mode: .l2fwd, options: options, packet: nil, secondInterface: to) }
 }

@@ -13,6 +13,26 @@ struct XDPBench: ParsableCommand {
             Runs against any interface whose driver speaks XDP, or against the built-in
             veth lab (`xdpbench lab up`), which needs no spare NIC. Every run stops by
             itself (--duration, default 5 s, or --count).
+
+            Exit codes: 0 done; 1 a setup or run-time error (the message names the fix);
+            64 a usage error (bad option or value).
             """,
+        version: SwiftXDPVersion.string,
         subcommands: [RxDrop.self, TxOnly.self, L2Fwd.self, Latency.self, Inspect.self, LabCommand.self, Demo.self])
+
+    /// ArgumentParser's entry, except that a usage error found while running
+    /// shows the subcommand's usage, not the root's.
+    static func main() {
+        var command: ParsableCommand
+        do {
+            command = try parseAsRoot()
+        } catch {
+            exit(withError: error)
+        }
+        do {
+            try command.run()
+        } catch {
+            type(of: command).exit(withError: error)
+        }
+    }
 }

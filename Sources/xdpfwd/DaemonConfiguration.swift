@@ -37,12 +37,14 @@ struct DaemonConfiguration: Codable, Equatable {
         }
     }
 
+    /// Refused (see ``engineConfiguration()``): decoded only to say so.
     struct Route: Codable, Equatable {
         var prefix: String
         var via: String?
         var interface: String
     }
 
+    /// Refused, like ``Route``.
     struct Neighbor: Codable, Equatable {
         var address: String
         var mac: String
@@ -62,6 +64,7 @@ struct DaemonConfiguration: Codable, Equatable {
     var netns: String?
     /// host:port for Prometheus metrics (default 127.0.0.1:9109); "off" disables.
     var metrics: String?
+    /// No longer supported: l3 follows the kernel's FIB; refused with the `ip` command to use.
     var routes: [Route]?
     var neighbors: [Neighbor]?
     /// What to do when our XDP program is removed or replaced behind our back: reattach or exit.
@@ -73,20 +76,78 @@ struct DaemonConfiguration: Codable, Equatable {
     var groFlushTimeout: Int?
     /// Set every port's channel (queue) count before binding (ETHTOOL_SCHANNELS; undone on exit).
     var channels: Int?
+    /// l3: switch IP forwarding on where a port has it off (undone on exit),
+    /// instead of refusing to start.
+    var enableForwarding: Bool?
+    /// A user's own XDP program (FILE[:SECTION]) and its XSKMAP's name (default xsks).
+    var program: String?
+    var programMap: String?
+
+    /// Where `xdpfwd status` asks (a Unix socket path, mode 0660), or "off";
+    /// default /run/xdpfwd/[NETNS-]FIRSTPORT.sock.
+    var controlSocket: String?
+
+    /// The line of each key in the file ("batch", "ports[0].queues"), for
+    /// errors found after decoding; empty for a configuration from flags.
+    var keyLines: [String: Int] = [:]
+
+    /// Keys allowed inside each list entry, by the list's key.
+    static let nestedKeys: [String: Set<String>] = [
+        "ports": ["interface", "queues"],
+        "routes": ["prefix", "via", "interface"],
+        "neighbors": ["address", "mac", "interface"],
+    ]
+
+    /// The valid values of keys that take one of a few words.
+    static let choices: [String: [String]] = [
+        "mode": ForwardingMode.allCases.map(\.rawValue),
+        "attach": AttachMode.allCases.map(\.rawValue) + ["skb"],
+        "zero_copy": ZeroCopyMode.allCases.map(\.rawValue),
+        "irq_affinity": ["none", "same-cpu", "sibling"],
+        "program_loss_policy": ["reattach", "exit"],
+        "need_wakeup": ["true", "false"],
+        "enable_forwarding": ["true", "false"],
+    ]
+
+    /// An error about `key`, at its line in the file when known.
+    func error(_ key: String, _ message: String) -> ConfigurationError {
+        ConfigurationError(key: key, line: keyLines[key] ?? keyLines[String(key.prefix { $0 != "[" && $0 != "." })], message: message)
+    }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case mode, ports, cpus, attach, zeroCopy = "zero_copy", needWakeup = "need_wakeup", frameSize = "frame_size"
         case frameCount = "frame_count", batch, netns, metrics, routes, neighbors, programLossPolicy = "program_loss_policy"
         case irqAffinity = "irq_affinity", napiDeferHardIRQs = "napi_defer_hard_irqs", groFlushTimeout = "gro_flush_timeout", channels
+        case enableForwarding = "enable_forwarding", controlSocket = "control_socket"
+        case program, programMap = "program_map"
     }
 
     /// The engine configuration this file describes.
     func engineConfiguration() throws(ConfigurationError) -> EngineConfiguration {
         var cpuList: [Int]?
         if let cpus, cpus != "auto" {
-            do { cpuList = try CPUList.parse(cpus) } catch { throw ConfigurationError(key: "cpus", line: nil, message: "\(error)") }
+            do { cpuList = try CPUList.parse(cpus) } catch { throw self.error("cpus", "'\(cpus)': \(error) (use auto, or a list like 0-3 or 1,3)") }
+            let allowed = Set(Worker.allowedCPUs)
+            if let bad = cpuList?.first(where: { !allowed.contains($0) }) {
+                throw self.error("cpus", "CPU \(bad) is not available to this process (allowed: \(allowed.sorted().map(String.init).joined(separator: ",")))")
+            }
         }
-        let engine = EngineConfiguration(
+        try checkPorts()
+        if let batch, !(1...2048).contains(batch) {
+            throw self.error("batch", "\(batch) out of range: use 1 to 2048")
+        }
+        do {
+            try UMEMConfiguration(frameCount: frameCount ?? 4096, frameSize: frameSize ?? 2048).validate()
+        } catch {
+            throw self.error(frameSize != nil && !(frameCount != nil && error.hint.contains("count")) ? "frame_size" : "frame_count", error.hint)
+        }
+        if let napiDeferHardIRQs, napiDeferHardIRQs < 0 {
+            throw self.error("napi_defer_hard_irqs", "\(napiDeferHardIRQs): use 0 or more")
+        }
+        if let groFlushTimeout, groFlushTimeout < 0 {
+            throw self.error("gro_flush_timeout", "\(groFlushTimeout): use 0 or more nanoseconds")
+        }
+        var engine = EngineConfiguration(
             mode: mode,
             ports: ports.map { port in
                 switch port.queues {
@@ -96,17 +157,88 @@ struct DaemonConfiguration: Codable, Equatable {
             },
             cpus: cpuList, attach: attach ?? .auto, zeroCopy: zeroCopy ?? .preferred, needWakeup: needWakeup ?? true,
             frameSize: frameSize ?? 2048, frameCount: frameCount ?? 4096, batch: batch ?? 64, namespace: netns)
+        if let program { engine.program = EngineConfiguration.Program(argument: program, socketMapName: programMap ?? "xsks") }
+        if programMap != nil && program == nil { throw ConfigurationError(key: "program_map", line: nil, message: "names the XSKMAP of program: give program too") }
         do { try engine.validate() } catch { throw ConfigurationError(key: nil, line: nil, message: error.hint) }
         if let channels, !(1...1024).contains(channels) {
-            throw ConfigurationError(key: "channels", line: nil, message: "\(channels) out of range: use 1 to 1024")
+            throw self.error("channels", "\(channels) out of range: use 1 to 1024")
+        }
+        // l3 forwards exactly as the kernel's FIB says (the XDP program asks
+        // it per packet): routes and neighbors belong in the kernel's tables.
+        if let routes, let route = routes.first {
+            let example = "ip route add \(route.prefix)\(route.via.map { " via \($0)" } ?? "") dev \(route.interface)"
+            throw self.error("routes", "static routes are not supported: xdpfwd l3 follows the kernel's FIB, so add them to the kernel in the daemon's network namespace (\(example)) and remove routes: from the file")
+        }
+        if let neighbors, let neighbor = neighbors.first {
+            let example = "ip neigh replace \(neighbor.address) lladdr \(neighbor.mac) dev \(neighbor.interface) nud permanent"
+            throw self.error("neighbors", "static neighbors are not supported: xdpfwd l3 follows the kernel's FIB and neighbor table, so add them to the kernel in the daemon's network namespace (\(example)) and remove neighbors: from the file")
         }
         if let policy = programLossPolicy, policy != "reattach" && policy != "exit" {
-            throw ConfigurationError(key: "program_loss_policy", line: nil, message: "'\(policy)': use reattach or exit")
+            throw self.error("program_loss_policy", "'\(policy)' is not one of: reattach, exit")
         }
         if let metrics, metrics != "off", MetricsServer.parseAddress(metrics) == nil {
-            throw ConfigurationError(key: "metrics", line: nil, message: "'\(metrics)': use host:port, e.g. 127.0.0.1:9109, or off")
+            throw self.error("metrics", "'\(metrics)': use host:port, e.g. 127.0.0.1:9109 or [::1]:9109, or off")
         }
         return engine
+    }
+
+    /// The ports: as many as the mode takes, each interface once, the same
+    /// queues on both ports of a pair.
+    func checkPorts() throws(ConfigurationError) {
+        switch mode {
+        case .xconnect, .l3:
+            guard ports.count == 2 else { throw self.error("ports", "\(mode.rawValue) needs exactly 2 ports, got \(ports.count)") }
+        case .macswap:
+            guard !ports.isEmpty else { throw self.error("ports", "macswap needs at least 1 port") }
+        }
+        for (index, port) in ports.enumerated() {
+            if port.interface.isEmpty || port.interface.utf8.count > 15 || port.interface.contains("/") || port.interface.contains(" ") {
+                throw self.error("ports[\(index)].interface", "'\(port.interface)' is not an interface name (1 to 15 characters, no '/' or spaces)")
+            }
+            if ports[..<index].contains(where: { $0.interface == port.interface }) {
+                throw self.error("ports[\(index)].interface", "\(port.interface) is listed twice")
+            }
+        }
+        if mode != .macswap, case .list(let a) = ports[0].queues ?? .all, case .list(let b) = ports[1].queues ?? .all, a != b {
+            throw self.error("ports[1].queues", "\(mode.rawValue) pairs queue q of one port with queue q of the other: give both ports the same queues (now \(a) and \(b))")
+        }
+    }
+
+    /// This configuration with every default written out (what `check` prints).
+    var effective: DaemonConfiguration {
+        var copy = self
+        copy.ports = ports.map { Port(interface: $0.interface, queues: $0.queues ?? .all) }
+        copy.cpus = cpus ?? "auto"
+        copy.attach = attach ?? .auto
+        copy.zeroCopy = zeroCopy ?? .preferred
+        copy.needWakeup = needWakeup ?? true
+        copy.frameSize = frameSize ?? 2048
+        copy.frameCount = frameCount ?? 4096
+        copy.batch = batch ?? 64
+        copy.metrics = metrics ?? "127.0.0.1:9109"
+        copy.programLossPolicy = programLossPolicy ?? "reattach"
+        copy.irqAffinity = irqAffinity ?? QueuePlan.IRQPlacement.none
+        copy.enableForwarding = enableForwarding ?? false
+        copy.controlSocket = controlSocket ?? ports.first.map { ControlSocket.defaultPath(firstPort: $0.interface, namespace: netns) }
+        return copy
+    }
+
+    /// The top-level keys whose values differ, with both values as text.
+    static func differences(from old: DaemonConfiguration, to new: DaemonConfiguration) -> [(key: String, old: String, new: String)] {
+        func fields(_ configuration: DaemonConfiguration) -> [String: String] {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys
+            guard let data = try? encoder.encode(configuration),
+                  let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return [:] }
+            return object.mapValues { value in
+                (try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .fragmentsAllowed]))
+                    .map { String(decoding: $0, as: UTF8.self) } ?? "\(value)"
+            }
+        }
+        let before = fields(old), after = fields(new)
+        return Set(before.keys).union(after.keys).sorted().compactMap { key in
+            before[key] == after[key] ? nil : (key, before[key] ?? "(unset)", after[key] ?? "(unset)")
+        }
     }
 
     /// Reads and decodes a file, with errors that name the key and the line.
@@ -129,13 +261,31 @@ struct DaemonConfiguration: Codable, Equatable {
             throw ConfigurationError(key: nil, line: 1, message: "the file must be a YAML mapping (mode:, ports:, ...)")
         }
         let known = Set(CodingKeys.allCases.map(\.rawValue))
-        for (key, _) in mapping {
-            if let name = key.string, !known.contains(name) {
+        var lines: [String: Int] = [:]
+        for (key, value) in mapping {
+            guard let name = key.string else { continue }
+            if !known.contains(name) {
                 throw ConfigurationError(key: name, line: key.mark.map { $0.line }, message: "unknown key (known: \(known.sorted().joined(separator: ", ")))")
+            }
+            lines[name] = key.mark?.line
+            // Every level: a typo in a list entry (queus:) must not silently do nothing.
+            guard let nested = nestedKeys[name], case .sequence(let entries) = value else { continue }
+            for (index, entry) in entries.enumerated() {
+                guard case .mapping(let fields) = entry else { continue }
+                for (field, _) in fields {
+                    guard let fieldName = field.string else { continue }
+                    if !nested.contains(fieldName) {
+                        throw ConfigurationError(key: "\(name)[\(index)].\(fieldName)", line: field.mark?.line,
+                                                 message: "unknown key (known in \(name) entries: \(nested.sorted().joined(separator: ", ")))")
+                    }
+                    lines["\(name)[\(index)].\(fieldName)"] = field.mark?.line
+                }
             }
         }
         do {
-            return try YAMLDecoder().decode(DaemonConfiguration.self, from: node)
+            var configuration = try YAMLDecoder().decode(DaemonConfiguration.self, from: node)
+            configuration.keyLines = lines
+            return configuration
         } catch let error as DecodingError {
             throw ConfigurationError(decoding: error, root: node)
         } catch {
@@ -171,7 +321,34 @@ struct ConfigurationError: Error, CustomStringConvertible {
         @unknown default: ([], "\(error)")
         }
         let key = path.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().trimmingCharacters(in: CharacterSet(charactersIn: "."))
-        self.init(key: key.isEmpty ? nil : key, line: ConfigurationError.line(of: path, in: root), message: message)
+        var text = message
+        if let value = ConfigurationError.node(at: path, in: root), case .scalar(let scalar) = value {
+            // Say what was found, not only what was expected.
+            let expected: String = switch error {
+            case .typeMismatch(let type, _): "\(type)" == "Int" ? "a whole number" : "\(type)" == "Bool" ? "true or false" : "\(type)"
+            default: ""
+            }
+            text = expected.isEmpty ? "'\(scalar.string)': \(message)" : "'\(scalar.string)' is not \(expected)"
+        }
+        if let last = path.last?.stringValue, let choices = DaemonConfiguration.choices[last], case .dataCorrupted = error {
+            text = "\(ConfigurationError.node(at: path, in: root)?.string.map { "'\($0)'" } ?? "the value") is not one of: \(choices.joined(separator: ", "))"
+        }
+        self.init(key: key.isEmpty ? nil : key, line: ConfigurationError.line(of: path, in: root), message: text)
+    }
+
+    /// The node a decoding path reaches, if it does.
+    static func node(at path: [CodingKey], in root: Node) -> Node? {
+        var node = root
+        for key in path {
+            if let index = key.intValue, case .sequence(let sequence) = node, index < sequence.count {
+                node = sequence[index]
+            } else if case .mapping(let mapping) = node, let (_, value) = mapping.first(where: { $0.key.string == key.stringValue }) {
+                node = value
+            } else {
+                return nil
+            }
+        }
+        return node
     }
 
     /// The line of the deepest node the path reaches.

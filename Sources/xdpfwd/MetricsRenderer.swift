@@ -1,17 +1,18 @@
 import Forwarding
-import Packet
 import XDP
 import XDPControl
 
 /// The Prometheus text the metrics endpoint serves.
 enum MetricsRenderer {
-    static func render(engine: ForwardingEngine, mode: ForwardingMode, reloads: Int, tables: L3Forwarder?, rebuilds: Int) -> String {
+    static func render(engine: ForwardingEngine, mode: ForwardingMode, reloads: Int) -> String {
         var out = ""
         func family(_ name: String, _ type: String, _ help: String) { out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n" }
         func sample(_ name: String, _ labels: [(String, String)], _ value: some Numeric) {
-            let text = labels.map { "\($0.0)=\"\($0.1)\"" }.joined(separator: ",")
+            let text = labels.map { "\($0.0)=\"\(escapeLabelValue($0.1))\"" }.joined(separator: ",")
             out += "\(name){\(text)} \(value)\n"
         }
+        family("xdpfwd_build_info", "gauge", "The running build: swift-xdp version.")
+        sample("xdpfwd_build_info", [("version", SwiftXDPVersion.string)], 1)
         family("xdpfwd_info", "gauge", "Mode, attach and bind modes of the running daemon.")
         for port in engine.configuration.ports {
             sample("xdpfwd_info", [("mode", mode.rawValue), ("port", port.interface),
@@ -34,6 +35,14 @@ enum MetricsRenderer {
                 sample("xdpfwd_drops_total", [("port", counter.port), ("queue", "\(counter.queue)"), ("reason", reason.label)], counter.drops(reason))
             }
         }
+        family("xdpfwd_partial_checksums_total", "counter",
+               "Received TCP/UDP packets with a partial checksum (senders with checksum offload), by how they were finished: offload (TX metadata request) or software.")
+        for counter in counters {
+            sample("xdpfwd_partial_checksums_total", [("port", counter.port), ("queue", "\(counter.queue)"), ("how", "offload")],
+                   counter.partialChecksumsOffloaded.load(ordering: .relaxed))
+            sample("xdpfwd_partial_checksums_total", [("port", counter.port), ("queue", "\(counter.queue)"), ("how", "software")],
+                   counter.partialChecksumsFinished.load(ordering: .relaxed))
+        }
         family("xdpfwd_xdp_statistics_total", "counter", "The kernel's XDP_STATISTICS per socket.")
         for (port, queue, stats) in engine.socketStatistics() {
             for (name, value) in [("rx_dropped", stats.rxDropped), ("rx_invalid_descs", stats.rxInvalidDescriptors),
@@ -49,6 +58,14 @@ enum MetricsRenderer {
                 sample("xdpfwd_program_packets_total", [("port", port), ("decision", decision)], value)
             }
         }
+        if mode == .l3 {
+            family("xdpfwd_program_router_passed_total", "counter", "Router mode: packets the XDP program left to the kernel, per port and reason.")
+            for (port, program) in engine.programCounters() {
+                for reason in RedirectCounters.RouterReason.allCases {
+                    sample("xdpfwd_program_router_passed_total", [("port", port), ("reason", reason.label)], program.routerPassed(reason))
+                }
+            }
+        }
         family("xdpfwd_frames", "gauge", "UMEM frames by place, per worker (conservation: free + receive_side + transmit_side + held = total).")
         for (index, frames) in engine.frameCounters.enumerated() {
             let total = frames.total.load(ordering: .relaxed), free = frames.free.load(ordering: .relaxed)
@@ -58,17 +75,23 @@ enum MetricsRenderer {
                 sample("xdpfwd_frames", [("worker", "\(index)"), ("place", place)], value)
             }
         }
-        if let tables {
-            family("xdpfwd_routes", "gauge", "Routes in the fast path's tables.")
-            sample("xdpfwd_routes", [("family", "ipv4")], tables.ipv4Routes.count)
-            sample("xdpfwd_routes", [("family", "ipv6")], tables.ipv6Routes.count)
-            family("xdpfwd_neighbors", "gauge", "Neighbors in the fast path's tables.")
-            sample("xdpfwd_neighbors", [], tables.neighbors.count)
-            family("xdpfwd_table_rebuilds_total", "counter", "Times the tables were rebuilt from the kernel.")
-            sample("xdpfwd_table_rebuilds_total", [], rebuilds)
-        }
         family("xdpfwd_reloads_total", "counter", "SIGHUP reloads.")
         sample("xdpfwd_reloads_total", [], reloads)
         return out
+    }
+
+    /// A label value in the exposition format: backslash, double quote and
+    /// line feed escaped (an interface name may hold any of them but '/').
+    static func escapeLabelValue(_ value: String) -> String {
+        var escaped = ""
+        for character in value {
+            switch character {
+            case "\\": escaped += "\\\\"
+            case "\"": escaped += "\\\""
+            case "\n": escaped += "\\n"
+            default: escaped.append(character)
+            }
+        }
+        return escaped
     }
 }

@@ -14,10 +14,16 @@ final class MetricsServer: @unchecked Sendable {
     private var thread: Worker?
     private let render: @Sendable () -> String
 
-    /// Parses "host:port" (IPv4 host).
+    /// Parses "host:port": an IPv4 host (127.0.0.1:9109) or an IPv6 one in
+    /// brackets ([::1]:9109).
     static func parseAddress(_ text: String) -> (host: String, port: UInt16)? {
         guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]) else { return nil }
-        let host = String(text[..<colon])
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") {
+            host = String(host.dropFirst().dropLast())
+            var address = in6_addr()
+            return inet_pton(AF_INET6, host, &address) == 1 ? (host, port) : nil
+        }
         var address = in_addr()
         guard inet_pton(AF_INET, host, &address) == 1 else { return nil }
         return (host, port)
@@ -27,26 +33,39 @@ final class MetricsServer: @unchecked Sendable {
     /// - Throws: ``XDPError`` when the address cannot be bound.
     init(address: String, render: @escaping @Sendable () -> String) throws(XDPError) {
         guard let (host, port) = MetricsServer.parseAddress(address) else {
-            throw XDPError(.invalidConfiguration, operation: "metrics address", hint: "'\(address)': use host:port, e.g. 127.0.0.1:9109")
+            throw XDPError(.invalidConfiguration, operation: "metrics address", hint: "'\(address)': use host:port, e.g. 127.0.0.1:9109 or [::1]:9109")
         }
         self.host = host
         self.port = port
         self.render = render
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        let ipv6 = host.contains(":")
+        fd = socket(ipv6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw XDPError.fromErrno(errno, operation: "open the metrics socket") }
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var sin = sockaddr_in()
-        sin.sin_family = sa_family_t(AF_INET)
-        sin.sin_port = port.bigEndian
-        inet_pton(AF_INET, host, &sin.sin_addr)
-        let bound = withUnsafePointer(to: &sin) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        let bound: Int32
+        if ipv6 {
+            var sin6 = sockaddr_in6()
+            sin6.sin6_family = sa_family_t(AF_INET6)
+            sin6.sin6_port = port.bigEndian
+            inet_pton(AF_INET6, host, &sin6.sin6_addr)
+            bound = withUnsafePointer(to: &sin6) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) } }
+        } else {
+            var sin = sockaddr_in()
+            sin.sin_family = sa_family_t(AF_INET)
+            sin.sin_port = port.bigEndian
+            inet_pton(AF_INET, host, &sin.sin_addr)
+            bound = withUnsafePointer(to: &sin) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        }
         guard bound == 0, listen(fd, 16) == 0 else {
             let error = errno
             close(fd)
             throw XDPError.fromErrno(error, operation: "listen for metrics on \(address)", hint: "is another process using the port? choose another with metrics: host:port")
         }
     }
+
+    /// The URL scrapers use.
+    var url: String { host.contains(":") ? "http://[\(host)]:\(port)/metrics" : "http://\(host):\(port)/metrics" }
 
     /// Starts serving on a thread of its own.
     /// - Throws: ``XDPError`` when the thread cannot be created.
@@ -71,6 +90,9 @@ final class MetricsServer: @unchecked Sendable {
             if request.hasPrefix("GET /metrics ") || request.hasPrefix("GET /metrics?") {
                 let body = render()
                 response = "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body
+            } else if !request.hasPrefix("GET ") && !request.hasPrefix("HEAD ") && !request.isEmpty {
+                let body = "only GET /metrics\n"
+                response = "HTTP/1.0 405 Method Not Allowed\r\nAllow: GET\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body
             } else {
                 let body = "try /metrics\n"
                 response = "HTTP/1.0 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body

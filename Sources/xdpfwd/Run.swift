@@ -11,11 +11,21 @@ import XDPControl
 /// Set by SIGHUP; the daemon reloads at its next tick.
 let reloadRequested = Atomic<Bool>(false)
 
+/// Set by SIGTERM/SIGINT during setup, before the service group watches the
+/// signals: the daemon then stops (detaching what it attached) as soon as it runs.
+let stopRequestedEarly = Atomic<Bool>(false)
+
 struct Run: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Forward packets until SIGTERM/SIGINT (SIGHUP reloads routes, neighbors and the config's tables).")
+    static let configuration = CommandConfiguration(abstract: "Forward packets until SIGTERM/SIGINT (SIGHUP re-reads the config and checks it).")
     @OptionGroup var options: ConfigurationOptions
     @Flag(help: "Keep every capability after setup (default: give up all but the ones needed to detach and watch the programs).")
     var keepCapabilities = false
+    @Option(help: "Log level: trace, debug, info, notice, warning, error or critical.")
+    var logLevel: Logger.Level = .info
+    @Option(help: "Log format on standard error: text, or json (one object per line, for journald and log shippers).")
+    var logFormat: LogFormat = .text
+
+    enum LogFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
 
     /// Privileged setup on the main thread while it is the only thread
     /// (programs attached, sockets bound, metrics socket listening), then
@@ -28,7 +38,17 @@ struct Run: ParsableCommand {
         sigemptyset(&mask)
         for number in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&mask, number) }
         pthread_sigmask(SIG_UNBLOCK, &mask, nil)
-        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        // Until the service group takes the signals over: a stop during setup
+        // must not kill the process with its programs attached.
+        for number in [SIGINT, SIGTERM] { signal(number) { _ in stopRequestedEarly.store(true, ordering: .relaxed) } }
+        // A SIGHUP during setup is a reload at the first tick, never the default (exit).
+        signal(SIGHUP) { _ in reloadRequested.store(true, ordering: .relaxed) }
+        let level = logLevel, format = logFormat
+        LoggingSystem.bootstrap { label in
+            var handler: any LogHandler = format == .json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
         let logger = Logger(label: "xdpfwd")
         let configuration = try options.effective()
         let daemon = try Daemon(configuration: configuration, configPath: options.config, logger: logger)
@@ -38,8 +58,6 @@ struct Run: ParsableCommand {
             daemon.giveUpCapabilities()
         }
         try daemon.startThreads()
-        _ = reloadRequested.load(ordering: .relaxed)
-        signal(SIGHUP) { _ in reloadRequested.store(true, ordering: .relaxed) }
         let outcome = Outcome()
         let done = DispatchSemaphore(value: 0)
         Task.detached {
@@ -51,6 +69,8 @@ struct Run: ParsableCommand {
         done.wait()
         if let error = outcome.error {
             if error is ExitCode { throw error }
+            // Stopped during setup: the daemon ended on its own, cleanly.
+            if stopRequestedEarly.load(ordering: .relaxed) && daemon.failure == nil { return }
             if daemon.failure != nil { throw ExitCode(2) }
             throw error
         }
@@ -62,27 +82,37 @@ struct Run: ParsableCommand {
     }
 }
 
-/// The daemon as a service: starts the engine, keeps l3 tables in sync with
-/// the kernel, watches its programs, serves metrics, and on graceful shutdown
-/// stops the workers and detaches every program.
+/// The daemon as a service: starts the engine (l3 follows the kernel's FIB
+/// through the program: no tables to keep), watches its programs, serves
+/// metrics, and on graceful shutdown stops the workers and detaches every
+/// program.
 final class Daemon: Service, @unchecked Sendable {
     let configuration: DaemonConfiguration
     let configPath: String?
     let engine: ForwardingEngine
     let logger: Logger
-    private var mirror: KernelRoutingMirror?
     private var metrics: MetricsServer?
+    /// `xdpfwd status` / `show` answer here.
+    private var control: ControlSocket?
     /// System changes the plan made (IRQ affinity, NAPI tunables), undone at stop.
     private var systemChanges: SystemChanges?
     /// Channel counts set before binding, undone after the sockets are closed.
     private var channelChanges: SystemChanges?
+    /// IP forwarding switched on for l3 (enable_forwarding), undone at stop.
+    private var forwardingChanges: SystemChanges?
     private let reloads = Atomic<Int>(0)
     private(set) var failure: String?
+    /// What a reload compares the file against: the configuration in force.
+    private var appliedConfiguration: DaemonConfiguration
+    /// program_loss_policy, which a reload can change live.
+    private var programLossPolicy: String
 
     init(configuration: DaemonConfiguration, configPath: String?, logger: Logger) throws {
         self.configuration = configuration
         self.configPath = configPath
         self.logger = logger
+        appliedConfiguration = configuration
+        programLossPolicy = configuration.programLossPolicy ?? "reattach"
         if let channels = configuration.channels {
             // Before binding: the queue count decides the plan.
             let changes = SystemChanges()
@@ -93,36 +123,52 @@ final class Daemon: Service, @unchecked Sendable {
             for change in changes.log { logger.info("system change: \(change)") }
             channelChanges = changes
         }
-        engine = try ForwardingEngine(configuration: try configuration.engineConfiguration())
         if configuration.mode == .l3 {
-            var ports: [Int32: OutputInterface] = [:]
-            for interface in engine.interfaces {
-                let mac = try { () throws(XDPError) -> [UInt8] in
-                    if let namespace = configuration.netns {
-                        return try NetworkNamespace.withEntered(namespace) { () throws(XDPError) -> [UInt8] in try InterfaceAddress.mac(of: interface.name) }
-                    }
-                    return try InterfaceAddress.mac(of: interface.name)
-                }()
-                ports[Int32(interface.index)] = OutputInterface(mac: MACAddress(bytes: mac)!, mtu: interface.mtu)
+            // bpf_fib_lookup answers "forwarding disabled" on a port that does not forward.
+            let ports = configuration.ports.map(\.interface)
+            let read = { () throws(XDPError) -> [IPForwarding.Off] in IPForwarding.off(on: ports) }
+            let off = try configuration.netns.map { namespace throws(XDPError) in try NetworkNamespace.withEntered(namespace, read) } ?? read()
+            if !off.isEmpty {
+                guard configuration.enableForwarding == true else {
+                    throw IPForwarding.refusal(off, namespace: configuration.netns, switchName: "enable_forwarding: true (or --enable-forwarding)")
+                }
+                let changes = SystemChanges()
+                let enable = { () throws(XDPError) in IPForwarding.enable(off, changes: changes) }
+                if let namespace = configuration.netns { try NetworkNamespace.withEntered(namespace, enable) } else { try enable() }
+                for change in changes.log { logger.info("system change: \(change)") }
+                forwardingChanges = changes
             }
-            mirror = try KernelRoutingMirror(ports: ports, staticRoutes: try Daemon.staticRoutes(configuration, engine),
-                                             staticNeighbors: try Daemon.staticNeighbors(configuration, engine), namespace: configuration.netns)
-            try engine.publishTables(try mirror!.build())
         }
+        engine = try ForwardingEngine(configuration: try configuration.engineConfiguration())
         let address = configuration.metrics ?? "127.0.0.1:9109"
         if address != "off" {
             metrics = try MetricsServer(address: address) { [unowned self] in
-                MetricsRenderer.render(engine: engine, mode: configuration.mode, reloads: reloads.load(ordering: .relaxed),
-                                       tables: configuration.mode == .l3 ? engine.tables.snapshot : nil, rebuilds: mirror?.rebuilds ?? 0)
+                MetricsRenderer.render(engine: engine, mode: configuration.mode, reloads: reloads.load(ordering: .relaxed))
+            }
+        }
+        let controlPath = configuration.controlSocket
+            ?? ControlSocket.defaultPath(firstPort: configuration.ports[0].interface, namespace: configuration.netns)
+        if controlPath != "off" {
+            let status = DaemonStatus(engine: engine, mode: configuration.mode, started: Date()) { [unowned self] in
+                MetricsRenderer.render(engine: engine, mode: configuration.mode, reloads: reloads.load(ordering: .relaxed))
+            }
+            do {
+                control = try ControlSocket(path: controlPath) { request in status.answer(request) }
+            } catch {
+                // The default path is a convenience: without it the daemon still forwards.
+                let failure: XDPError = error
+                guard configuration.controlSocket == nil, failure.kind != .busy else { throw failure }
+                logger.warning("no control socket (xdpfwd status will not find this daemon): \(failure); set control_socket: to a writable path, or off")
             }
         }
         applySystemChanges()
     }
 
-    /// Starts the workers and the metrics thread (after the capabilities are given up).
+    /// Starts the workers, the metrics and the control threads (after the capabilities are given up).
     func startThreads() throws {
         try engine.start()
         try metrics?.start()
+        try control?.start()
     }
 
     /// Gives up every capability except what the rest of the run needs:
@@ -147,14 +193,12 @@ final class Daemon: Service, @unchecked Sendable {
     }
 
     func run() async throws {
-        if let mirror { rebuildTables(reason: "start"); _ = mirror }
         logStartup()
-        let policy = configuration.programLossPolicy ?? "reattach"
+        var foreignReported: [String: String] = [:]
         var ticks = 0
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully && !stopRequestedEarly.load(ordering: .relaxed) {
             try? await Task.sleep(for: .milliseconds(100))
             ticks += 1
-            if let mirror, mirror.changesPending() { rebuildTables(reason: "kernel routing change") }
             if reloadRequested.exchange(false, ordering: .relaxed) { reload() }
             if ticks % 5 == 0 {
                 if let gone = engine.missingPorts().first {
@@ -165,14 +209,26 @@ final class Daemon: Service, @unchecked Sendable {
                     throw ExitCode(3)
                 }
                 for port in engine.portsWithLostProgram() {
-                    if policy == "exit" {
-                        let message = "the XDP program on \(port) was removed or replaced by someone else; exiting (program_loss_policy: exit)"
+                    let foreign = engine.foreignProgram(port: port)
+                    if programLossPolicy == "exit" {
+                        let what = foreign.map { "replaced by \($0.description)" } ?? "removed by someone else"
+                        let message = "the XDP program on \(port) was \(what); exiting (program_loss_policy: exit)"
                         failure = message
                         logger.critical("\(message)")
                         shutDown()
                         throw ExitCode(2)
                     }
-                    logger.warning("the XDP program on \(port) was removed or replaced by someone else: reattaching (program_loss_policy: reattach)")
+                    if let foreign {
+                        // Never overwrite someone else's program: say so once, and
+                        // reattach when the interface is free again.
+                        if foreignReported[port] != foreign.description {
+                            foreignReported[port] = foreign.description
+                            logger.error("the XDP program on \(port) was replaced by \(foreign.description); leaving it in place, so \(port) forwards nothing until it is removed (\(foreign.removalCommand)\(configuration.netns.map { " in network namespace \($0)" } ?? "")); xdpfwd reattaches then")
+                        }
+                        continue
+                    }
+                    foreignReported[port] = nil
+                    logger.warning("the XDP program on \(port) was removed by someone else: reattaching (program_loss_policy: reattach)")
                     do { try engine.reattachProgram(port: port) } catch { logger.error("reattach on \(port) failed: \(error)") }
                 }
             }
@@ -185,16 +241,19 @@ final class Daemon: Service, @unchecked Sendable {
         engine.stop()
         systemChanges?.undo()
         systemChanges = nil
-        if let changes = channelChanges {
+        for changes in [channelChanges, forwardingChanges].compactMap({ $0 }) {
             if let namespace = configuration.netns {
                 try? NetworkNamespace.withEntered(namespace) { () throws(XDPError) in changes.undo() }
             } else {
                 changes.undo()
             }
-            channelChanges = nil
         }
+        channelChanges = nil
+        forwardingChanges = nil
         metrics?.shutdown()
         metrics = nil
+        control?.shutdown()
+        control = nil
         logger.info("stopped")
     }
 
@@ -220,91 +279,63 @@ final class Daemon: Service, @unchecked Sendable {
         systemChanges = changes
     }
 
-    private func rebuildTables(reason: String) {
-        guard let mirror else { return }
+    /// SIGHUP: re-read and check the config file. Routes and neighbors are
+    /// the kernel's (the program asks its FIB per packet): nothing to rebuild.
+    private func reload() {
+        reloads.add(1, ordering: .relaxed)
+        warnIfForwardingOff()
+        guard let path = configPath else {
+            logger.info("reload (SIGHUP): no configuration file to re-read (started from flags)")
+            return
+        }
+        let fresh: DaemonConfiguration
         do {
-            let forwarder = try mirror.build()
-            try engine.publishTables(forwarder)
-            logger.debug("tables rebuilt (\(reason)): \(forwarder.ipv4Routes.count) IPv4 routes, \(forwarder.ipv6Routes.count) IPv6 routes, \(forwarder.neighbors.count) neighbors")
+            try checkFilePermissions(path)
+            fresh = try DaemonConfiguration.load(path: path)
+            _ = try fresh.engineConfiguration()
         } catch {
-            logger.error("could not rebuild the routing tables: \(error)")
+            logger.error("reload (SIGHUP): keeping the running configuration: \(error)")
+            return
+        }
+        let changes = DaemonConfiguration.differences(from: appliedConfiguration.effective, to: fresh.effective)
+        guard !changes.isEmpty else {
+            logger.info("reload (SIGHUP): \(path) has no changes")
+            return
+        }
+        var needRestart: [String] = []
+        for change in changes {
+            switch change.key {
+            case "program_loss_policy":
+                programLossPolicy = fresh.programLossPolicy ?? "reattach"
+                appliedConfiguration.programLossPolicy = fresh.programLossPolicy
+                logger.info("reload (SIGHUP): program_loss_policy \(change.old) -> \(change.new) (applied)")
+            default:
+                needRestart.append("\(change.key) \(change.old) -> \(change.new)")
+            }
+        }
+        if !needRestart.isEmpty {
+            logger.warning("reload (SIGHUP): not applied, needs a restart (systemctl restart xdpfwd): \(needRestart.joined(separator: "; "))")
         }
     }
 
-    /// SIGHUP: re-read the config's static routes and neighbors, re-dump the kernel's, swap the tables in.
-    private func reload() {
-        reloads.add(1, ordering: .relaxed)
-        if let path = configPath, let mirror {
-            do {
-                let fresh = try DaemonConfiguration.load(path: path)
-                mirror.staticRoutes = try Daemon.staticRoutes(fresh, engine)
-                mirror.staticNeighbors = try Daemon.staticNeighbors(fresh, engine)
-            } catch {
-                logger.error("reload: keeping the old tables: \(error)")
-                return
-            }
+    /// l3: a port whose IP forwarding was switched off while running drops
+    /// everything routed through it; say so loudly, with the fix.
+    private func warnIfForwardingOff() {
+        guard configuration.mode == .l3 else { return }
+        let ports = configuration.ports.map(\.interface)
+        let read = { () throws(XDPError) -> [IPForwarding.Off] in IPForwarding.off(on: ports) }
+        let off = (try? configuration.netns.map { namespace throws(XDPError) in try NetworkNamespace.withEntered(namespace, read) } ?? read()) ?? []
+        if !off.isEmpty {
+            logger.error("\(IPForwarding.refusal(off, namespace: configuration.netns, switchName: "enable_forwarding: true").hint)")
         }
-        rebuildTables(reason: "SIGHUP")
-        logger.info("reloaded (SIGHUP)")
     }
 
     private func logStartup() {
         let modes = engine.configuration.ports.map { "\($0.interface) \(engine.attachModes[$0.interface].map { "\($0)" } ?? "?")" }.joined(separator: ", ")
-        logger.info("xdpfwd \(configuration.mode.rawValue): \(modes); \(engine.zeroCopy ? "zero-copy" : "copy mode"); metrics \(metrics.map { "http://\($0.host):\($0.port)/metrics" } ?? "off")")
+        logger.info("xdpfwd \(configuration.mode.rawValue): \(modes); \(engine.zeroCopy ? "zero-copy" : "copy mode"); metrics \(metrics?.url ?? "off"); control socket \(control?.path ?? "off")")
         for (port, reason) in engine.fallbackReasons { logger.warning("\(port): \(reason)") }
         for line in engine.plan.table.split(separator: "\n") { logger.info("plan: \(line)") }
     }
-
-    static func staticRoutes(_ configuration: DaemonConfiguration, _ engine: ForwardingEngine) throws -> [KernelRoutingMirror.StaticRoute] {
-        try (configuration.routes ?? []).enumerated().map { index, route in
-            guard let (prefix, length) = parsePrefix(route.prefix) else {
-                throw ConfigurationError(key: "routes[\(index)].prefix", line: nil, message: "'\(route.prefix)' is not a prefix like 198.19.0.0/16")
-            }
-            let gateway = try route.via.map { via -> IPAddress in
-                guard let address = parseAddress(via) else { throw ConfigurationError(key: "routes[\(index)].via", line: nil, message: "'\(via)' is not an address") }
-                return address
-            }
-            guard let interface = engine.interfaces.first(where: { $0.name == route.interface }) else {
-                throw ConfigurationError(key: "routes[\(index)].interface", line: nil, message: "'\(route.interface)' is not one of the ports")
-            }
-            return KernelRoutingMirror.StaticRoute(prefix: prefix, length: length, gateway: gateway, interfaceIndex: Int32(interface.index))
-        }
-    }
-
-    static func staticNeighbors(_ configuration: DaemonConfiguration, _ engine: ForwardingEngine) throws -> [KernelRoutingMirror.StaticNeighbor] {
-        try (configuration.neighbors ?? []).enumerated().map { index, neighbor in
-            guard let address = parseAddress(neighbor.address) else {
-                throw ConfigurationError(key: "neighbors[\(index)].address", line: nil, message: "'\(neighbor.address)' is not an address")
-            }
-            let parts = neighbor.mac.split(separator: ":").compactMap { UInt8($0, radix: 16) }
-            guard parts.count == 6, let mac = MACAddress(bytes: parts) else {
-                throw ConfigurationError(key: "neighbors[\(index)].mac", line: nil, message: "'\(neighbor.mac)' is not a MAC address")
-            }
-            guard let interface = engine.interfaces.first(where: { $0.name == neighbor.interface }) else {
-                throw ConfigurationError(key: "neighbors[\(index)].interface", line: nil, message: "'\(neighbor.interface)' is not one of the ports")
-            }
-            return KernelRoutingMirror.StaticNeighbor(address: address, mac: mac, interfaceIndex: Int32(interface.index))
-        }
-    }
 }
 
-/// "198.19.0.0/16" or "2001:db8::/32".
-func parsePrefix(_ text: String) -> (IPAddress, Int)? {
-    let parts = text.split(separator: "/")
-    guard parts.count == 2, let length = Int(parts[1]), let address = parseAddress(String(parts[0])) else { return nil }
-    switch address {
-    case .v4 where (0...32).contains(length), .v6 where (0...128).contains(length): return (address, length)
-    default: return nil
-    }
-}
-
-/// An IPv4 or IPv6 address in text form.
-func parseAddress(_ text: String) -> IPAddress? {
-    var v4 = in_addr()
-    if inet_pton(AF_INET, text, &v4) == 1 { return .v4(UInt32(bigEndian: v4.s_addr)) }
-    var v6 = in6_addr()
-    if inet_pton(AF_INET6, text, &v6) == 1 {
-        return withUnsafeBytes(of: v6) { IPv6Address(bytes: Array($0)) }.map { .v6($0) }
-    }
-    return nil
-}
+extension Logger.Level: @retroactive ExpressibleByArgument {}

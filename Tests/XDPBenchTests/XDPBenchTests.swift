@@ -178,6 +178,76 @@ struct XDPBenchControlTests {
         let plan = json.json["plan"] as? [String: Any]
         let workers = plan?["workers"] as? [[String: Any]] ?? []
         #expect(workers.flatMap { ($0["assignments"] as? [[String: Any]]) ?? [] }.count == 4)
+        // snake_case keys everywhere, features as names beside the bits.
+        let interface = (json.json["interfaces"] as? [[String: Any]])?.first ?? [:]
+        #expect(interface["is_up"] as? Bool == true, "snake_case keys: \(interface.keys.sorted())")
+        let xdp = interface["xdp"] as? [String: Any] ?? [:]
+        #expect(xdp["flag_names"] as? [String] == ["basic", "redirect", "rx-sg"], "\(xdp)")
+        #expect(xdp["flags"] as? Int == 0x23)
+    }
+}
+
+/// Names and switches users know from xdpsock and xdp-bench.
+@Suite("xdpbench options from xdpsock and xdp-bench", .serialized)
+struct PeerOptionTests {
+    @Test("the interface as the argument, --interval for live lines, --policy fifo --schpri for the workers, --attach skb")
+    func peerNames() throws {
+        try requireRoot()
+        let lab = try VethLab()
+        let bench = try BenchProcess.start(["rxdrop", lab.links[0].deviceInterface, "--netns", lab.deviceNamespace, "-d", "2.2",
+                                            "--interval", "0.5", "--policy", "fifo", "--schpri", "10", "--attach", "skb"])
+        usleep(1_000_000)
+        var policies: [Int] = []
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(bench.pid)/task")) ?? []
+        for task in tasks {
+            let comm = (try? String(contentsOfFile: "/proc/\(bench.pid)/task/\(task)/comm", encoding: .utf8)) ?? ""
+            guard comm.hasPrefix("xdpbench-q") else { continue }
+            let stat = (try? String(contentsOfFile: "/proc/\(bench.pid)/task/\(task)/stat", encoding: .utf8)) ?? ""
+            // Fields after the command name (which ends with ')'): policy is field 41, the 39th after it.
+            let fields = stat[stat.index(after: stat.lastIndex(of: ")")!)...].split(separator: " ")
+            policies.append(Int(fields[38]) ?? -1)
+        }
+        #expect(policies == [1], "one worker, SCHED_FIFO (1): \(policies)")
+        bench.wait(timeout: 15)
+        #expect(bench.process.terminationStatus == 0, "\(bench.standardError)")
+        let live = bench.standardError.split(separator: "\n").filter { $0.contains(" Mpps [") }
+        #expect(live.count >= 3, "a live line every 0.5 s: \(live.count) in \(bench.standardError)")
+        #expect(bench.standardError.contains("XDP generic (skb)"), "\(bench.standardError)")
+    }
+
+    @Test("--app-stats counts the syscalls: copy-mode TX kicks once per batch with or without need_wakeup; an idle receiver's polls are all empty")
+    func applicationStatistics() throws {
+        try requireRoot()
+        let lab = try VethLab()
+        func kicks(_ extra: [String]) throws -> (kicks: Int, packets: Int, text: String) {
+            let run = try BenchProcess.run(["txonly", "-i", lab.links[0].peerInterface, "--netns", lab.peerNamespace, "--count", "20000",
+                                            "--json", "--attach", "skb"] + extra)
+            let queue = (run.json["per_queue"] as? [[String: Any]])?.first ?? [:]
+            let stats = queue["app_stats"] as? [String: Any] ?? [:]
+            return (stats.integer("tx_kicks") ?? -1, run.json.integer("packets") ?? -1, run.standardError)
+        }
+        let without = try kicks(["--no-need-wakeup"])
+        let with = try kicks([])
+        #expect(without.packets == 20000 && with.packets == 20000)
+        #expect(without.kicks >= 20000 / 64, "a kick per batch without need_wakeup: \(without.kicks)")
+        // Copy mode transmits inside sendto(): the kernel keeps asking for the kick.
+        #expect(with.kicks >= 20000 / 64, "copy mode asks for a kick per batch with need_wakeup too: \(with.kicks)")
+        let idle = try BenchProcess.run(["rxdrop", "-i", lab.links[0].deviceInterface, "--netns", lab.deviceNamespace, "-d", "1", "--json"])
+        let idleStats = ((idle.json["per_queue"] as? [[String: Any]])?.first?["app_stats"] as? [String: Any]) ?? [:]
+        #expect((idleStats.integer("polls") ?? 0) > 10, "an idle receiver waits in poll(): \(idleStats)")
+        #expect(idleStats.integer("empty_polls") == idleStats.integer("polls"), "and every poll times out empty: \(idleStats)")
+        let text = try BenchProcess.run(["txonly", lab.links[0].peerInterface, "--netns", lab.peerNamespace, "--count", "1000", "-a", "--quiet"])
+        #expect(text.standardOutput.contains("app stats: rx wakeups (recvfrom)"), "\(text.standardOutput)")
+    }
+
+    @Test("the interface twice, or not at all, is a usage error")
+    func interfaceArgument() throws {
+        let none = try BenchProcess.run(["rxdrop", "-d", "1"])
+        #expect(none.process.terminationStatus == 64)
+        #expect(none.standardError.contains("give the interface"))
+        let two = try BenchProcess.run(["rxdrop", "a0", "-i", "b0", "-d", "1"])
+        #expect(two.process.terminationStatus == 64)
+        #expect(two.standardError.contains("two interfaces given"))
     }
 }
 

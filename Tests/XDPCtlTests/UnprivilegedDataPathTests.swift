@@ -101,12 +101,64 @@ struct UnprivilegedDataPathTests {
         #expect(missing.standardError.contains("not found"), "\(missing.standardError)")
         let badOwner = try ToolProcess.run(tool: "xdpctl", ["attach", "-i", link.deviceInterface, "--owner", "no-such-user-x", "--pin", pin])
         #expect(badOwner.standardError.contains("no such user"), "\(badOwner.standardError)")
-        let badMatch = try ToolProcess.run(tool: "xdpctl", ["attach", "-i", link.deviceInterface, "--match", "tcp:80", "--pin", pin])
-        #expect(badMatch.standardError.contains("udp:PORT"), "\(badMatch.standardError)")
+        let badMatch = try ToolProcess.run(tool: "xdpctl", ["attach", "-i", link.deviceInterface, "--match", "sctp:80", "--pin", pin])
+        #expect(badMatch.standardError.contains("udp:PORT[-PORT], tcp:PORT[-PORT], protocol:NUMBER"), "\(badMatch.standardError)")
+        let badGroup = try ToolProcess.run(tool: "xdpctl", ["attach", "-i", link.deviceInterface, "--owner", "nobody:no-such-group-x", "--pin", pin])
+        #expect(badGroup.standardError.contains("no such group no-such-group-x"), "\(badGroup.standardError)")
         let notBPF = try ToolProcess.run(tool: "xdpctl", ["attach", "-i", link.deviceInterface, "--netns", lab.deviceNamespace, "--pin", "/tmp/not-bpffs-\(getpid())"])
         #expect(notBPF.process.terminationStatus != 0)
         #expect(notBPF.standardError.contains("bpffs"), "\(notBPF.standardError)")
         let after = try lab.inDevice { () throws(XDPError) -> UInt32? in XDPProgram.attachedProgramID(interface: link.deviceInterface) }
         #expect(after == nil, "a failed attach leaves nothing attached")
+    }
+
+    @Test("xdpctl as operators use it: USER:GROUP names, tcp/protocol/ethertype matches, status of every interface (JSON), detach finds the --pin folder by itself")
+    func operatorWorkflow() throws {
+        try requireRoot()
+        let lab = try VethLab()
+        let link = lab.links[0]
+        let pin = "/sys/fs/bpf/swift-xdp-test-\(getpid())-o"
+        defer { _ = try? ToolProcess.run(tool: "xdpctl", ["detach", "-i", link.deviceInterface, "--netns", lab.deviceNamespace, "--pin", pin]) }
+        let nogroup = try #require(getgrnam("nogroup")).pointee.gr_gid
+        let attach = try ToolProcess.run(tool: "xdpctl", ["attach", "-i", link.deviceInterface, "--netns", lab.deviceNamespace,
+                                                          "--pin", pin, "--owner", "nobody:nogroup", "--match", "tcp:8080-8090", "--attach", "skb"])
+        try #require(attach.process.terminationStatus == 0, "\(attach.standardError)")
+        var info = stat()
+        #expect(stat(pin + "/xsks", &info) == 0)
+        #expect(info.st_gid == nogroup, "the group name was resolved (gid \(info.st_gid), nogroup is \(nogroup))")
+
+        let status = try ToolProcess.run(tool: "xdpctl", ["status", "--netns", lab.deviceNamespace, "--json"])
+        #expect(status.process.terminationStatus == 0, "\(status.standardError)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(status.standardOutput.utf8)) as? [String: Any])
+        let entries = (object["interfaces"] as? [[String: Any]]) ?? []
+        #expect(entries.contains { $0["interface"] as? String == "lo" }, "every interface of the namespace, lo included")
+        let entry = try #require(entries.first { $0["interface"] as? String == link.deviceInterface })
+        #expect(entry["ours"] as? Bool == true)
+        #expect(entry["mode"] as? String == "generic")
+        #expect(entry["left_attached"] as? Bool == true)
+        #expect(entry["program_name"] as? String == "xdp_redirect_qu")
+        #expect((entry["pins"] as? [String])?.contains(pin + "/xsks") == true, "the recorded pin folder: \(entry)")
+        let text = try ToolProcess.run(tool: "xdpctl", ["status", "-i", link.deviceInterface, "--netns", lab.deviceNamespace])
+        #expect(text.standardOutput.contains("swift-xdp's, left attached by xdpctl attach"), "\(text.standardOutput)")
+
+        for match in ["protocol:47", "ethertype:0x88b5", "udp:53"] {
+            #expect((try? MatchArgumentProbe.accepts(match)) == true, "--match \(match)")
+        }
+        // Detach without --pin: the folder attach recorded.
+        let detach = try ToolProcess.run(tool: "xdpctl", ["detach", "-i", link.deviceInterface, "--netns", lab.deviceNamespace])
+        #expect(detach.process.terminationStatus == 0, "\(detach.standardError)")
+        #expect(detach.standardOutput.contains("pins in \(pin) removed"), "\(detach.standardOutput)")
+        #expect(!FileManager.default.fileExists(atPath: pin + "/xsks"))
+        let after = try lab.inDevice { () throws(XDPError) -> UInt32? in XDPProgram.attachedProgramID(interface: link.deviceInterface) }
+        #expect(after == nil)
+    }
+}
+
+/// `--match` values xdpctl accepts, checked through the real binary's parser
+/// on an interface that does not exist (the match is parsed first).
+enum MatchArgumentProbe {
+    static func accepts(_ match: String) throws -> Bool {
+        let run = try ToolProcess.run(tool: "xdpctl", ["attach", "-i", "nosuchif9", "--match", match, "--pin", "/sys/fs/bpf/none"])
+        return run.standardError.contains("not found") && !run.standardError.contains("--match")
     }
 }

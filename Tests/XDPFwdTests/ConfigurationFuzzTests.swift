@@ -24,7 +24,7 @@ struct ConfigurationFuzzTests {
 
     static let seeds: [String] = [
         (try? String(contentsOf: repository.appendingPathComponent("dist/xdpfwd.yaml"), encoding: .utf8)) ?? "",
-        "mode: l3\nports:\n  - interface: a\n    queues: 0-3\n  - interface: b\ncpus: 0-1\nroutes:\n  - prefix: 198.19.0.0/16\n    via: 198.18.1.1\n    interface: b\nneighbors:\n  - address: 198.18.1.1\n    mac: 02:00:00:00:00:01\n    interface: b\nmetrics: 127.0.0.1:9109\nprogram_loss_policy: exit\n",
+        "mode: l3\nports:\n  - interface: a\n    queues: 0-3\n  - interface: b\ncpus: 0-1\nmetrics: 127.0.0.1:9109\nprogram_loss_policy: exit\n",
         "mode: xconnect\nports: [{interface: a}, {interface: b}]\nattach: generic\nframe_size: 4096\nchannels: 2\nirq_affinity: spread\n",
     ]
 

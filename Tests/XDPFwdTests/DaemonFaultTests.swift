@@ -46,7 +46,7 @@ struct DaemonFaultTests {
         #expect(back != nil, "reattached")
         #expect(try lab.ping(lab.addressB, count: 10) == 10)
         #expect(Daemon.stop(daemon) == 0)
-        #expect(daemon.standardError.contains("removed or replaced by someone else: reattaching"))
+        #expect(daemon.standardError.contains("was removed by someone else: reattaching"), "\(daemon.standardError)")
     }
 
     @Test("our program removed behind our back: exit non-zero with a clear message (policy exit)")
@@ -69,7 +69,7 @@ struct DaemonFaultTests {
         try Command.run(["ip", "-n", lab.device, "link", "set", "dev", lab.portA, "xdp", "off"])
         let status = daemon.wait(timeout: 10)
         #expect(status != 0)
-        #expect(daemon.standardError.contains("removed or replaced by someone else; exiting"), "\(daemon.standardError)")
+        #expect(daemon.standardError.contains("was removed by someone else; exiting"), "\(daemon.standardError)")
         let left = try lab.lab.inDevice { () throws(XDPError) -> UInt32? in XDPProgram.attachedProgramID(interface: lab.portB) }
         #expect(left == nil, "the other port's program is detached on the way out")
     }

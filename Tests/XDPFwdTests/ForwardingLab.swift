@@ -5,7 +5,8 @@ import XDP
 import XDPControl
 
 /// Host A (netns) — veth — [xdpfwd, two ports, in the device netns] — veth — host B (netns).
-/// Addresses from 198.18.0.0/15 only; A and B route only the lab's subnets, via the device.
+/// Addresses from 198.18.0.0/15 (and 2001:2::/48 with `ipv6`) only; A and B
+/// route only the lab's subnets, via the device.
 final class ForwardingLab {
     let lab: VethLab
     var hostA: String { lab.peerNamespaces[0] }
@@ -15,18 +16,25 @@ final class ForwardingLab {
     var portB: String { lab.links[1].deviceInterface }
     var addressA = "198.18.0.1"
     var addressB = "198.18.1.1"
+    /// With `ipv6`: A is 2001:2::1, the device 2001:2::2 and 2001:2:0:1::2, B 2001:2:0:1::1.
+    let addressA6 = "2001:2::1"
+    let addressB6 = "2001:2:0:1::1"
 
     enum Topology { case bridge, router }
 
-    init(_ topology: Topology) throws {
+    /// The hosts' offloads: as the distribution ships them (checksum
+    /// offload on: TCP/UDP leave with partial checksums, as from any
+    /// container), or all off (full checksums, one packet per MTU).
+    enum HostOffloads { case defaults, off }
+
+    init(_ topology: Topology, hostOffloads: HostOffloads = .defaults, ipv6: Bool = false) throws {
         try requireRoot()
         VethLab.removeStale()
-        lab = try VethLab(linkCount: 2, separateHosts: true)
-        // One packet per MTU on the hosts (no TSO/GSO/GRO), and real checksums:
-        // veth's checksum offload leaves TCP/UDP checksums for the kernel to fill,
-        // which frames forwarded through AF_XDP never get.
-        for (namespace, interface) in [(hostA, lab.links[0].peerInterface), (hostB, lab.links[1].peerInterface)] {
-            try Command.run(["ip", "netns", "exec", namespace, "ethtool", "-K", interface, "tx", "off", "tso", "off", "gso", "off", "gro", "off"])
+        lab = try VethLab(linkCount: 2, ipv6: ipv6, separateHosts: true)
+        if hostOffloads == .off {
+            for (namespace, interface) in [(hostA, lab.links[0].peerInterface), (hostB, lab.links[1].peerInterface)] {
+                try Command.run(["ip", "netns", "exec", namespace, "ethtool", "-K", interface, "tx", "off", "tso", "off", "gso", "off", "gro", "off"])
+            }
         }
         switch topology {
         case .bridge:
@@ -38,7 +46,27 @@ final class ForwardingLab {
         case .router:
             try Command.run(["ip", "-n", hostA, "route", "add", "198.18.1.0/24", "via", "198.18.0.2"])
             try Command.run(["ip", "-n", hostB, "route", "add", "198.18.0.0/24", "via", "198.18.1.2"])
-            try Command.run(["ip", "netns", "exec", device, "sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward"])
+            // bpf_fib_lookup answers "forwarding disabled" otherwise; inside the lab's namespace only.
+            try Command.run(["ip", "netns", "exec", device, "sh", "-c",
+                             "echo 1 > /proc/sys/net/ipv4/ip_forward && echo 1 > /proc/sys/net/ipv6/conf/all/forwarding"])
+            if ipv6 {
+                // nodad: usable at once, no duplicate address detection delay.
+                for (namespace, interface, address) in [(hostA, lab.links[0].peerInterface, "2001:2::1/64"), (device, portA, "2001:2::2/64"),
+                                                        (hostB, lab.links[1].peerInterface, "2001:2:0:1::1/64"), (device, portB, "2001:2:0:1::2/64")] {
+                    try Command.run(["ip", "-n", namespace, "addr", "add", address, "dev", interface, "nodad"])
+                }
+                try Command.run(["ip", "-n", hostA, "-6", "route", "add", "2001:2:0:1::/64", "via", "2001:2::2"])
+                try Command.run(["ip", "-n", hostB, "-6", "route", "add", "2001:2::/64", "via", "2001:2:0:1::2"])
+                // The kernel sends no neighbor solicitation for a forwarded
+                // packet while the link-local address is tentative (DAD):
+                // wait, at most 5 s, until none is.
+                let deadline = Date().addingTimeInterval(5)
+                while Date() < deadline {
+                    let tentative = try [hostA, device, hostB].map { try Command.run(["ip", "-n", $0, "-6", "addr", "show", "tentative"]) }
+                    if tentative.allSatisfy({ $0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }) { break }
+                    usleep(50_000)
+                }
+            }
         }
     }
 

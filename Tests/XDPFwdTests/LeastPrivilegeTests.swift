@@ -68,7 +68,7 @@ struct LeastPrivilegeTests {
         // ...and detaching at stop.
         #expect(Daemon.stop(daemon) == 0, "\(daemon.standardError)")
         #expect(daemon.standardError.contains("capabilities: gave up"))
-        #expect(daemon.standardError.contains("reloaded (SIGHUP)"))
+        #expect(daemon.standardError.contains("reload (SIGHUP)"), "\(daemon.standardError)")
         for port in [lab.portA, lab.portB] {
             let left = try lab.lab.inDevice { () throws(XDPError) -> UInt32? in XDPProgram.attachedProgramID(interface: port) }
             #expect(left == nil, "\(port): nothing left attached after a clean stop")

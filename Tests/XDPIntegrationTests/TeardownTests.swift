@@ -51,7 +51,8 @@ struct TeardownTests {
         let link = lab.links[0]
         let receiver = try openEndpoint(namespace: lab.deviceNamespace, interface: link.deviceInterface)
         let first = try attachProgram(namespace: lab.deviceNamespace, interface: link.deviceInterface, mode: .native, registering: receiver.socket)
-        // Someone else's program is there now (ours, loaded a second time, plays that part).
+        // A live process's redirect program is there now (ours, loaded a second time); a genuinely
+        // foreign one is AttachModeTests' business.
         let error = #expect(throws: XDPError.self) {
             _ = try attachProgram(namespace: lab.deviceNamespace, interface: link.deviceInterface, mode: .native, registering: receiver.socket)
         }

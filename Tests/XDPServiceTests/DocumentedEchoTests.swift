@@ -16,8 +16,9 @@ struct DocumentedEchoHandler: PacketHandler {
                   udp.ipVersion == 4, udp.ipProtocol == 17, !udp.isFragment else { return .drop }
             func swap(_ a: Int, _ b: Int, _ count: Int) { for i in 0..<count { bytes.swapAt(a + i, b + i) } }
             swap(0, 6, 6)                                   // MAC addresses
-            swap(udp.l3Offset + 12, udp.l3Offset + 16, 4)   // IPv4 addresses: checksums stay valid
+            swap(udp.l3Offset + 12, udp.l3Offset + 16, 4)   // IPv4 addresses
             swap(udp.l4Offset, udp.l4Offset + 2, 2)         // UDP ports
+            TransportChecksum.finish(bytes)                 // a client with checksum offload sent a partial one
             return .transmit                                // back out of the queue it came in on
         }
     }

@@ -7,10 +7,11 @@ import XDPControl
 /// The examples against the lab, with a real client in another namespace.
 @Suite("Examples", .serialized)
 struct ExampleTests {
-    @Test("udp-echo: N requests get N replies, ping, TCP and another UDP port still reach the kernel, stop detaches",
-          arguments: ["pinned", "async"])
-    func udpEcho(mode: String) throws {
-        let lab = try ServiceLab(queues: 2)
+    @Test("udp-echo: N requests get N replies (client with default offloads: partial checksums finished), ping, TCP and another UDP port still reach the kernel, stop detaches",
+          arguments: ["pinned", "async"], [true, false])
+    func udpEcho(mode: String, clientChecksumOffload: Bool) throws {
+        let lab = try ServiceLab(queues: 2, clientChecksumOffload: clientChecksumOffload)
+        #expect(try lab.clientChecksumOffloadIsOn() == clientChecksumOffload)
         try lab.startKernelServers(udp: 9001, tcp: 9002)
         let echo = try ToolProcess(tool: "udp-echo", ["-i", lab.interface, "--port", "9000", "--queues", "all", "--netns", lab.device]
                                        + (mode == "async" ? ["--async"] : []))

@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import TestSupport
+import Packet
 import Testing
 import XDP
 import XDPControl
@@ -89,6 +90,7 @@ struct PacketStreamTests {
                         for i in 0..<6 { bytes.swapAt(i, i + 6) }
                         for i in 0..<4 { bytes.swapAt(26 + i, 30 + i) }
                         for i in 0..<2 { bytes.swapAt(34 + i, 36 + i) }
+                        TransportChecksum.finish(bytes)  // the client leaves its checksum to offload
                     }
                     try? await stream.send(reply, queue: packet.queue)
                 }

@@ -7,8 +7,9 @@ import XDPControl
 /// One veth pair between a client namespace and the service's namespace
 /// (198.18.0.1 ↔ 198.18.0.2), with the kernel serving UDP and TCP echo on
 /// other ports of the service's interface, and Python's socket module as
-/// the client. The client's checksum offload is off: a frame answered from
-/// AF_XDP carries the checksum the client put in it, so it must be complete.
+/// the client. The client keeps the distribution's offloads (as a container
+/// does): its UDP checksums are partial, and an answer sent back from AF_XDP
+/// must finish them. `clientChecksumOffload: false` turns that off.
 final class ServiceLab: @unchecked Sendable {
     let lab: VethLab
     var client: String { lab.peerNamespace }
@@ -17,11 +18,18 @@ final class ServiceLab: @unchecked Sendable {
     let serviceAddress = "198.18.0.2"
     private var kernelServers: Process?
 
-    init(queues: Int = 1) throws {
+    init(queues: Int = 1, clientChecksumOffload: Bool = true) throws {
         try requireRoot()
         VethLab.removeStale()
         lab = try VethLab(queues: queues)
-        try Command.run(["ip", "netns", "exec", client, "ethtool", "-K", lab.links[0].peerInterface, "tx", "off"])
+        if !clientChecksumOffload {
+            try Command.run(["ip", "netns", "exec", client, "ethtool", "-K", lab.links[0].peerInterface, "tx", "off"])
+        }
+    }
+
+    /// Whether the client sends partial UDP/TCP checksums (TX checksum offload on).
+    func clientChecksumOffloadIsOn() throws -> Bool {
+        try Command.run(["ip", "netns", "exec", client, "ethtool", "-k", lab.links[0].peerInterface]).contains("tx-checksumming: on")
     }
 
     deinit {

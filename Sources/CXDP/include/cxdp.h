@@ -20,7 +20,6 @@
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
 #include "cxdp_probe.h"
-#include "cxdp_rtnl.h"
 #include "cxdp_xsk.h"
 
 #ifndef AF_XDP
@@ -69,6 +68,8 @@ struct bpf_object *cxdp_open_object(const void *bytes, size_t size, const char *
 int cxdp_xdp_detach(int ifindex, uint32_t flags, int expected_prog_fd);
 /// The kernel id of a loaded program, or 0.
 uint32_t cxdp_program_id(int prog_fd);
+/// The (kernel-truncated, 15-byte) name of the loaded program with this id, "" if unknown.
+void cxdp_program_name(uint32_t id, char *out, size_t size);
 /// Whether the loaded program with this id has this (kernel-truncated, 15-byte) name.
 bool cxdp_program_is_named(uint32_t id, const char *name);
 /// The pid in the program's "owner" array map, or -1 when it has none.
@@ -80,6 +81,10 @@ int64_t cxdp_program_owner(uint32_t id);
 int cxdp_xdp_detach_id(int ifindex, uint32_t id);
 
 int64_t cxdp_xdp_attached_id(int ifindex);
+
+/// How the XDP program on ifindex is attached: XDP_ATTACHED_NONE, _DRV,
+/// _SKB, _HW or _MULTI (bpf_xdp_query's attach_mode), or -errno.
+int cxdp_xdp_attached_mode(int ifindex);
 
 /// Routes libbpf/libxdp log lines: warnings to stderr unless quiet, debug never.
 void cxdp_set_library_logging(bool quiet);
@@ -93,6 +98,8 @@ int cxdp_tc_attach_egress(int ifindex, int prog_fd);
 
 /// pthread_setaffinity_np for the calling thread (needs _GNU_SOURCE).
 int cxdp_pin_current_thread(int cpu);
+/// Gives `thread` the SCHED_FIFO policy at `priority` (1-99); 0 or an errno.
+int cxdp_set_thread_fifo(unsigned long thread, int priority);
 
 /// sched_getcpu (needs _GNU_SOURCE).
 int cxdp_current_cpu(void);
@@ -119,9 +126,8 @@ int cxdp_drop_effective_capabilities(uint64_t mask);
 /// Makes the calling thread's effective set equal its permitted set again.
 int cxdp_restore_effective_capabilities(void);
 
-/// Clears the given capabilities from the permitted and effective sets of the
-/// calling thread, for good. 0 or -errno.
-int cxdp_drop_capabilities(uint64_t mask);
+/// The symbolic name of an errno ("EADDRINUSE"), or NULL when glibc has none.
+const char *cxdp_errno_name(int error);
 
 /// The calling thread's effective capability set as a bit mask.
 uint64_t cxdp_effective_capabilities(void);
@@ -147,8 +153,6 @@ void cxdp_set_thread_name(const char *name);
 /// The MAC address of an interface (SIOCGIFHWADDR) into mac[6]; 0 or -errno.
 int cxdp_interface_mac(const char *ifname, uint8_t *mac);
 
-/// The calling thread id (gettid).
-int cxdp_thread_id(void);
 
 /// Whether `path` is on a BPF filesystem (bpffs).
 bool cxdp_is_bpffs(const char *path);

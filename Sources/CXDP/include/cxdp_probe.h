@@ -78,6 +78,10 @@ struct cxdp_link {
 /// 0 or -errno (-ENODEV when the interface is missing).
 int cxdp_probe_link(const char *ifname, struct cxdp_link *out);
 
+/// The ifindex of a veth's peer (its "peer_ifindex" ethtool statistic, an
+/// index in the peer's own network namespace), 0 for any other driver, or -errno.
+int cxdp_probe_veth_peer(const char *ifname);
+
 #ifdef __cplusplus
 }
 #endif
