@@ -25,7 +25,8 @@ echo "guest kernel $(uname -r), driver $(basename "$(readlink /sys/class/net/eth
 python3 - <<'PY' || exit 1
 import json
 eth1 = json.load(open("inspect.json"))["interfaces"][0]
-pairs = eth1["queueIRQs"]
+# xdpbench's JSON is snake_case (convertToSnakeCase makes queueIRQs "queue_ir_qs").
+pairs = next(eth1[k] for k in ("queue_irqs", "queue_ir_qs", "queueIRQs") if k in eth1)
 irqs = dict(zip(pairs[0::2], pairs[1::2]))
 names = {}
 for line in open("/proc/interrupts"):
