@@ -8,6 +8,7 @@
 # (xdp-zc-max-segs 1).
 # Usage: guest-variants.sh XDPBENCH [COUNT]
 set -u
+. "$(dirname "$0")/guest-lib.sh"
 bench=$1
 count=${2:-2000}
 failed=0
@@ -18,8 +19,7 @@ variant() {
     name=$1 both=$2 duration=$3 txonly_only=${4:-}
     "$bench" rxdrop -i eth1 --count "$count" --duration "$duration" --zero-copy required --json $both > rx.json 2> rx.err &
     rx=$!
-    for _ in $(seq 1 100); do ip link show eth1 | grep -q xdp && break; kill -0 $rx 2>/dev/null || break; sleep 0.1; done
-    sleep 0.5
+    wait_sockets eth1 1 || { failed=$((failed + 1)); wait $rx; return; }
     "$bench" txonly -i eth0 --count "$count" --duration "$duration" --zero-copy required --dst-mac "$dst" --json $both $txonly_only > tx.json 2> tx.err
     tx_rc=$?
     wait $rx
