@@ -11,5 +11,5 @@ wait_sockets() {
         [ $_i -gt 300 ] && { echo "FAIL: $2 AF_XDP socket(s) on $1 not bound after 30 s"; ss -a --xdp; return 1; }
         sleep 0.1
     done
-    sleep 0.3
+    sleep 1
 }

@@ -38,6 +38,8 @@ good = zc and conserved and tx_rc == 0 and tx["packets"] == count and rx["packet
        and (rx_rc == 0 if invalid == 0 else True)
 note = f", {invalid} invalid TX descriptors (chunks crossing a page)" if invalid else ""
 print(("PASS: " if good else "FAIL: ") + f"{name}: bind {tx['bind']}/{rx['bind']}, sent {tx['packets']}, received {rx['packets']} of {count}{note}")
+if not good:
+    print(f"  receiver: program {rx.get('program')}, statistics {rx.get('xdp_statistics')}; sender: statistics {tx.get('xdp_statistics')}")
 sys.exit(0 if good else 1)
 PY
 }
@@ -46,7 +48,7 @@ variant "need_wakeup off" "--no-need-wakeup" 60
 variant "poll() every batch" "--poll" 60
 variant "preferred busy-poll" "--busy-poll" 60
 variant "1500-byte packets in 2048-byte frames" "--frame-size 2048" 60 "--packet-size 1500"
-variant "unaligned 3000-byte chunks" "--unaligned --frame-size 3000" 15
+variant "unaligned 3000-byte chunks" "--unaligned --frame-size 3000" 30
 
 if "$bench" rxdrop -i eth1 --count 10 --duration 3 --zero-copy required --multi-buffer > mb.out 2>&1; then
     echo "FAIL: multi-buffer in zero-copy was accepted"; failed=$((failed + 1))
