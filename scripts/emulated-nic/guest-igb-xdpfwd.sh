@@ -8,6 +8,7 @@
 # drops what arrives while its RX ring is empty: a burst loses frames).
 # Usage: guest-igb-xdpfwd.sh BIN_DIR [COUNT]
 set -u
+. "$(dirname "$0")/guest-lib.sh"
 bin=$1
 count=${2:-2000}
 fail() { echo "FAIL: $*"; exit 1; }
@@ -48,8 +49,7 @@ steered_count=$(grep -cE 'proc/irq/[0-9]+/smp_affinity_list' fwd.out)
 
 "$bin/xdpbench" rxdrop -i eth3 -q 0-1 --count "$count" --duration "${FWD_DURATION:-30}" --zero-copy off --json > sink.json 2> sink.err &
 sink=$!
-for _ in $(seq 1 100); do ip link show eth3 | grep -q xdp && break; sleep 0.1; done
-sleep 0.5
+wait_sockets eth3 2 || exit 1
 "$bin/xdpbench" txonly -i eth0 --count "$count" --duration "${FWD_DURATION:-30}" --rate 1000 --zero-copy off --dst-mac "$(cat /sys/class/net/eth1/address)" --json > tx.json 2> tx.err
 wait $sink; sink_rc=$?
 for p in eth0 eth1 eth2 eth3; do echo "  $p: $(ip -s link show $p | awk '/RX:/ {getline; r=$2} /TX:/ {getline; t=$2} END {print "rx " r " tx " t}')"; done

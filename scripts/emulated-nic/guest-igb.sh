@@ -10,6 +10,7 @@
 #     one attached (xdpctl) every frame sent and completed.
 # Usage: guest-igb.sh BIN_DIR [COUNT]
 set -u
+. "$(dirname "$0")/guest-lib.sh"
 bin=$1
 count=${2:-5000}
 fail() { echo "FAIL: $*"; exit 1; }
@@ -25,7 +26,8 @@ echo "guest kernel $(uname -r), driver $(basename "$(readlink /sys/class/net/eth
 python3 - <<'PY' || exit 1
 import json
 eth1 = json.load(open("inspect.json"))["interfaces"][0]
-pairs = eth1["queueIRQs"]
+# xdpbench's JSON is snake_case (convertToSnakeCase makes queueIRQs "queue_irqs").
+pairs = next(eth1[k] for k in ("queue_irqs", "queue_irqs", "queueIRQs") if k in eth1)
 irqs = dict(zip(pairs[0::2], pairs[1::2]))
 names = {}
 for line in open("/proc/interrupts"):
@@ -41,8 +43,7 @@ PY
 
 "$bin/xdpbench" rxdrop -i eth1 -q 0-1 --cpus 0,1 --count "$count" --duration 60 --zero-copy required --json > rx.json 2> rx.err &
 rx=$!
-for _ in $(seq 1 100); do ip link show eth1 | grep -q xdp && break; kill -0 $rx 2>/dev/null || break; sleep 0.1; done
-sleep 1
+wait_sockets eth1 2 || exit 1
 "$bin/xdpbench" txonly -i eth0 --count "$count" --duration 60 --rate 2000 --zero-copy off --dst-mac "$dst" --json > tx-copy.json 2> tx-copy.err
 wait $rx; rx_rc=$?
 cat rx.err tx-copy.err

@@ -6,6 +6,7 @@
 # (Unpaced, a burst stalls the forwarder: see the README.)
 # Usage: guest-l2fwd.sh XDPBENCH [COUNT] [RATE]
 set -u
+. "$(dirname "$0")/guest-lib.sh"
 bench=$1
 count=${2:-2000}
 rate=${3:-1000}
@@ -17,11 +18,7 @@ ip link set eth3 promisc on
 sink=$!
 "$bench" l2fwd -i eth1 --to eth2 --count "$count" --duration 60 --zero-copy required --json > fwd.json 2> fwd.err &
 fwd=$!
-for _ in $(seq 1 100); do
-    ip link show eth1 | grep -q xdp && ip link show eth2 | grep -q xdp && ip link show eth3 | grep -q xdp && break
-    sleep 0.1
-done
-sleep 0.5
+wait_sockets eth3 1 && wait_sockets eth1 1 && wait_sockets eth2 1 || exit 1
 "$bench" txonly -i eth0 --count "$count" --duration 60 --rate "$rate" --zero-copy required \
     --dst-mac "$(cat /sys/class/net/eth1/address)" --json > tx.json 2> tx.err
 tx_rc=$?

@@ -15,14 +15,14 @@ run_case() {
 case $model in
     virtio)
         run_case "xdpbench txonly -> rxdrop, zero-copy both ends" "$here/guest-zerocopy.sh" "$bin/xdpbench" 20000
-        run_case "socket modes in zero-copy, and what the driver refuses" "$here/guest-variants.sh" "$bin/xdpbench" 2000
-        run_case "l2fwd --to across two NICs over one UMEM, zero-copy" "$here/guest-l2fwd.sh" "$bin/xdpbench" 2000 1000
+        run_case "socket modes in zero-copy, and what the driver refuses" "$here/guest-variants.sh" "$bin/xdpbench" 1000
+        run_case "l2fwd --to across two NICs over one UMEM, zero-copy" "$here/guest-l2fwd.sh" "$bin/xdpbench" 1000 1000
         # Moves eth0 into a namespace of its own: keep it last.
         run_case "udp-echo (XDPService) in zero-copy" "$here/guest-udp-echo.sh" "$bin/udp-echo" 200
         ;;
     igb)
-        run_case "igb: queue IRQs, 2-queue zero-copy rxdrop, zero-copy txonly" "$here/guest-igb.sh" "$bin" 5000
-        run_case "igb: xdpfwd xconnect in zero-copy with channels and IRQ affinity" "$here/guest-igb-xdpfwd.sh" "$bin" 2000
+        run_case "igb: queue IRQs, 2-queue zero-copy rxdrop, zero-copy txonly" "$here/guest-igb.sh" "$bin" 2000
+        run_case "igb: xdpfwd xconnect in zero-copy with channels and IRQ affinity" "$here/guest-igb-xdpfwd.sh" "$bin" 1000
         ;;
     *) echo "guest-suite.sh: unknown model $model"; exit 1 ;;
 esac

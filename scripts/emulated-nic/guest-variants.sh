@@ -2,12 +2,13 @@
 # Runs inside the lab guest (two virtio-net NICs back to back): txonly on eth0
 # -> rxdrop on eth1, both --zero-copy required, COUNT frames, in the modes the
 # socket has: need_wakeup off, poll() every batch, preferred busy-poll,
-# 2048-byte frames, 1500-byte packets, unaligned 3000-byte chunks; each run
+# 1500-byte packets in 2048-byte frames, unaligned 3000-byte chunks; each run
 # also tears the sockets down and binds again. Then what the driver cannot do
 # must be refused with the probe's reason: multi-buffer in zero-copy
 # (xdp-zc-max-segs 1).
 # Usage: guest-variants.sh XDPBENCH [COUNT]
 set -u
+. "$(dirname "$0")/guest-lib.sh"
 bench=$1
 count=${2:-2000}
 failed=0
@@ -18,8 +19,7 @@ variant() {
     name=$1 both=$2 duration=$3 txonly_only=${4:-}
     "$bench" rxdrop -i eth1 --count "$count" --duration "$duration" --zero-copy required --json $both > rx.json 2> rx.err &
     rx=$!
-    for _ in $(seq 1 100); do ip link show eth1 | grep -q xdp && break; kill -0 $rx 2>/dev/null || break; sleep 0.1; done
-    sleep 0.5
+    wait_sockets eth1 1 || { failed=$((failed + 1)); wait $rx; return; }
     "$bench" txonly -i eth0 --count "$count" --duration "$duration" --zero-copy required --dst-mac "$dst" --json $both $txonly_only > tx.json 2> tx.err
     tx_rc=$?
     wait $rx
@@ -38,16 +38,17 @@ good = zc and conserved and tx_rc == 0 and tx["packets"] == count and rx["packet
        and (rx_rc == 0 if invalid == 0 else True)
 note = f", {invalid} invalid TX descriptors (chunks crossing a page)" if invalid else ""
 print(("PASS: " if good else "FAIL: ") + f"{name}: bind {tx['bind']}/{rx['bind']}, sent {tx['packets']}, received {rx['packets']} of {count}{note}")
+if not good:
+    print(f"  receiver: program {rx.get('program')}, statistics {rx.get('xdp_statistics')}; sender: statistics {tx.get('xdp_statistics')}")
 sys.exit(0 if good else 1)
 PY
 }
 
-variant "need_wakeup off" "--no-need-wakeup" 30
-variant "poll() every batch" "--poll" 30
-variant "preferred busy-poll" "--busy-poll" 30
-variant "2048-byte frames" "--frame-size 2048" 30
-variant "1500-byte packets" "" 30 "--packet-size 1500"
-variant "unaligned 3000-byte chunks" "--unaligned --frame-size 3000" 8
+variant "need_wakeup off" "--no-need-wakeup" 60
+variant "poll() every batch" "--poll" 60
+variant "preferred busy-poll" "--busy-poll" 60
+variant "1500-byte packets in 2048-byte frames" "--frame-size 2048" 60 "--packet-size 1500"
+variant "unaligned 3000-byte chunks" "--unaligned --frame-size 3000" 30
 
 if "$bench" rxdrop -i eth1 --count 10 --duration 3 --zero-copy required --multi-buffer > mb.out 2>&1; then
     echo "FAIL: multi-buffer in zero-copy was accepted"; failed=$((failed + 1))

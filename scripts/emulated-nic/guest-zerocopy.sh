@@ -5,6 +5,7 @@
 # (XDP_OPTIONS, as xdpbench reports it) and that every frame arrived.
 # Usage: guest-zerocopy.sh XDPBENCH [COUNT]
 set -u
+. "$(dirname "$0")/guest-lib.sh"
 bench=$1
 count=${2:-20000}
 fail() { echo "FAIL: $*"; exit 1; }
@@ -16,16 +17,10 @@ echo "guest kernel $(uname -r), driver $(basename "$(readlink /sys/class/net/eth
 
 "$bench" inspect -i eth0 -i eth1 || fail "xdpbench inspect"
 
-"$bench" rxdrop -i eth1 --count "$count" --duration 60 --zero-copy required --json > rx.json 2> rx.err &
+"$bench" rxdrop -i eth1 --count "$count" --duration 120 --zero-copy required --json > rx.json 2> rx.err &
 rx=$!
-# The receiver is ready when its program is attached (native XDP on eth1).
-for _ in $(seq 1 100); do
-    ip link show eth1 | grep -q 'xdp' && break
-    kill -0 $rx 2>/dev/null || break
-    sleep 0.1
-done
-sleep 0.5
-"$bench" txonly -i eth0 --count "$count" --duration 60 --zero-copy required --dst-mac "$dst" --json > tx.json 2> tx.err
+wait_sockets eth1 1 || exit 1
+"$bench" txonly -i eth0 --count "$count" --duration 120 --zero-copy required --dst-mac "$dst" --json > tx.json 2> tx.err
 tx_rc=$?
 wait $rx
 rx_rc=$?

@@ -11,7 +11,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 kernel_dir=$1
 abi=$(basename "$kernel_dir")
 modules_dir=$kernel_dir/usr/lib/modules/$abi
-modules=(9p 9pnet_virtio virtio_net igb)
+modules=(9p 9pnet_virtio virtio_net igb xsk_diag)
 busybox=/bin/busybox
 
 if ! file -L "$busybox" 2>/dev/null | grep -q 'statically linked'; then

@@ -22,14 +22,14 @@ bin=$(cd "$bin" && pwd)
 
 failed=0
 start=$SECONDS
-if "$here/run-guest.sh" --nics 4 --hubs 2 --timeout 240 -- sh "$here/guest-suite.sh" virtio "$bin"; then
+if "$here/run-guest.sh" --nics 4 --hubs 2 --timeout 420 -- sh "$here/guest-suite.sh" virtio "$bin"; then
     echo "emulated-nic: virtio-net zero-copy cases passed ($((SECONDS - start)) s)"
 else
     echo "emulated-nic: virtio-net zero-copy cases FAILED (exit $?, $((SECONDS - start)) s)" >&2
     failed=1
 fi
 start=$SECONDS
-if "$here/run-guest.sh" --model igb --nics 4 --hubs 2 --timeout 240 -- sh "$here/guest-suite.sh" igb "$bin"; then
+if "$here/run-guest.sh" --model igb --nics 4 --hubs 2 --timeout 420 -- sh "$here/guest-suite.sh" igb "$bin"; then
     echo "emulated-nic: igb cases passed ($((SECONDS - start)) s)"
 else
     echo "emulated-nic: igb cases FAILED (exit $?, $((SECONDS - start)) s)" >&2
