@@ -26,8 +26,8 @@ echo "guest kernel $(uname -r), driver $(basename "$(readlink /sys/class/net/eth
 python3 - <<'PY' || exit 1
 import json
 eth1 = json.load(open("inspect.json"))["interfaces"][0]
-# xdpbench's JSON is snake_case (convertToSnakeCase makes queueIRQs "queue_irqs").
-pairs = next(eth1[k] for k in ("queue_irqs", "queue_irqs", "queueIRQs") if k in eth1)
+# xdpbench's JSON is snake_case (queueIRQs is "queue_irqs").
+pairs = next(eth1[k] for k in ("queue_irqs", "queueIRQs") if k in eth1)
 irqs = dict(zip(pairs[0::2], pairs[1::2]))
 names = {}
 for line in open("/proc/interrupts"):
