@@ -315,6 +315,34 @@ int64_t cxdp_program_owner(uint32_t id) {
     return owner;
 }
 
+int cxdp_program_map_value(uint32_t id, const char *name, uint32_t key, void *value, uint32_t value_size) {
+    int fd = bpf_prog_get_fd_by_id(id);
+    if (fd < 0) return -errno;
+    uint32_t map_ids[16];
+    struct bpf_prog_info info;
+    memset(&info, 0, sizeof info);
+    info.nr_map_ids = 16;
+    info.map_ids = (uint64_t)(unsigned long)map_ids;
+    __u32 length = sizeof info;
+    int rc = -ENOENT;
+    if (bpf_obj_get_info_by_fd(fd, &info, &length) == 0) {
+        for (uint32_t i = 0; i < info.nr_map_ids && i < 16 && rc == -ENOENT; i++) {
+            int map = bpf_map_get_fd_by_id(map_ids[i]);
+            if (map < 0) continue;
+            struct bpf_map_info map_info;
+            memset(&map_info, 0, sizeof map_info);
+            __u32 map_length = sizeof map_info;
+            if (bpf_obj_get_info_by_fd(map, &map_info, &map_length) == 0 && strcmp(map_info.name, name) == 0
+                && map_info.key_size == 4 && map_info.value_size == value_size) {
+                rc = bpf_map_lookup_elem(map, &key, value) == 0 ? 0 : -errno;
+            }
+            close(map);
+        }
+    }
+    close(fd);
+    return rc;
+}
+
 bool cxdp_is_bpffs(const char *path) {
     struct statfs info;
     return statfs(path, &info) == 0 && info.f_type == 0xCAFE4A11;

@@ -63,6 +63,21 @@ public struct RedirectMatch: Sendable, Equatable {
         RedirectMatch(ethertype: value, passWithoutSocket: true)
     }
 
+    /// Decodes the 16-byte map value (what ``mapValue`` writes).
+    init?(mapValue bytes: [UInt8]) {
+        guard bytes.count == 16 else { return nil }
+        func read<T: FixedWidthInteger>(_ offset: Int, _ type: T.Type) -> T {
+            bytes.withUnsafeBytes { T(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: T.self)) }
+        }
+        let enabled = read(0, UInt32.self) != 0
+        let ethertype = read(4, UInt16.self), ipProtocol = read(6, UInt8.self)
+        let low = read(8, UInt16.self), high = read(10, UInt16.self)
+        self.init(ethertype: enabled && ethertype != 0 ? ethertype : nil, ipProtocol: enabled && ipProtocol != 0 ? ipProtocol : nil,
+                  destinationPorts: enabled && (low != 0 || high != 0) && low <= high ? low...high : nil,
+                  passWithoutSocket: read(7, UInt8.self) != 0)
+        router = read(12, UInt8.self) != 0
+    }
+
     /// The 16-byte map value the BPF program reads.
     var mapValue: [UInt8] {
         let enabled: UInt32 = (ethertype != nil || ipProtocol != nil || destinationPorts != nil) ? 1 : 0
@@ -150,5 +165,22 @@ public struct RedirectCounters: Sendable, Equatable, Codable {
         self.passed = passed
         self.droppedNoSocket = droppedNoSocket
         self.passedNoSocket = passedNoSocket
+    }
+}
+
+extension RedirectMatch: CustomStringConvertible {
+    /// The match as xdpctl's `--match` writes it: all, udp:PORT[-PORT],
+    /// tcp:..., protocol:N, ethertype:0xNNNN, or "router" (l3's forwardable).
+    public var description: String {
+        if router { return "router (what the kernel's FIB forwards out of a served port)" }
+        var parts: [String] = []
+        if let ethertype, ipProtocol == nil, destinationPorts == nil { parts.append("ethertype:0x" + String(ethertype, radix: 16)) }
+        if let destinationPorts {
+            let name = ipProtocol == 6 ? "tcp" : ipProtocol == 17 ? "udp" : "ports"
+            parts.append(destinationPorts.count == 1 ? "\(name):\(destinationPorts.lowerBound)" : "\(name):\(destinationPorts.lowerBound)-\(destinationPorts.upperBound)")
+        } else if let ipProtocol {
+            parts.append("protocol:\(ipProtocol)")
+        }
+        return parts.isEmpty ? "all" : parts.joined(separator: ",")
     }
 }

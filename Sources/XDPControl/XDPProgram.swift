@@ -192,6 +192,8 @@ public struct XDPProgram: ~Copyable {
         public var isOurs: Bool
         /// The process that loaded it, 0 when left attached on purpose, nil when unknown.
         public var ownerPID: UInt32?
+        /// What swift-xdp's redirect program sends to sockets (nil for other programs).
+        public var match: RedirectMatch?
     }
 
     /// The program attached to `interface` in the calling thread's network
@@ -208,8 +210,14 @@ public struct XDPProgram: ~Copyable {
         var buffer = [CChar](repeating: 0, count: 16)
         cxdp_program_name(id, &buffer, buffer.count)
         let owner = cxdp_program_owner(id)
-        return AttachedProgram(id: id, name: String(cString: buffer), mode: mode, isOurs: cxdp_program_is_named(id, "xdp_redirect_qu"),
-                               ownerPID: owner >= 0 ? UInt32(owner) : nil)
+        let ours = cxdp_program_is_named(id, "xdp_redirect_qu")
+        var match: RedirectMatch?
+        if ours {
+            var value = [UInt8](repeating: 0, count: 16)
+            if cxdp_program_map_value(id, "match_config", 0, &value, 16) == 0 { match = RedirectMatch(mapValue: value) }
+        }
+        return AttachedProgram(id: id, name: String(cString: buffer), mode: mode, isOurs: ours,
+                               ownerPID: owner >= 0 ? UInt32(owner) : nil, match: match)
     }
 
     /// "XDP program id 42 (name xdp_pass, generic mode)".

@@ -235,6 +235,7 @@ struct Status: ParsableCommand {
                     entry["ours"] = program.isOurs
                     entry["owner_pid"] = program.ownerPID.map(Int.init) ?? -1
                     entry["left_attached"] = program.isOurs && program.ownerPID == 0
+                    if let match = program.match { entry["match"] = match.description }
                 }
                 let directory = pin ?? PinRecord.load(interface: name, netns: netns) ?? "/sys/fs/bpf/swift-xdp/\(name)"
                 let pinned = XDPProgram.pinnedMapNames.filter { FileManager.default.fileExists(atPath: directory + "/" + $0) }
@@ -256,6 +257,7 @@ struct Status: ParsableCommand {
                 if let pid = entry["owner_pid"] as? Int, entry["ours"] as? Bool == true {
                     line += pid == 0 ? ", left attached by xdpctl attach" : ", in use by process \(pid)"
                 }
+                if let match = entry["match"] { line += "; match \(match)" }
             } else {
                 line += "no XDP program"
             }

@@ -27,3 +27,16 @@ struct RedirectMatchEncodingTests {
         #expect(bytes[18] == 247 && bytes[19] == 0, "e_machine EM_BPF")
     }
 }
+
+@Suite("RedirectMatch map value round trip")
+struct RedirectMatchDecodingTests {
+    @Test("what the program's map holds decodes back to the match, and reads as xdpctl writes it",
+          arguments: [(RedirectMatch.everything, "all"), (.udp(ports: 9000...9009), "udp:9000-9009"), (.tcp(ports: 80...80), "tcp:80"),
+                      (.ipProtocol(47), "protocol:47"), (.ethertype(0x88b5), "ethertype:0x88b5")])
+    func roundTrip(match: RedirectMatch, text: String) throws {
+        let decoded = try #require(RedirectMatch(mapValue: match.mapValue))
+        #expect(decoded == match)
+        #expect(decoded.description == text)
+        #expect(RedirectMatch.forwardable.description.hasPrefix("router"))
+    }
+}

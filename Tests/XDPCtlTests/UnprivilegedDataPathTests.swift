@@ -137,6 +137,7 @@ struct UnprivilegedDataPathTests {
         #expect(entry["mode"] as? String == "generic")
         #expect(entry["left_attached"] as? Bool == true)
         #expect(entry["program_name"] as? String == "xdp_redirect_qu")
+        #expect(entry["match"] as? String == "tcp:8080-8090", "\(entry)")
         #expect((entry["pins"] as? [String])?.contains(pin + "/xsks") == true, "the recorded pin folder: \(entry)")
         let text = try ToolProcess.run(tool: "xdpctl", ["status", "-i", link.deviceInterface, "--netns", lab.deviceNamespace])
         #expect(text.standardOutput.contains("swift-xdp's, left attached by xdpctl attach"), "\(text.standardOutput)")

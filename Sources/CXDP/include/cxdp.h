@@ -72,6 +72,9 @@ uint32_t cxdp_program_id(int prog_fd);
 void cxdp_program_name(uint32_t id, char *out, size_t size);
 /// Whether the loaded program with this id has this (kernel-truncated, 15-byte) name.
 bool cxdp_program_is_named(uint32_t id, const char *name);
+/// Reads entry `key` of the program's map named `name` (4-byte keys,
+/// `value_size`-byte values) into `value`: 0, -ENOENT without such a map, or -errno.
+int cxdp_program_map_value(uint32_t id, const char *name, uint32_t key, void *value, uint32_t value_size);
 /// The pid in the program's "owner" array map, or -1 when it has none.
 int64_t cxdp_program_owner(uint32_t id);
 /// The id of the XDP program attached to ifindex in any mode, 0 if none, or -errno.
