@@ -35,6 +35,11 @@ mount -t bpf bpf $r/sys/fs/bpf
 mount -t tmpfs tmp $r/tmp
 mount -t tmpfs run $r/run
 mount -t tmpfs home $r/root
+# The checkout, at its own path, when a tmpfs above hides it (a clone under /tmp).
+repo=$(sed -n 's/.*xdplab\.repo=\([^ ]*\).*/\1/p' /proc/cmdline)
+if [ -n "$repo" ] && [ ! -e "$r$repo/scripts/emulated-nic" ]; then
+    mkdir -p "$r$repo" && mount -t 9p -o $opts,ro labrepo "$r$repo" || fail "cannot mount the checkout (9p labrepo) on $repo"
+fi
 chroot $r /bin/sh -c 'ip link set lo up' 2>/dev/null
 
 say "running $work/command.sh"
@@ -44,5 +49,6 @@ status=$?
 echo $status > $r$work/status
 say "command exited with status $status"
 sync
+[ -n "$repo" ] && umount "$r$repo" 2>/dev/null
 umount $r$work
 poweroff -f

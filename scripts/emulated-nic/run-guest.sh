@@ -49,6 +49,9 @@ case $accel in
     *) echo "emulated-nic: LAB_ACCEL=$accel: use kvm or tcg" >&2; exit 2 ;;
 esac
 
+# The checkout (its scripts and .build), shared on its own: it may live
+# under /tmp, which the guest covers with a tmpfs of its own.
+repo=$(cd "$here/../.." && pwd)
 mkdir -p "$LAB_CACHE/work"
 work=$(mktemp -d "$LAB_CACHE/work/run.$$.XXXXXX")
 qemu_pid=
@@ -87,9 +90,10 @@ for d in "${firmware_dirs[@]}"; do [ -n "$d" ] && firmware_args+=(-L "$d"); done
     -nodefaults -no-user-config -nic none -display none -no-reboot -monitor none \
     -serial "file:$work/console.log" \
     -kernel "$vmlinuz" -initrd "$initrd" \
-    -append "console=ttyS0 panic=-1 quiet loglevel=4 xdplab.work=$work" \
+    -append "console=ttyS0 panic=-1 quiet loglevel=4 xdplab.work=$work xdplab.repo=$repo" \
     -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
     -virtfs "local,path=$work,mount_tag=labwork,security_model=none" \
+    -virtfs "local,path=$repo,mount_tag=labrepo,security_model=none,readonly=on,multidevs=remap" \
     "${nic_args[@]}" 2> "$work/qemu.log" &
 qemu_pid=$!
 
