@@ -112,6 +112,7 @@ let package = Package(
         .executableTarget(
             name: "xdpfwd",
             dependencies: [
+                "ToolSupport",
                 "Forwarding", "XDP", "XDPControl", "Packet",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
@@ -124,6 +125,7 @@ let package = Package(
         .executableTarget(
             name: "xdpctl",
             dependencies: [
+                "ToolSupport",
                 "XDP", "XDPControl",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -132,10 +134,17 @@ let package = Package(
         .executableTarget(
             name: "xdpbench",
             dependencies: [
+                "ToolSupport",
                 "XDP", "XDPControl", "Packet", "Forwarding",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        // What the package's command-line tools share (their entry point).
+        .target(
+            name: "ToolSupport",
+            dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings
         ),
         // Compiles bpf/*.bpf.c with clang -target bpf and embeds the object

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ToolSupport
 import XDPControl
 
 /// `xdpbench`: throughput and latency of AF_XDP on a NIC queue (or the
@@ -20,19 +21,6 @@ struct XDPBench: ParsableCommand {
         version: SwiftXDPVersion.string,
         subcommands: [RxDrop.self, TxOnly.self, L2Fwd.self, Latency.self, Inspect.self, LabCommand.self, Demo.self])
 
-    /// ArgumentParser's entry, except that a usage error found while running
-    /// shows the subcommand's usage, not the root's.
-    static func main() {
-        var command: ParsableCommand
-        do {
-            command = try parseAsRoot()
-        } catch {
-            exit(withError: error)
-        }
-        do {
-            try command.run()
-        } catch {
-            type(of: command).exit(withError: error)
-        }
-    }
+    /// ArgumentParser's entry; an error found while running shows the subcommand's usage.
+    static func main() { CommandEntry.run(XDPBench.self) }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ToolSupport
 import Foundation
 import XDP
 import XDPControl
@@ -18,21 +19,8 @@ struct XDPCtl: ParsableCommand {
         version: SwiftXDPVersion.string,
         subcommands: [Attach.self, Detach.self, Status.self])
 
-    /// ArgumentParser's entry, except that a usage error found while running
-    /// shows the subcommand's usage, not the root's.
-    static func main() {
-        var command: ParsableCommand
-        do {
-            command = try parseAsRoot()
-        } catch {
-            exit(withError: error)
-        }
-        do {
-            try command.run()
-        } catch {
-            type(of: command).exit(withError: error)
-        }
-    }
+    /// ArgumentParser's entry; an error found while running shows the subcommand's usage.
+    static func main() { CommandEntry.run(XDPCtl.self) }
 }
 
 /// Interface and namespace, shared by the subcommands.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ToolSupport
 import Forwarding
 import Foundation
 import XDP
@@ -23,22 +24,13 @@ struct XDPFwd: ParsableCommand {
         subcommands: [Run.self, Check.self, Plan.self, Status.self, Show.self])
 
     /// ArgumentParser's entry, except that a configuration problem exits 78
-    /// (EX_CONFIG) rather than 1, as documented in `--help`.
+    /// (EX_CONFIG) rather than 1, as documented in `--help`; an error found
+    /// while running shows the subcommand's usage.
     static func main() {
-        var command: ParsableCommand
-        do {
-            command = try parseAsRoot()
-        } catch {
-            exit(withError: error)
-        }
-        do {
-            try command.run()
-        } catch let error as ConfigurationExit {
-            FileHandle.standardError.write(Data("Error: \(error.message)\n".utf8))
+        CommandEntry.run(XDPFwd.self) { error in
+            guard let problem = error as? ConfigurationExit else { return }
+            FileHandle.standardError.write(Data("Error: \(problem.message)\n".utf8))
             Foundation.exit(ConfigurationExit.exitCode)
-        } catch {
-            // A usage error found while running shows the subcommand's usage, not the root's.
-            type(of: command).exit(withError: error)
         }
     }
 }
