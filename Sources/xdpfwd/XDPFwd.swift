@@ -181,7 +181,8 @@ struct DaemonAddress: ParsableArguments {
         if let socket {
             path = socket
         } else {
-            let found = ControlSocket.defaultSockets()
+            // Only sockets a daemon answers on: a killed daemon's file may be left.
+            let found = ControlSocket.defaultSockets().filter { (try? ControlSocket.request("status", path: $0)) != nil }
             guard found.count == 1 else {
                 throw ValidationError(found.isEmpty ? "no running xdpfwd found in \(ControlSocket.directory): give --socket PATH"
                                                     : "several daemons run (\(found.joined(separator: ", "))): give --socket PATH")
