@@ -47,6 +47,25 @@ public struct EngineConfiguration: Sendable, Equatable {
     public var namespace: String?
     /// A user's own XDP program instead of swift-xdp's (nil: ours).
     public var program: Program? = nil
+    /// Attach no program: take each port's XSKMAP from the Kubernetes AF_XDP
+    /// device plugin's Unix socket at this path (`DevicePluginConnection`,
+    /// `/connect`, one `/xsk_map_fd,<port>` per port, `/fin`) and register the
+    /// sockets in it. The plugin's program decides what arrives; `attach` is
+    /// not used and the process needs only CAP_NET_RAW. `{port}` in the path
+    /// stands for each port's name (the plugin mounts one socket per device,
+    /// `/tmp/afxdp_dp/{port}/afxdp.sock`); `auto` is that path, or
+    /// `/tmp/afxdp.sock` where only that exists (older plugins).
+    public var xskMapSocket: String? = nil
+
+    /// The device plugin's socket that serves `port`'s XSKMAP (``xskMapSocket``
+    /// with `{port}` or `auto` resolved), or nil without one.
+    /// - Parameter port: The port's interface name.
+    /// - Returns: The socket's path.
+    public func xskMapSocketPath(port: String) -> String? {
+        guard let xskMapSocket else { return nil }
+        if xskMapSocket == "auto" { return DevicePluginConnection.defaultPath(interface: port) }
+        return xskMapSocket.replacing("{port}", with: port)
+    }
 
     public init(mode: ForwardingMode, ports: [Port], cpus: [Int]? = nil, attach: AttachMode = .auto,
                 zeroCopy: ZeroCopyMode = .preferred, needWakeup: Bool = true, frameSize: Int = 2048,
@@ -78,6 +97,14 @@ public struct EngineConfiguration: Sendable, Equatable {
         guard (1...2048).contains(batch) else { throw fail("batch \(batch) out of range: use 1 to 2048") }
         if mode == .l3, program != nil {
             throw fail("l3 needs swift-xdp's program (it asks the kernel's FIB and hands its answer to the workers): use program only with xconnect or macswap")
+        }
+        if xskMapSocket != nil {
+            if program != nil {
+                throw fail("xsk_map_socket takes the device plugin's program and its XSKMAP: it cannot be combined with program")
+            }
+            if mode == .l3 {
+                throw fail("l3 needs swift-xdp's program (it asks the kernel's FIB); the device plugin's program redirects whole queues: use xsk_map_socket with xconnect or macswap")
+            }
         }
         try UMEMConfiguration(frameCount: frameCount, frameSize: frameSize).validate()
         if mode != .macswap, let a = ports[0].queues, let b = ports[1].queues, a != b {

@@ -22,8 +22,13 @@ public final class ForwardingEngine: @unchecked Sendable {
     /// Whether sockets are zero-copy.
     public private(set) var zeroCopy = false
 
-    /// One program per port (boxed: arrays hold copyable values only).
+    /// One program per port (boxed: arrays hold copyable values only);
+    /// none with ``EngineConfiguration/xskMapSocket``.
     private var programs: [ProgramBox] = []
+    /// With ``EngineConfiguration/xskMapSocket``: the device plugin's XSKMAP
+    /// of each port, and the id of the plugin's program found on it (0: none).
+    private var pluginMaps: [PluginMapBox] = []
+    private var pluginProgramIDs: [String: UInt32] = [:]
     private var socketDescriptors: [(port: String, queue: UInt32, fd: Int32)] = []
     private let workers = WorkerGroup<WorkerState>()
 
@@ -53,7 +58,30 @@ public final class ForwardingEngine: @unchecked Sendable {
             throw XDPError(.invalidConfiguration, operation: "plan workers", hint: "no queues or no CPUs to run on")
         }
         let match: RedirectMatch = config.mode == .l3 ? .forwardable : .everything
-        for port in config.ports {
+        // One handshake session per distinct socket (one for every port, or one per device).
+        var sessions: [(path: String, session: PluginSession)] = []
+        if config.xskMapSocket != nil {
+            // The Kubernetes AF_XDP device plugin attached its program to every
+            // port: take each port's XSKMAP over its handshake, attach nothing.
+            for port in config.ports {
+                let path = config.xskMapSocketPath(port: port.interface)!
+                let session: PluginSession
+                if let open = sessions.first(where: { $0.path == path }) {
+                    session = open.session
+                } else {
+                    session = PluginSession(try DevicePluginConnection(path: path))
+                    sessions.append((path, session))
+                }
+                pluginMaps.append(PluginMapBox(try session.connection!.socketMap(interface: port.interface)))
+                let attached = XDPProgram.attachedProgramInfo(interface: port.interface)
+                attachModes[port.interface] = attached.flatMap { AttachMode(name: $0.mode) } ?? .generic
+                pluginProgramIDs[port.interface] = attached?.id ?? 0
+                if attached == nil {
+                    fallbackReasons[port.interface] = "no XDP program found on \(port.interface): the device plugin's program is expected there, so nothing reaches the sockets"
+                }
+            }
+        }
+        for port in config.ports where config.xskMapSocket == nil {
             let program = if let custom = config.program {
                 try XDPProgram(interface: port.interface, object: .file(custom.path), programName: custom.entryPoint,
                                socketMapName: custom.socketMapName, mode: config.attach)
@@ -76,7 +104,11 @@ public final class ForwardingEngine: @unchecked Sendable {
                                           socketConfiguration: socketConfig,
                                           txMetadataLength: TXMetadata.byteCount) { (socket: borrowing Socket) throws(XDPError) in
                 let programIndex = config.ports.firstIndex { $0.interface == socket.interface }!
-                try programs[programIndex].program.register(socket)
+                if pluginMaps.isEmpty {
+                    try programs[programIndex].program.register(socket)
+                } else {
+                    try pluginMaps[programIndex].map.register(socket)
+                }
                 zeroCopy = socket.isZeroCopy
                 socketDescriptors.append((socket.interface, socket.queue, socket.fileDescriptor))
             }
@@ -87,6 +119,8 @@ public final class ForwardingEngine: @unchecked Sendable {
             workers.add(WorkerState(queues: queues, counters: counters, frames: frames,
                                     interfaceIndexes: worker.assignments.map { a in interfaces.first { $0.name == a.port }!.index }))
         }
+        // Every socket is registered: end the plugin's sessions (/fin), the maps stay ours.
+        for (_, session) in sessions { try session.connection.take()?.finish() }
     }
 
     /// Refuses two ports that are the two ends of one veth pair: every
@@ -111,6 +145,7 @@ public final class ForwardingEngine: @unchecked Sendable {
         workers.stop()
         socketDescriptors.removeAll()
         programs.removeAll()
+        pluginMaps.removeAll()
     }
 
     deinit { stop() }
@@ -151,20 +186,22 @@ public final class ForwardingEngine: @unchecked Sendable {
     /// description and the command that removes it), or nil when ours is
     /// there or none is.
     public func foreignProgram(port: String) -> (description: String, removalCommand: String)? {
-        guard let index = configuration.ports.firstIndex(where: { $0.interface == port }) else { return nil }
+        guard let index = configuration.ports.firstIndex(where: { $0.interface == port }), index < programs.count else { return nil }
         return programs[index].program.foreignProgram()
     }
 
     /// Attaches the program of `port` again, only onto an interface with
     /// no program (a foreign one is never overwritten).
     public func reattachProgram(port: String) throws(XDPError) {
-        guard let index = configuration.ports.firstIndex(where: { $0.interface == port }) else { return }
+        guard let index = configuration.ports.firstIndex(where: { $0.interface == port }), index < programs.count else { return }
         try programs[index].program.reattach()
     }
 
-    /// The ids of our attached programs, per port (nil when gone).
+    /// The ids of our attached programs, per port (nil when gone); with
+    /// ``EngineConfiguration/xskMapSocket`` the device plugin's, as found at setup.
     public func attachedProgramIDs() -> [String: UInt32] {
-        Dictionary(uniqueKeysWithValues: zip(configuration.ports, programs).map { ($0.interface, $1.program.programID) })
+        if configuration.xskMapSocket != nil { return pluginProgramIDs }
+        return Dictionary(uniqueKeysWithValues: zip(configuration.ports, programs).map { ($0.interface, $1.program.programID) })
     }
 }
 
@@ -175,6 +212,18 @@ struct WorkerState: ~Copyable {
     let counters: [PortCounters]
     let frames: FrameCounters
     let interfaceIndexes: [Int]
+}
+
+/// Holds a device plugin session in a reference, so several ports can share it.
+final class PluginSession {
+    var connection: DevicePluginConnection?
+    init(_ connection: consuming DevicePluginConnection) { self.connection = connection }
+}
+
+/// Holds the device plugin's XSKMAP of a port in a reference, so a list of them can be kept.
+final class PluginMapBox {
+    let map: DevicePluginSocketMap
+    init(_ map: consuming DevicePluginSocketMap) { self.map = map }
 }
 
 /// Holds a program in a reference, so a list of them can be kept.

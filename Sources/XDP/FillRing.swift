@@ -7,8 +7,13 @@ import CXDP
 /// from a pool.
 public struct FillRing: ~Copyable, @unchecked Sendable {
     @usableFromInline var ring: ProducerRing<UInt64>
+    /// The start of this ring's UMEM: only its frames may be pushed.
+    @usableFromInline let umemBase: UnsafeMutableRawPointer
 
-    init(_ ring: xsk_ring_prod) { self.ring = ProducerRing(ring) }
+    init(_ ring: xsk_ring_prod, umemBase: UnsafeMutableRawPointer) {
+        self.ring = ProducerRing(ring)
+        self.umemBase = umemBase
+    }
 
     /// Slots free for pushing, re-reading the kernel's index only when fewer
     /// than `wanted` are known free.
@@ -19,18 +24,22 @@ public struct FillRing: ~Copyable, @unchecked Sendable {
 
     /// Gives a frame to the kernel to receive into (after ``submit()``).
     /// Traps if the ring is full: check ``freeCount(wanting:)`` for the batch first.
+    /// A frame of another UMEM traps in debug builds and is dropped and
+    /// counted in ``Frame/misroutedCount`` in release builds.
     /// - Parameter frame: The frame; the kernel owns it until it comes back on RX.
     @inlinable
     public mutating func push(_ frame: consuming Frame) {
         precondition(ring.freeCount(wanting: 1) > 0, "fill ring full: check freeCount before pushing")
-        ring.append(frame.surrender().chunk)
+        pushReserved(frame)
     }
 
     /// Pushes a frame into a slot the caller already knows is free (it asked
     /// ``freeCount(wanting:)`` for the batch): no check in the per-packet path.
     @inlinable @inline(__always)
     mutating func pushReserved(_ frame: consuming Frame) {
-        ring.append(frame.surrender().chunk)
+        let ours = frame.belongs(to: umemBase)
+        let chunk = frame.surrender().chunk
+        if _fastPath(ours) { ring.append(chunk) }
     }
 
     /// Makes the pushed frames visible to the kernel.

@@ -159,6 +159,32 @@ public struct Frame: ~Copyable {
     /// Frames dropped without being transmitted, filled or released.
     public static var leakedCount: Int { leaks.load(ordering: .relaxed) }
 
+    /// Frames pushed onto a ring, or released to a pool, of another UMEM
+    /// than their own: debug builds trap at the spot; release builds drop
+    /// the frame (its descriptor would name a chunk of the wrong UMEM: a
+    /// stranger's packet sent, a chunk in use given to the kernel) and count
+    /// it here. The frame is lost to its own UMEM, as a leaked one is.
+    public static var misroutedCount: Int { misrouted.load(ordering: .relaxed) }
+
+    @usableFromInline
+    static let misrouted = Atomic<Int>(0)
+
+    /// Whether this frame lies in the UMEM mapped at `umemBase`; if not, the
+    /// misroute is recorded (a trap in debug builds, a count in release) and
+    /// the caller must drop the frame. One pointer compare on the hot path.
+    @inlinable @inline(__always)
+    func belongs(to umemBase: UnsafeMutableRawPointer) -> Bool {
+        if _fastPath(base == umemBase) { return true }
+        Frame.recordMisrouted()
+        return false
+    }
+
+    @usableFromInline
+    static func recordMisrouted() {
+        misrouted.add(1, ordering: .relaxed)
+        assertionFailure("a Frame of another UMEM was pushed onto this ring or pool: its address names a chunk of this ring's UMEM, not the frame's; use the socket (or pool) of the frame's own UMEM, or share one UMEM (XDP_SHARED_UMEM)")
+    }
+
     @usableFromInline
     static let leaks = Atomic<Int>(0)
 

@@ -173,6 +173,11 @@ extension FillRing {
     public mutating func push(_ packet: consuming FramePacket) {
         let count = packet.count
         precondition(ring.freeCount(wanting: UInt32(count)) >= UInt32(count), "fill ring full: check freeCount before pushing")
+        guard _fastPath(count == 0 || packet.base == umemBase) else {
+            Frame.recordMisrouted()
+            packet.forget()
+            return
+        }
         for index in 0..<count { ring.append(packet.segments[index].chunk) }
         packet.forget()
     }
@@ -183,7 +188,11 @@ extension FramePool {
     /// - Parameter packet: The packet; its contents are forgotten.
     @inlinable
     public mutating func release(_ packet: consuming FramePacket) {
-        assert(packet.count == 0 || packet.base == base, "packet belongs to another UMEM")
+        guard _fastPath(packet.count == 0 || packet.base == base) else {
+            Frame.recordMisrouted()
+            packet.forget()
+            return
+        }
         for index in 0..<packet.count { push(packet.segments[index].chunk) }
         packet.forget()
     }

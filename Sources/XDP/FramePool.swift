@@ -69,8 +69,9 @@ public struct FramePool: ~Copyable, @unchecked Sendable {
     /// - Parameter frame: The frame; its contents are forgotten.
     @inlinable
     public mutating func release(_ frame: consuming Frame) {
-        assert(frame.base == base, "frame belongs to another UMEM")
-        push(frame.surrender().chunk)
+        let ours = frame.belongs(to: base)
+        let chunk = frame.surrender().chunk
+        if _fastPath(ours) { push(chunk) }
     }
 
     @inlinable @inline(__always)

@@ -167,9 +167,9 @@ public struct Socket: ~Copyable, @unchecked Sendable {
         let frameSize = storage.frameSize
         let unaligned = storage.unaligned
         rx = RXRing(headers.pointee.rx, base: storage.area, frameSize: frameSize, unaligned: unaligned)
-        tx = TXRing(headers.pointee.tx, umemSize: storage.byteCount, frameSize: frameSize, unaligned: unaligned,
+        tx = TXRing(headers.pointee.tx, umemBase: storage.area, umemSize: storage.byteCount, frameSize: frameSize, unaligned: unaligned,
                     txMetadataLength: storage.txMetadataLength)
-        fill = FillRing(headers.pointee.fill)
+        fill = FillRing(headers.pointee.fill, umemBase: storage.area)
         completion = CompletionRing(headers.pointee.completion, base: storage.area, umemSize: storage.byteCount,
                                     frameSize: frameSize, unaligned: unaligned, txMetadataLength: storage.txMetadataLength)
         fileDescriptor = fd

@@ -11,12 +11,16 @@ public struct TXRing: ~Copyable, @unchecked Sendable {
     @usableFromInline var framelessDescriptors: UInt32 = 0
     let umemSize: UInt64
     @usableFromInline let addressing: FrameAddressing
+    /// The start of this ring's UMEM: only its frames may be pushed.
+    @usableFromInline let umemBase: UnsafeMutableRawPointer
 
     /// Bytes of TX metadata in front of each packet (the UMEM's), or 0.
     @usableFromInline let txMetadataLength: Int
 
-    init(_ ring: xsk_ring_prod, umemSize: Int, frameSize: Int, unaligned: Bool = false, txMetadataLength: Int = 0) {
+    init(_ ring: xsk_ring_prod, umemBase: UnsafeMutableRawPointer, umemSize: Int, frameSize: Int, unaligned: Bool = false,
+         txMetadataLength: Int = 0) {
         self.ring = ProducerRing(ring)
+        self.umemBase = umemBase
         self.txMetadataLength = txMetadataLength
         self.umemSize = UInt64(umemSize)
         self.addressing = FrameAddressing(frameSize: frameSize, unaligned: unaligned)
@@ -32,7 +36,9 @@ public struct TXRing: ~Copyable, @unchecked Sendable {
     /// Queues a frame for transmission (after ``submit()``); it comes back on
     /// the completion ring of the same (interface, queue).
     /// Traps if the ring is full (check ``freeCount(wanting:)``) or the packet
-    /// is empty (the kernel would discard it without completing it).
+    /// is empty (the kernel would discard it without completing it). A frame
+    /// of another UMEM traps in debug builds and is dropped and counted in
+    /// ``Frame/misroutedCount`` in release builds.
     /// - Parameter frame: The packet to send.
     @inlinable
     public mutating func push(_ frame: consuming Frame) {
@@ -58,6 +64,11 @@ public struct TXRing: ~Copyable, @unchecked Sendable {
     @inlinable @inline(__always)
     mutating func pushReserved(_ packet: consuming FramePacket) {
         let count = packet.count
+        guard _fastPath(count == 0 || packet.base == umemBase) else {
+            Frame.recordMisrouted()
+            packet.forget()
+            return
+        }
         for index in 0..<count {
             let segment = packet.segments[index]
             precondition(segment.length > 0, "cannot transmit an empty frame")
@@ -79,7 +90,9 @@ public struct TXRing: ~Copyable, @unchecked Sendable {
     /// Traps if the ring is full.
     public mutating func pushDescriptor(_ frame: consuming Frame, offset: Int, length: UInt32, options: UInt32 = 0) {
         precondition(ring.freeCount(wanting: 1) > 0, "TX ring full: check freeCount before pushing")
+        let ours = frame.belongs(to: umemBase)
         let chunk = frame.surrender().chunk
+        guard ours else { return }
         let address: UInt64
         if addressing.isUnaligned {
             precondition((0...0xFFFF).contains(offset), "in unaligned mode a frame's descriptor offset is 0 to 65535")
@@ -106,7 +119,9 @@ public struct TXRing: ~Copyable, @unchecked Sendable {
     @inlinable @inline(__always)
     mutating func pushReserved(_ frame: consuming Frame) {
         let options = frame.transmitOptions
+        let ours = frame.belongs(to: umemBase)
         let (chunk, offset, length) = frame.surrender()
+        guard _fastPath(ours) else { return }
         ring.append(xdp_desc(addr: addressing.encode(chunk: chunk, offset: offset), len: length, options: options))
     }
 

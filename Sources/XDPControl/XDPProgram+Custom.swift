@@ -8,7 +8,7 @@ import XDP
 extension XDPProgram {
     /// Where a user's compiled BPF object (ELF, as `clang -target bpf` writes
     /// it) comes from.
-    public enum ObjectSource: Sendable {
+    public enum ObjectSource: Sendable, Equatable {
         /// A file, read once when the program is created.
         case file(String)
         /// The object's bytes, e.g. embedded in the binary.
@@ -136,6 +136,7 @@ extension XDPProgram {
         (self.mode, fallbackReason) = attached
         isMultiBuffer = isFrags
         writesRXMetadata = false
+        _ = XDPProgram.loadedHere.withLock { $0.insert(id) }
     }
 
     /// The file descriptor of one of the loaded object's maps, to read or

@@ -1,5 +1,6 @@
 import CXDP
 import Glibc
+import Synchronization
 import XDP
 
 /// The redirect program (`bpf/xdp_redirect.bpf.c`) loaded and attached to one
@@ -128,6 +129,7 @@ public struct XDPProgram: ~Copyable {
         (self.mode, fallbackReason) = attached
         isMultiBuffer = multiBuffer || rxMetadata
         writesRXMetadata = rxMetadata
+        _ = XDPProgram.loadedHere.withLock { $0.insert(id) }
     }
 
     /// The three entry points of `bpf/xdp_redirect.bpf.c`; the kernel keeps
@@ -137,6 +139,8 @@ public struct XDPProgram: ~Copyable {
     static let metadataProgram = "xdp_redirect_queues_meta"
 
     deinit {
+        let id = programID
+        _ = XDPProgram.loadedHere.withLock { $0.remove(id) }
         if detachOnDrop { _ = withOwnNamespace { XDPProgram.detach(programFD: programFD, index: interfaceIndex, mode: mode) } }
         if namespaceFD >= 0 { close(namespaceFD) }
         bpf_object__close(object)
@@ -190,6 +194,12 @@ public struct XDPProgram: ~Copyable {
         public var mode: String
         /// swift-xdp's redirect program.
         public var isOurs: Bool
+        /// A user's own program loaded by swift-xdp
+        /// (``init(interface:object:programName:socketMapName:mode:replaceExisting:)``):
+        /// by this process, or by one that recorded itself in the program's
+        /// `owner` map. A user's program without an `owner` map that another
+        /// process loaded cannot be told from a foreign one.
+        public var isCustom: Bool = false
         /// The process that loaded it, 0 when left attached on purpose, nil when unknown.
         public var ownerPID: UInt32?
         /// What swift-xdp's redirect program sends to sockets (nil for other programs).
@@ -217,8 +227,14 @@ public struct XDPProgram: ~Copyable {
             if cxdp_program_map_value(id, "match_config", 0, &value, 16) == 0 { match = RedirectMatch(mapValue: value) }
         }
         return AttachedProgram(id: id, name: String(cString: buffer), mode: mode, isOurs: ours,
+                               isCustom: !ours && (loadedHere.withLock { $0.contains(id) } || owner >= 0),
                                ownerPID: owner >= 0 ? UInt32(owner) : nil, match: match)
     }
+
+    /// The ids of the programs this process loaded and still holds (ours and
+    /// users' own), so that a user's program without an `owner` map is
+    /// still described as swift-xdp's while this process holds it.
+    static let loadedHere = Mutex<Set<UInt32>>([])
 
     /// "XDP program id 42 (name xdp_pass, generic mode)".
     static func describeAttached(id: UInt32, interfaceIndex: UInt32) -> String {
@@ -229,8 +245,25 @@ public struct XDPProgram: ~Copyable {
         case Int32(XDP_ATTACHED_MULTI): "several modes"
         default: "unknown mode"
         }
-        let ours = cxdp_program_is_named(id, "xdp_redirect_qu")
-        return "XDP program id \(id) (\(ours ? "a swift-xdp redirect program" : "a foreign program"), \(mode))"
+        return "XDP program id \(id) (\(whose(id: id)), \(mode))"
+    }
+
+    /// Whose program `id` is, in words: swift-xdp's redirect program, a
+    /// user's own program that swift-xdp loaded (by this process, or by the
+    /// process in its `owner` map), or a foreign program (loaded by anything
+    /// else: ip, xdp-loader, another library).
+    static func whose(id: UInt32) -> String {
+        if cxdp_program_is_named(id, "xdp_redirect_qu") { return "a swift-xdp redirect program" }
+        var buffer = [CChar](repeating: 0, count: 16)
+        cxdp_program_name(id, &buffer, buffer.count)
+        let name = String(cString: buffer)
+        if loadedHere.withLock({ $0.contains(id) }) {
+            return "\(name), a custom program loaded by swift-xdp in this process (pid \(getpid()))"
+        }
+        let owner = cxdp_program_owner(id)
+        if owner > 0 { return "\(name), a custom program loaded by swift-xdp (owner pid \(owner))" }
+        if owner == 0 { return "\(name), a custom program loaded by swift-xdp, left attached on purpose" }
+        return "\(name), a foreign program"
     }
 
     /// The iproute2 command that removes the program attached to

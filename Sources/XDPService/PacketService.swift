@@ -85,6 +85,33 @@ public final class PacketService<Handler: PacketHandler & SendableMetatype>: Ser
     public var programCounters: RedirectCounters? { runtime.programCounters() }
     /// The kernel's XDP_STATISTICS per queue.
     public var socketStatistics: [(queue: UInt32, statistics: SocketStatistics)] { runtime.socketStatistics() }
+
+    /// Reads one entry of a map of the service's XDP program (your own,
+    /// ``PacketServiceConfiguration/program``, or swift-xdp's), e.g. a counter
+    /// your program keeps. Not per-CPU maps.
+    /// - Parameters:
+    ///   - name: The map's name in the program's source.
+    ///   - key: The key, laid out as the program declares it.
+    ///   - type: The value's type, laid out as the program declares it.
+    /// - Returns: The value, or nil when the map has no such key.
+    /// - Throws: `XDPError`: no such map or other sizes than the map's;
+    ///   `.unsupported` with ``PacketServiceConfiguration/xskMapSocket`` (the
+    ///   plugin's program) or after stop.
+    public func readProgramMap<Key: BitwiseCopyable, Value: BitwiseCopyable>(_ name: String, key: Key, as type: Value.Type) throws(XDPError) -> Value? {
+        try runtime.readProgramMap(name, key: key, as: type)
+    }
+
+    /// Writes one entry of a map of the service's XDP program (your own,
+    /// ``PacketServiceConfiguration/program``, or swift-xdp's), e.g. the port
+    /// your program steers. Not per-CPU maps.
+    /// - Parameters:
+    ///   - name: The map's name in the program's source.
+    ///   - key: The key, laid out as the program declares it.
+    ///   - value: The value, laid out as the program declares it.
+    /// - Throws: As ``readProgramMap(_:key:as:)``.
+    public func writeProgramMap<Key: BitwiseCopyable, Value: BitwiseCopyable>(_ name: String, key: Key, value: Value) throws(XDPError) {
+        try runtime.writeProgramMap(name, key: key, value: value)
+    }
 }
 
 /// The pinned-worker loop of a ``PacketService``: a receive batch per socket,

@@ -41,6 +41,35 @@ public struct PacketServiceConfiguration: Sendable, Equatable {
     /// arrive is the plugin's program's choice (`match`, `attach` and
     /// `replaceExistingProgram` are not used).
     public var xskMapSocket: String? = nil
+    /// Your own XDP program instead of swift-xdp's redirect program: loaded,
+    /// attached (``attach``, ``replaceExistingProgram``) and detached at stop
+    /// like ours, with the sockets registered in its XSKMAP. Which packets
+    /// arrive is its choice (``match`` is not used); reach its maps with
+    /// ``PacketService/readProgramMap(_:key:as:)`` and
+    /// ``PacketService/writeProgramMap(_:key:value:)``.
+    public var program: Program? = nil
+
+    /// A user's compiled XDP program and the names the service needs in it.
+    public struct Program: Sendable, Equatable {
+        /// The compiled BPF object (`clang -O2 -g -target bpf`), a file or its bytes.
+        public var object: XDPProgram.ObjectSource
+        /// The entry point: its function or section name; nil takes the
+        /// object's only XDP program.
+        public var programName: String?
+        /// The `BPF_MAP_TYPE_XSKMAP` the program redirects into, keyed by queue id.
+        public var socketMapName: String
+
+        /// Creates the description of a user's program.
+        /// - Parameters:
+        ///   - object: The compiled object.
+        ///   - programName: The entry point (nil: the only XDP program).
+        ///   - socketMapName: The XSKMAP's name.
+        public init(object: XDPProgram.ObjectSource, programName: String? = nil, socketMapName: String = "xsks") {
+            self.object = object
+            self.programName = programName
+            self.socketMapName = socketMapName
+        }
+    }
 
     /// Creates a configuration.
     /// - Parameters:
@@ -82,6 +111,10 @@ public struct PacketServiceConfiguration: Sendable, Equatable {
         guard (1...2048).contains(batchSize) else { throw fail("batch size \(batchSize) out of range: use 1 to 2048") }
         if let queues, queues.isEmpty || Set(queues).count != queues.count { throw fail("queues \(queues): give each queue once, at least one") }
         if let cpus, cpus.isEmpty { throw fail("no CPUs given") }
+        if program != nil && xskMapSocket != nil {
+            throw fail("program and xskMapSocket: the device plugin attaches its own program; give one of them")
+        }
+        if let program, program.socketMapName.isEmpty { throw fail("program: no XSKMAP name given (socketMapName)") }
         try UMEMConfiguration(frameCount: framesPerQueue, frameSize: frameSize).validate()
     }
 }

@@ -1,3 +1,4 @@
+import Glibc
 import Synchronization
 import XDP
 import XDPControl
@@ -60,8 +61,14 @@ final class QueueRuntime: @unchecked Sendable {
             programID = attached?.id ?? 0
         } else {
             let attached = try QueueRuntime.inNamespace(configuration.namespace) { () throws(XDPError) -> XDPProgram in
-                try XDPProgram(interface: configuration.interface, mode: configuration.attach, match: configuration.match,
-                               replaceExisting: configuration.replaceExistingProgram)
+                if let custom = configuration.program {
+                    // The user's own program, its own XSKMAP; the same ownership rules as ours.
+                    return try XDPProgram(interface: configuration.interface, object: custom.object, programName: custom.programName,
+                                          socketMapName: custom.socketMapName, mode: configuration.attach,
+                                          replaceExisting: configuration.replaceExistingProgram)
+                }
+                return try XDPProgram(interface: configuration.interface, mode: configuration.attach, match: configuration.match,
+                                      replaceExisting: configuration.replaceExistingProgram)
             }
             attachMode = attached.mode
             fallbackReason = attached.fallbackReason
@@ -148,6 +155,26 @@ final class QueueRuntime: @unchecked Sendable {
 
     func programCounters() -> RedirectCounters? {
         state.withLock { _ in try? program?.counters() }
+    }
+
+    func readProgramMap<Key: BitwiseCopyable, Value: BitwiseCopyable>(_ name: String, key: Key, as type: Value.Type) throws(XDPError) -> Value? {
+        try state.withLock { (_) throws(XDPError) -> Value? in
+            guard let program else { throw noProgram("read map \(name)") }
+            return try program.readMap(name, key: key, as: type)
+        }
+    }
+
+    func writeProgramMap<Key: BitwiseCopyable, Value: BitwiseCopyable>(_ name: String, key: Key, value: Value) throws(XDPError) {
+        try state.withLock { (_) throws(XDPError) in
+            guard let program else { throw noProgram("write map \(name)") }
+            try program.writeMap(name, key: key, value: value)
+        }
+    }
+
+    private func noProgram(_ operation: String) -> XDPError {
+        XDPError(.unsupported, operation: "\(operation) of the XDP program on \(configuration.interface)", errno: ENOENT,
+                 hint: configuration.xskMapSocket != nil ? "the device plugin's program is the plugin's: this service loaded none"
+                                                         : "the service is stopped: its program was detached")
     }
 
     func socketStatistics() -> [(queue: UInt32, statistics: SocketStatistics)] {

@@ -221,6 +221,7 @@ struct Status: ParsableCommand {
                     entry["program_name"] = program.name
                     entry["mode"] = program.mode
                     entry["ours"] = program.isOurs
+                    entry["custom"] = program.isCustom
                     entry["owner_pid"] = program.ownerPID.map(Int.init) ?? -1
                     entry["left_attached"] = program.isOurs && program.ownerPID == 0
                     if let match = program.match { entry["match"] = match.description }
@@ -241,9 +242,10 @@ struct Status: ParsableCommand {
             var line = "\(entry["interface"] ?? "?"): "
             if let id = entry["program_id"] {
                 line += "XDP program \(id) \(entry["program_name"] ?? "?") (\(entry["mode"] ?? "?")), "
-                line += (entry["ours"] as? Bool == true) ? "swift-xdp's" : "not swift-xdp's"
-                if let pid = entry["owner_pid"] as? Int, entry["ours"] as? Bool == true {
-                    line += pid == 0 ? ", left attached by xdpctl attach" : ", in use by process \(pid)"
+                let custom = entry["custom"] as? Bool == true
+                line += (entry["ours"] as? Bool == true) ? "swift-xdp's" : custom ? "a custom program loaded by swift-xdp" : "not swift-xdp's"
+                if let pid = entry["owner_pid"] as? Int, entry["ours"] as? Bool == true || custom {
+                    line += pid == 0 ? ", left attached by xdpctl attach" : pid > 0 ? ", in use by process \(pid)" : ""
                 }
                 if let match = entry["match"] { line += "; match \(match)" }
             } else {

@@ -82,6 +82,9 @@ struct DaemonConfiguration: Codable, Equatable {
     /// A user's own XDP program (FILE[:SECTION]) and its XSKMAP's name (default xsks).
     var program: String?
     var programMap: String?
+    /// The Kubernetes AF_XDP device plugin's Unix socket: take every port's
+    /// XSKMAP from it instead of attaching a program.
+    var xskMapSocket: String?
 
     /// Where `xdpfwd status` asks (a Unix socket path, mode 0660), or "off";
     /// default /run/xdpfwd/[NETNS-]FIRSTPORT.sock.
@@ -119,7 +122,7 @@ struct DaemonConfiguration: Codable, Equatable {
         case frameCount = "frame_count", batch, netns, metrics, routes, neighbors, programLossPolicy = "program_loss_policy"
         case irqAffinity = "irq_affinity", napiDeferHardIRQs = "napi_defer_hard_irqs", groFlushTimeout = "gro_flush_timeout", channels
         case enableForwarding = "enable_forwarding", controlSocket = "control_socket"
-        case program, programMap = "program_map"
+        case program, programMap = "program_map", xskMapSocket = "xsk_map_socket"
     }
 
     /// The engine configuration this file describes.
@@ -159,6 +162,14 @@ struct DaemonConfiguration: Codable, Equatable {
             frameSize: frameSize ?? 2048, frameCount: frameCount ?? 4096, batch: batch ?? 64, namespace: netns)
         if let program { engine.program = EngineConfiguration.Program(argument: program, socketMapName: programMap ?? "xsks") }
         if programMap != nil && program == nil { throw ConfigurationError(key: "program_map", line: nil, message: "names the XSKMAP of program: give program too") }
+        if let xskMapSocket {
+            if xskMapSocket.isEmpty || xskMapSocket.utf8.count > 107 {
+                throw self.error("xsk_map_socket", "'\(xskMapSocket)' is not a Unix socket path (1 to 107 bytes; in a pod /tmp/afxdp_dp/IFACE/afxdp.sock)")
+            }
+            if program != nil { throw self.error("xsk_map_socket", "the device plugin attaches its own program and hands over its XSKMAP: remove program (and program_map)") }
+            if mode == .l3 { throw self.error("xsk_map_socket", "l3 needs swift-xdp's program (it asks the kernel's FIB); the device plugin's program redirects whole queues: use xconnect or macswap") }
+            engine.xskMapSocket = xskMapSocket
+        }
         do { try engine.validate() } catch { throw ConfigurationError(key: nil, line: nil, message: error.hint) }
         if let channels, !(1...1024).contains(channels) {
             throw self.error("channels", "\(channels) out of range: use 1 to 1024")

@@ -183,8 +183,12 @@ final class Daemon: Service, @unchecked Sendable {
     ///                    daemon is not uid 0 (to write them back at stop).
     /// Everything else (CAP_BPF, CAP_NET_RAW, CAP_IPC_LOCK, CAP_PERFMON...)
     /// was needed for setup only.
+    ///
+    /// With `xsk_map_socket` the device plugin owns the programs: nothing to
+    /// detach or reattach, so CAP_NET_ADMIN goes too (unless channel counts
+    /// are to be restored).
     func giveUpCapabilities() {
-        var keep: Capabilities = [.netAdmin]
+        var keep: Capabilities = configuration.xskMapSocket == nil || configuration.channels != nil ? [.netAdmin] : []
         if configuration.netns != nil { keep.insert(.sysAdmin) }
         if systemChanges.map({ !$0.log.isEmpty }) == true, geteuid() != 0 { keep.insert(.dacOverride) }
         do {

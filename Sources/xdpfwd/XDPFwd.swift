@@ -59,6 +59,8 @@ struct ConfigurationOptions: ParsableArguments {
     var program: String?
     @Option(name: .customLong("program-map"), help: "The XSKMAP of --program (default xsks).")
     var programMap: String?
+    @Option(name: .customLong("xsk-map-socket"), help: "Attach no program: take each port's XSKMAP from the Kubernetes AF_XDP device plugin's Unix socket (in a pod: /tmp/afxdp_dp/IFACE/afxdp.sock) and register the sockets in it (xconnect, macswap). Needs only CAP_NET_RAW.")
+    var xskMapSocket: String?
 
     /// Usage checks, before the subcommand runs (so its own usage is shown).
     func validate() throws {
@@ -97,6 +99,7 @@ struct ConfigurationOptions: ParsableArguments {
         if let controlSocket { configuration.controlSocket = controlSocket }
         if let program { configuration.program = program }
         if let programMap { configuration.programMap = programMap }
+        if let xskMapSocket { configuration.xskMapSocket = xskMapSocket }
         _ = try configuration.engineConfiguration()
         return configuration
     }

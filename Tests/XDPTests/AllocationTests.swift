@@ -18,9 +18,9 @@ struct AllocationTests {
         deinit { region.deallocate() }
 
         func queue() -> FakeQueue {
-            FakeQueue(fill: FillRing(fillMemory.producerHeader),
+            FakeQueue(fill: FillRing(fillMemory.producerHeader, umemBase: region),
                       rx: RXRing(rxMemory.consumerHeader, base: region, frameSize: 2048),
-                      tx: TXRing(txMemory.producerHeader, umemSize: 4096 * 2048, frameSize: 2048),
+                      tx: TXRing(txMemory.producerHeader, umemBase: region, umemSize: 4096 * 2048, frameSize: 2048),
                       completion: CompletionRing(completionMemory.consumerHeader, base: region, umemSize: 4096 * 2048, frameSize: 2048),
                       pool: FramePool(base: region, frameCount: 4096, frameSize: 2048, dataOffset: 256))
         }

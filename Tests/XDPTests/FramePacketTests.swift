@@ -50,8 +50,8 @@ struct FramePacketTests {
     func transmit() {
         let region = FakeRegion()
         let txMemory = FakeRingMemory<xdp_desc>(size: 8), fillMemory = FakeRingMemory<UInt64>(size: 8)
-        var tx = TXRing(txMemory.producerHeader, umemSize: 64 * 2048, frameSize: 2048)
-        var fill = FillRing(fillMemory.producerHeader)
+        var tx = TXRing(txMemory.producerHeader, umemBase: region.base, umemSize: 64 * 2048, frameSize: 2048)
+        var fill = FillRing(fillMemory.producerHeader, umemBase: region.base)
         var pool = FramePool(base: region.base, frameCount: 64, frameSize: 2048, dataOffset: 256)
         var packet = FramePacket()
         for length in [1000, 1000, 10] {

@@ -52,7 +52,7 @@ struct FrameTests {
     func fillRing() {
         let region = Region()
         let memory = FakeRingMemory<UInt64>(size: 4)
-        var fill = FillRing(memory.producerHeader)
+        var fill = FillRing(memory.producerHeader, umemBase: region.base)
         var pool = FramePool(base: region.base, frameCount: 8, frameSize: 2048, dataOffset: 256)
         #expect(fill.refill(from: &pool) == 4, "bounded by the ring's room")
         #expect(memory.producer.pointee == 4)
@@ -84,7 +84,7 @@ struct FrameTests {
         #expect(memory.consumer.pointee == 2)
         // Give both back through a fill ring.
         let fillMemory = FakeRingMemory<UInt64>(size: 4)
-        var fill = FillRing(fillMemory.producerHeader)
+        var fill = FillRing(fillMemory.producerHeader, umemBase: region.base)
         fill.push(first)
         fill.push(second)
         fill.submit()
@@ -96,7 +96,7 @@ struct FrameTests {
         let region = Region()
         let txMemory = FakeRingMemory<xdp_desc>(size: 4)
         let completionMemory = FakeRingMemory<UInt64>(size: 4)
-        var tx = TXRing(txMemory.producerHeader, umemSize: 8 * 2048, frameSize: 2048)
+        var tx = TXRing(txMemory.producerHeader, umemBase: region.base, umemSize: 8 * 2048, frameSize: 2048)
         var completion = CompletionRing(completionMemory.consumerHeader, base: region.base, umemSize: 8 * 2048, frameSize: 2048)
         var pool = FramePool(base: region.base, frameCount: 8, frameSize: 2048, dataOffset: 256)
         guard var frame = pool.allocate() else { Issue.record("empty"); return }
