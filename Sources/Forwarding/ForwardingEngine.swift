@@ -217,7 +217,7 @@ struct WorkerState: ~Copyable {
 /// Holds a device plugin session in a reference, so several ports can share it.
 final class PluginSession {
     var connection: DevicePluginConnection?
-    init(_ connection: consuming DevicePluginConnection) { self.connection = connection }
+    init(_ connection: consuming DevicePluginConnection) { self.connection = .some(connection) }
 }
 
 /// Holds the device plugin's XSKMAP of a port in a reference, so a list of them can be kept.

@@ -158,17 +158,24 @@ final class QueueRuntime: @unchecked Sendable {
     }
 
     func readProgramMap<Key: BitwiseCopyable, Value: BitwiseCopyable>(_ name: String, key: Key, as type: Value.Type) throws(XDPError) -> Value? {
-        try state.withLock { (_) throws(XDPError) -> Value? in
-            guard let program else { throw noProgram("read map \(name)") }
-            return try program.readMap(name, key: key, as: type)
+        // Under the lock: stop() drops the program.
+        nonisolated(unsafe) var value: Value? = nil
+        nonisolated(unsafe) let key = key
+        let found: Bool = try state.withLock { (_) throws(XDPError) -> Bool in
+            guard program?.programID != nil else { return false }
+            value = try program?.readMap(name, key: key, as: type)
+            return true
         }
+        guard found else { throw noProgram("read map \(name)") }
+        return value
     }
 
     func writeProgramMap<Key: BitwiseCopyable, Value: BitwiseCopyable>(_ name: String, key: Key, value: Value) throws(XDPError) {
-        try state.withLock { (_) throws(XDPError) in
-            guard let program else { throw noProgram("write map \(name)") }
-            try program.writeMap(name, key: key, value: value)
+        nonisolated(unsafe) let key = key, value = value
+        let written: Bool = try state.withLock { (_) throws(XDPError) -> Bool in
+            try program?.writeMap(name, key: key, value: value) != nil
         }
+        if !written { throw noProgram("write map \(name)") }
     }
 
     private func noProgram(_ operation: String) -> XDPError {

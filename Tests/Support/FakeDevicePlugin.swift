@@ -23,13 +23,16 @@ public final class FakeDevicePlugin: @unchecked Sendable {
     private let pod: String
     private let devices: [String: Int32]
     private let behaviour: Behaviour
+    private let silence: Double
     private let lock = NSLock()
     private var received: [String] = []
     private var busyPoll: [(timeout: Int32, budget: Int32)] = []
     private let done = DispatchSemaphore(value: 0)
 
     /// Listens on a fresh socket anyone may connect to (the plugin chowns it to the pod's uid).
-    public init(pod: String, devices: [String: Int32], behaviour: Behaviour = .plugin) throws {
+    /// - Parameter silence: With `.silent`, the seconds it keeps the connection open without answering.
+    public init(pod: String, devices: [String: Int32], behaviour: Behaviour = .plugin, silence: Double = 3) throws {
+        self.silence = silence
         self.pod = pod
         self.devices = devices
         self.behaviour = behaviour
@@ -74,7 +77,7 @@ public final class FakeDevicePlugin: @unchecked Sendable {
         var timeout = timeval(tv_sec: 20, tv_usec: 0)
         setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         switch behaviour {
-        case .silent: _ = read(connection); usleep(3_000_000); return
+        case .silent: _ = read(connection); usleep(UInt32(silence * 1_000_000)); return
         case .hangUp: _ = read(connection); return
         case .plugin: break
         }

@@ -123,7 +123,7 @@ struct DevicePluginDaemonTests {
         let onB = try lab.lab.inDevice { () throws(XDPError) -> UInt32? in XDPProgram.attachedProgramID(interface: lab.portB) }
         #expect(onB == nil, "the daemon attached nothing of its own")
 
-        let silent = try FakeDevicePlugin(pod: DevicePluginDaemonTests.hostname, devices: [:], behaviour: .silent)
+        let silent = try FakeDevicePlugin(pod: DevicePluginDaemonTests.hostname, devices: [:], behaviour: .silent, silence: 7)
         let started = ContinuousClock.now
         let quiet = try Daemon.run(common + ["--xsk-map-socket", silent.path])
         silent.finish()
