@@ -40,6 +40,20 @@ public enum NetworkNamespace {
         return try body()
     }
 
+    /// Runs `body` inside namespace `name` as ``withEntered(_:_:)`` does, or
+    /// right here when `name` is nil: the one helper every runtime uses.
+    /// - Parameters:
+    ///   - name: A namespace under /run/netns, or nil for the thread's own.
+    ///   - body: The work to do inside.
+    /// - Returns: What `body` returns.
+    /// - Throws: `XDPError` if the namespace cannot be entered, or what `body` throws.
+    public static func within<R: ~Copyable>(
+        _ name: String?, _ body: () throws(XDPError) -> R
+    ) throws(XDPError) -> R {
+        guard let name else { return try body() }
+        return try withEntered(name, body)
+    }
+
     /// Moves the calling thread into namespace `name` for good (for a worker
     /// or setup thread that lives there).
     /// - Throws: `XDPError` if the namespace cannot be entered.
