@@ -9,24 +9,6 @@ public struct PassHandler: PacketHandler {
     public mutating func handle(_ frame: inout Frame) -> PacketVerdict { .transmit }
 }
 
-/// Drops a handler decided, by reason (the TX-ring-full ones are the loop's).
-public struct DropCounts: Sendable, Equatable {
-    public var malformed: UInt64 = 0
-    public var invalidMetadata: UInt64 = 0
-    public var routeToUnservedPort: UInt64 = 0
-    public var ttlExpired: UInt64 = 0
-    public init() {}
-
-    /// Copies these into a worker's local counters.
-    @inlinable
-    func store(into local: inout LocalPortCounters) {
-        local.drops[DropCounter.malformed.rawValue] = malformed
-        local.drops[DropCounter.invalidMetadata.rawValue] = invalidMetadata
-        local.drops[DropCounter.routeToUnservedPort.rawValue] = routeToUnservedPort
-        local.drops[DropCounter.ttlExpired.rawValue] = ttlExpired
-    }
-}
-
 /// A handler that can count why it dropped packets.
 public protocol CountingHandler: PacketHandler {
     /// Drops by reason since creation.
@@ -93,7 +75,7 @@ enum ForwardingLoops {
         local[input].rxBytes &+= UInt64(result.bytes)
         local[output].txPackets &+= UInt64(result.transmitted)
         local[output].txBytes &+= UInt64(result.transmittedBytes)
-        local[input].drops[DropCounter.txRingFull.rawValue] &+= UInt64(result.transmitDropped)
+        local[input].drops.txRingFull &+= UInt64(result.transmitDropped)
         handlers[input].drops.store(into: &local[input])
         (local[input].partialChecksumsOffloaded, local[input].partialChecksumsFinished) = handlers[input].partialChecksums
         local[input].publish(to: state.counters[input])
@@ -118,7 +100,7 @@ enum ForwardingLoops {
                 local[index].rxBytes &+= UInt64(result.bytes)
                 local[index].txPackets &+= UInt64(result.transmitted)
                 local[index].txBytes &+= UInt64(result.transmittedBytes)
-                local[index].drops[DropCounter.txRingFull.rawValue] &+= UInt64(result.transmitDropped)
+                local[index].drops.txRingFull &+= UInt64(result.transmitDropped)
                 (local[index].partialChecksumsOffloaded, local[index].partialChecksumsFinished) = (handler.offloaded, handler.finishedInSoftware)
                 local[index].publish(to: state.counters[index])
             }
@@ -129,11 +111,8 @@ enum ForwardingLoops {
         publishFrames(&state)
     }
 
+    /// Stores where the worker's frames are, on its first queue's counters.
     static func publishFrames(_ state: inout WorkerState) {
-        let account = state.queues.accounting
-        state.frames.total.store(account.total, ordering: .relaxed)
-        state.frames.free.store(account.free, ordering: .relaxed)
-        state.frames.receiveSide.store(account.receiveSide, ordering: .relaxed)
-        state.frames.transmitSide.store(account.transmitSide, ordering: .relaxed)
+        state.counters[0].publish(state.queues.accounting)
     }
 }

@@ -123,7 +123,7 @@ extension ForwardingLoops {
                 handled += result.packets
                 local[input].rxPackets &+= UInt64(result.packets)
                 local[input].rxBytes &+= UInt64(result.bytes)
-                local[input].drops[DropCounter.txRingFull.rawValue] &+= UInt64(result.transmitDropped)
+                local[input].drops.txRingFull &+= UInt64(result.transmitDropped)
                 handlers[input].drops.store(into: &local[input])
                 (local[input].partialChecksumsOffloaded, local[input].partialChecksumsFinished) = handlers[input].partialChecksums
                 for output in 0..<sockets where tally[output] != TransmitTally() {

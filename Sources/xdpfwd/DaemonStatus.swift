@@ -71,9 +71,8 @@ struct DaemonStatus {
     }
 
     func frames() -> [[String: Any]] {
-        engine.frameCounters.enumerated().map { index, frames in
-            let total = frames.total.load(ordering: .relaxed), free = frames.free.load(ordering: .relaxed)
-            let receive = frames.receiveSide.load(ordering: .relaxed), transmit = frames.transmitSide.load(ordering: .relaxed)
+        engine.workerFrames.enumerated().map { index, frames in
+            let (total, free, receive, transmit) = (frames.total, frames.free, frames.receiveSide, frames.transmitSide)
             return ["worker": index, "total": total, "free": free, "receive_side": receive, "transmit_side": transmit,
                     "held": total - free - receive - transmit]
         }

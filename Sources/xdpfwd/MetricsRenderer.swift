@@ -67,9 +67,8 @@ enum MetricsRenderer {
             }
         }
         family("xdpfwd_frames", "gauge", "UMEM frames by place, per worker (conservation: free + receive_side + transmit_side + held = total).")
-        for (index, frames) in engine.frameCounters.enumerated() {
-            let total = frames.total.load(ordering: .relaxed), free = frames.free.load(ordering: .relaxed)
-            let receive = frames.receiveSide.load(ordering: .relaxed), transmit = frames.transmitSide.load(ordering: .relaxed)
+        for (index, frames) in engine.workerFrames.enumerated() {
+            let (total, free, receive, transmit) = (frames.total, frames.free, frames.receiveSide, frames.transmitSide)
             for (place, value) in [("total", total), ("free", free), ("receive_side", receive), ("transmit_side", transmit),
                                    ("held", total - free - receive - transmit)] {
                 sample("xdpfwd_frames", [("worker", "\(index)"), ("place", place)], value)
