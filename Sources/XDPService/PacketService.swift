@@ -125,13 +125,14 @@ enum PacketServiceLoop {
     ///   - handler: The per-packet logic.
     ///   - batch: Packets per batch.
     ///   - stop: Polled once per round.
-    ///   - counters: Where the worker publishes its totals.
+    ///   - counters: Where the worker publishes its totals: one per socket
+    ///     (the first also carries the worker's frames).
     @inlinable
     static func run<Handler: PacketHandler>(queues: inout WorkerQueues, handler: inout Handler, batch: Int,
-                                            stop: StopFlag, counters: WorkerCounters) {
-        var local = LocalCounters()
+                                            stop: StopFlag, counters: [QueueCounters]) {
+        var local = [LocalQueueCounters](repeating: LocalQueueCounters(), count: queues.sockets.count)
         var rounds = 0
-        counters.publish(queues.accounting)
+        counters[0].publish(queues.accounting)
         while !stop.isRaised {
             var handled = 0
             for index in 0..<queues.sockets.count {
@@ -140,13 +141,13 @@ enum PacketServiceLoop {
                 }
                 guard result.packets > 0 else { continue }
                 handled &+= result.packets
-                local.add(result)
-                local.publish(to: counters)
+                local[index].add(result)
+                local[index].publish(to: counters[index])
             }
             rounds &+= 1
-            if rounds & 63 == 0 { counters.publish(queues.accounting) }
+            if rounds & 63 == 0 { counters[0].publish(queues.accounting) }
             if handled == 0 { queues.sockets.pollAny(timeoutMilliseconds: 1) }
         }
-        counters.publish(queues.accounting)
+        counters[0].publish(queues.accounting)
     }
 }

@@ -1,4 +1,5 @@
 import XDP
+import XDPControl
 
 /// What a ``PacketService`` or ``PacketStream`` has done so far, summed over
 /// its workers (each publishes once per busy batch, so a reading can lag by a batch).
@@ -46,21 +47,23 @@ public struct PacketServiceStatistics: Sendable, Equatable, CustomStringConverti
         "received \(received), transmitted \(transmitted), tx ring full \(transmitRingFull), delivered \(delivered), dropped (slow consumer) \(droppedSlowConsumer), sent \(sent); frames: \(frames)"
     }
 
-    init(_ counters: [WorkerCounters]) {
+    /// Sums the data plane's per-queue counters (the frames are on each worker's first queue).
+    init(_ counters: [QueueCounters]) {
         self.init()
-        for worker in counters {
-            received += worker.received.load(ordering: .relaxed)
-            receivedBytes += worker.receivedBytes.load(ordering: .relaxed)
-            transmitted += worker.transmitted.load(ordering: .relaxed)
-            transmittedBytes += worker.transmittedBytes.load(ordering: .relaxed)
-            transmitRingFull += worker.transmitRingFull.load(ordering: .relaxed)
-            delivered += worker.delivered.load(ordering: .relaxed)
-            droppedSlowConsumer += worker.droppedSlowConsumer.load(ordering: .relaxed)
-            sent += worker.sent.load(ordering: .relaxed)
-            frames.total += worker.framesTotal.load(ordering: .relaxed)
-            frames.free += worker.framesFree.load(ordering: .relaxed)
-            frames.receiveSide += worker.framesReceiveSide.load(ordering: .relaxed)
-            frames.transmitSide += worker.framesTransmitSide.load(ordering: .relaxed)
+        for queue in counters {
+            received += Int(queue.rxPackets.load(ordering: .relaxed))
+            receivedBytes += Int(queue.rxBytes.load(ordering: .relaxed))
+            transmitted += Int(queue.txPackets.load(ordering: .relaxed))
+            transmittedBytes += Int(queue.txBytes.load(ordering: .relaxed))
+            transmitRingFull += Int(queue.drops(.txRingFull))
+            delivered += Int(queue.delivered.load(ordering: .relaxed))
+            droppedSlowConsumer += Int(queue.droppedSlowConsumer.load(ordering: .relaxed))
+            sent += Int(queue.sent.load(ordering: .relaxed))
+            let frames = queue.frames
+            self.frames.total += frames.total
+            self.frames.free += frames.free
+            self.frames.receiveSide += frames.receiveSide
+            self.frames.transmitSide += frames.transmitSide
         }
     }
 }

@@ -1,202 +1,89 @@
 import Glibc
-import Synchronization
 import XDP
 import XDPControl
 
-/// The setup both ``PacketService`` and ``PacketStream`` run on: the
-/// interface discovered, its queues planned onto CPUs, the redirect program
-/// attached with the configured match, one ``XDPControl/WorkerQueues`` per
-/// planned worker, and the pinned ``XDPControl/WorkerGroup`` that runs them.
+/// What both ``PacketService`` and ``PacketStream`` run on: the service's
+/// configuration turned into an ``XDPControl/DataPlane`` of one port (the
+/// interface discovered, its queues planned onto CPUs, the redirect
+/// program, the user's or the device plugin's XSKMAP, one
+/// ``XDPControl/WorkerQueues`` per planned worker), and the setup facts the
+/// service reports.
 ///
 /// ``stop()`` joins the workers, closes the sockets (every frame goes with its
 /// UMEM) and detaches the program; it is idempotent and safe from any thread.
 @usableFromInline
 final class QueueRuntime: @unchecked Sendable {
     let configuration: PacketServiceConfiguration
-    let interface: Interface
-    let plan: QueuePlan
-    let attachMode: AttachMode
-    let fallbackReason: String?
+    let dataPlane: DataPlane
+    /// The program's id at setup (the device plugin's with ``PacketServiceConfiguration/xskMapSocket``; 0: none).
     let programID: UInt32
-    private(set) var zeroCopy = false
-    @usableFromInline let counters: [WorkerCounters]
-    /// Socket descriptors, for XDP_STATISTICS.
-    private(set) var socketDescriptors: [(queue: UInt32, fd: Int32)] = []
-    private var program: XDPProgram?
-    /// The device plugin's XSKMAP, with ``PacketServiceConfiguration/xskMapSocket``.
-    private var pluginMap: DevicePluginSocketMap?
-    private let workers = WorkerGroup<WorkerQueues>()
-    /// Serializes start and stop (from run(), deinit, cancellation).
-    private let state = Mutex<Phase>(.ready)
-
-    enum Phase { case ready, running, stopped }
 
     @usableFromInline
     init(configuration: PacketServiceConfiguration) throws(XDPError) {
         try configuration.validate()
         self.configuration = configuration
-        let discover = { () throws(XDPError) -> (Interface, QueuePlan) in
-            let interface = try Interface.discover(configuration.interface)
-            let port = try QueuePlan.Port(interface, queues: configuration.queues)
-            let plan = QueuePlan.make(ports: [port], topology: CPUTopology.current(allowed: configuration.cpus), irqPlacement: .none)
-            guard !plan.workers.isEmpty else {
-                throw XDPError(.invalidConfiguration, operation: "plan workers for \(configuration.interface)", hint: "no queues or no CPUs to run on")
-            }
-            return (interface, plan)
-        }
-        let (interface, plan) = try QueueRuntime.inNamespace(configuration.namespace, discover)
-        var program: XDPProgram?
-        var pluginMap: DevicePluginSocketMap?
-        var plugin: DevicePluginConnection?
+        let socketMap: DataPlane.SocketMapSource
         if let path = configuration.xskMapSocket {
             // The Kubernetes AF_XDP device plugin attached its program: take its XSKMAP.
-            let connection = try DevicePluginConnection(path: path)
-            pluginMap = try connection.socketMap(interface: configuration.interface)
-            plugin = consume connection
-            let attached = try QueueRuntime.inNamespace(configuration.namespace) { () throws(XDPError) -> XDPProgram.AttachedProgram? in
-                XDPProgram.attachedProgramInfo(interface: configuration.interface)
-            }
-            attachMode = attached.flatMap { AttachMode(name: $0.mode) } ?? .generic
-            fallbackReason = attached == nil ? "no XDP program found on \(configuration.interface): the device plugin's program is expected there" : nil
-            programID = attached?.id ?? 0
+            socketMap = .devicePlugin(socketPaths: [path])
+        } else if let custom = configuration.program {
+            // The user's own program, its own XSKMAP; the same ownership rules as ours.
+            socketMap = .program(custom.object, programName: custom.programName, socketMapName: custom.socketMapName)
         } else {
-            let attached = try QueueRuntime.inNamespace(configuration.namespace) { () throws(XDPError) -> XDPProgram in
-                if let custom = configuration.program {
-                    // The user's own program, its own XSKMAP; the same ownership rules as ours.
-                    return try XDPProgram(interface: configuration.interface, object: custom.object, programName: custom.programName,
-                                          socketMapName: custom.socketMapName, mode: configuration.attach,
-                                          replaceExisting: configuration.replaceExistingProgram)
-                }
-                return try XDPProgram(interface: configuration.interface, mode: configuration.attach, match: configuration.match,
-                                      replaceExisting: configuration.replaceExistingProgram)
-            }
-            attachMode = attached.mode
-            fallbackReason = attached.fallbackReason
-            programID = attached.programID
-            program = consume attached
+            socketMap = .redirect(configuration.match)
         }
-        self.interface = interface
-        self.plan = plan
-        counters = plan.workers.map { _ in WorkerCounters() }
-        let socketConfiguration = SocketConfiguration(zeroCopy: configuration.zeroCopy, needWakeup: configuration.needWakeup)
-        var zeroCopy = false
-        var descriptors: [(queue: UInt32, fd: Int32)] = []
-        do throws(XDPError) {
-            for worker in plan.workers {
-                let queues = try QueueRuntime.inNamespace(configuration.namespace) { () throws(XDPError) -> WorkerQueues in
-                    try WorkerQueues(serving: worker.assignments, framesPerSocket: configuration.framesPerQueue,
-                                     frameSize: configuration.frameSize, socketConfiguration: socketConfiguration) { (socket: borrowing Socket) throws(XDPError) in
-                        try program?.register(socket)
-                        try pluginMap?.register(socket)
-                        zeroCopy = socket.isZeroCopy
-                        descriptors.append((socket.queue, socket.fileDescriptor))
-                    }
-                }
-                workers.add(queues)
-            }
-        } catch {
-            workers.stop()
-            throw error
-        }
-        self.zeroCopy = zeroCopy
-        socketDescriptors = descriptors
-        self.program = consume program
-        self.pluginMap = consume pluginMap
-        do { try plugin.take()?.finish() } catch {
-            stop()
-            throw error
-        }
+        dataPlane = try DataPlane(configuration: DataPlane.Configuration(
+            ports: [DataPlane.Port(interface: configuration.interface, queues: configuration.queues)], cpus: configuration.cpus,
+            namespace: configuration.namespace, socketMap: socketMap, attach: configuration.attach,
+            replaceExistingProgram: configuration.replaceExistingProgram,
+            socket: SocketConfiguration(zeroCopy: configuration.zeroCopy, needWakeup: configuration.needWakeup),
+            framesPerSocket: configuration.framesPerQueue, frameSize: configuration.frameSize))
+        programID = dataPlane.attachedProgramIDs()[configuration.interface] ?? 0
     }
 
     deinit { stop() }
 
-    static func inNamespace<R: ~Copyable>(_ namespace: String?, _ body: () throws(XDPError) -> R) throws(XDPError) -> R {
-        if let namespace { return try NetworkNamespace.withEntered(namespace, body) }
-        return try body()
-    }
+    var interface: Interface { dataPlane.interfaces[0] }
+    var plan: QueuePlan { dataPlane.plan }
+    /// Each worker's queue counters (index: the worker).
+    @usableFromInline var counters: [[QueueCounters]] { dataPlane.workerCounters }
 
     /// Starts the pinned workers with `loop` (once).
     @usableFromInline
     func start(name: String, loop: @escaping @Sendable (_ index: Int, _ queues: inout WorkerQueues, _ stop: StopFlag) -> Void) throws(XDPError) {
-        try state.withLock { (phase: inout Phase) throws(XDPError) in
-            switch phase {
-            case .running: return
-            case .stopped:
-                throw XDPError(.invalidConfiguration, operation: "start the packet service on \(configuration.interface)",
-                               hint: "it was stopped: make a new one")
-            case .ready:
-                try workers.start(cpus: plan.workers.map(\.cpu), name: name, loop: loop)
-                phase = .running
-            }
-        }
+        try dataPlane.start(name: name, loop: loop)
     }
 
     /// Joins the workers, closes the sockets, detaches the program. Idempotent.
     @usableFromInline
-    func stop() {
-        state.withLock { phase in
-            guard phase != .stopped else { return }
-            phase = .stopped
-            workers.stop()
-            socketDescriptors.removeAll()
-            program = nil
-            pluginMap = nil
-        }
-    }
+    func stop() { dataPlane.stop() }
 
-    var isRunning: Bool { state.withLock { $0 == .running } }
+    var isRunning: Bool { dataPlane.isRunning }
 
     var setup: PacketServiceSetup {
-        PacketServiceSetup(interface: interface, plan: plan, attachMode: attachMode, fallbackReason: fallbackReason,
-                           programID: programID, isZeroCopy: zeroCopy)
+        PacketServiceSetup(interface: interface, plan: plan, attachMode: dataPlane.attachModes[configuration.interface] ?? .generic,
+                           fallbackReason: dataPlane.fallbackReasons[configuration.interface],
+                           programID: programID, isZeroCopy: dataPlane.isZeroCopy)
     }
 
-    var statistics: PacketServiceStatistics { PacketServiceStatistics(counters) }
+    var statistics: PacketServiceStatistics { PacketServiceStatistics(dataPlane.counters) }
 
-    func programCounters() -> RedirectCounters? {
-        state.withLock { _ in try? program?.counters() }
-    }
+    func programCounters() -> RedirectCounters? { dataPlane.programCounters().first?.counters }
 
     func readProgramMap<Key: BitwiseCopyable, Value: BitwiseCopyable>(_ name: String, key: Key, as type: Value.Type) throws(XDPError) -> Value? {
-        // Under the lock: stop() drops the program.
-        nonisolated(unsafe) var value: Value? = nil
-        nonisolated(unsafe) let key = key
-        let found: Bool = try state.withLock { (_) throws(XDPError) -> Bool in
-            guard program?.programID != nil else { return false }
-            value = try program?.readMap(name, key: key, as: type)
-            return true
-        }
-        guard found else { throw noProgram("read map \(name)") }
-        return value
+        try dataPlane.readProgramMap(port: configuration.interface, name, key: key, as: type)
     }
 
     func writeProgramMap<Key: BitwiseCopyable, Value: BitwiseCopyable>(_ name: String, key: Key, value: Value) throws(XDPError) {
-        nonisolated(unsafe) let key = key, value = value
-        let written: Bool = try state.withLock { (_) throws(XDPError) -> Bool in
-            try program?.writeMap(name, key: key, value: value) != nil
-        }
-        if !written { throw noProgram("write map \(name)") }
-    }
-
-    private func noProgram(_ operation: String) -> XDPError {
-        XDPError(.unsupported, operation: "\(operation) of the XDP program on \(configuration.interface)", errno: ENOENT,
-                 hint: configuration.xskMapSocket != nil ? "the device plugin's program is the plugin's: this service loaded none"
-                                                         : "the service is stopped: its program was detached")
+        try dataPlane.writeProgramMap(port: configuration.interface, name, key: key, value: value)
     }
 
     func socketStatistics() -> [(queue: UInt32, statistics: SocketStatistics)] {
-        state.withLock { _ in
-            socketDescriptors.map { ($0.queue, (try? SocketStatistics.read(fileDescriptor: $0.fd)) ?? SocketStatistics()) }
-        }
+        dataPlane.socketStatistics().map { ($0.queue, $0.statistics) }
     }
 
     /// Which worker serves `queue`, and the index of its socket there.
     func route(queue: UInt32) -> (worker: Int, socket: Int)? {
-        for (index, worker) in plan.workers.enumerated() {
-            if let socket = worker.assignments.firstIndex(of: QueuePlan.Assignment(port: configuration.interface, queue: queue)) {
-                return (index, socket)
-            }
-        }
-        return nil
+        dataPlane.route(port: configuration.interface, queue: queue)
     }
 }

@@ -38,8 +38,8 @@ struct CopyOutHandler: PacketHandler {
 /// wake pipe when idle (so a send wakes the worker at once).
 enum StreamLoop {
     static func run(queues: inout WorkerQueues, queueIDs: [UInt32], buffer: BatchBuffer, outbox: Outbox,
-                    batch: Int, stop: StopFlag, counters: WorkerCounters) {
-        var local = LocalCounters()
+                    batch: Int, stop: StopFlag, counters: [QueueCounters]) {
+        var local = [LocalQueueCounters](repeating: LocalQueueCounters(), count: queues.sockets.count)
         var handler = CopyOutHandler()
         var pending: [Outbox.Item] = []
         var descriptors = (0..<queues.sockets.count).map { index in
@@ -47,17 +47,15 @@ enum StreamLoop {
         }
         descriptors.append(pollfd(fd: outbox.wakeFD, events: Int16(POLLIN), revents: 0))
         var rounds = 0
-        counters.publish(queues.accounting)
+        counters[0].publish(queues.accounting)
         while !stop.isRaised {
             var busy = false
             if !pending.isEmpty || outbox.hasItems {
                 if outbox.hasItems { pending += outbox.takeAll() }
-                let sent = transmit(&pending, queues: &queues)
+                let sent = transmit(&pending, queues: &queues, local: &local)
                 if sent > 0 {
                     busy = true
-                    local.sent &+= sent
-                    local.transmitted &+= sent
-                    local.publish(to: counters)
+                    for index in 0..<local.count { local[index].publish(to: counters[index]) }
                 }
             }
             for index in 0..<queues.sockets.count {
@@ -76,25 +74,26 @@ enum StreamLoop {
                 }
                 guard result.packets > 0 else { continue }
                 busy = true
-                local.add(result)
-                local.delivered &+= handler.ends.count
-                local.droppedSlowConsumer &+= handler.overflow
-                local.publish(to: counters)
+                local[index].add(result)
+                local[index].delivered &+= UInt64(handler.ends.count)
+                local[index].droppedSlowConsumer &+= UInt64(handler.overflow)
+                local[index].publish(to: counters[index])
             }
             rounds &+= 1
-            if rounds & 63 == 0 { counters.publish(queues.accounting) }
+            if rounds & 63 == 0 { counters[0].publish(queues.accounting) }
             if !busy {
                 // Sockets and the send queue's wake pipe: a send wakes the worker at once.
                 _ = poll(&descriptors, nfds_t(descriptors.count), pending.isEmpty ? 10 : 1)
             }
         }
-        counters.publish(queues.accounting)
+        counters[0].publish(queues.accounting)
     }
 
     /// Copies pending packets into frames and queues them on their sockets'
     /// TX rings, in order, until a ring or the pool runs out; submits and kicks.
+    /// Counts each one as sent (and transmitted) on its socket in `local`.
     /// - Returns: The packets queued; the rest stay pending.
-    static func transmit(_ pending: inout [Outbox.Item], queues: inout WorkerQueues) -> Int {
+    static func transmit(_ pending: inout [Outbox.Item], queues: inout WorkerQueues, local: inout [LocalQueueCounters]) -> Int {
         var queued = 0
         var touched = Set<Int>()
         while queued < pending.count {
@@ -111,6 +110,8 @@ enum StreamLoop {
             }
             guard placed else { break }
             touched.insert(item.socket)
+            local[item.socket].sent &+= 1
+            local[item.socket].txPackets &+= 1
             queued += 1
         }
         pending.removeFirst(queued)
