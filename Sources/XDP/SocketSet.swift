@@ -34,6 +34,15 @@ public struct SocketSet: ~Copyable, @unchecked Sendable {
         count += 1
     }
 
+    /// Takes the last socket out of the set (to be kept elsewhere, or
+    /// appended again); traps when empty.
+    /// - Returns: The socket.
+    public mutating func removeLast() -> Socket {
+        precondition(count > 0, "socket set empty")
+        count -= 1
+        return (storage + count).move()
+    }
+
     /// Runs `body` with the socket at `index`, mutably.
     @inlinable
     public mutating func withSocket<R>(at index: Int, _ body: (inout Socket) throws -> R) rethrows -> R {

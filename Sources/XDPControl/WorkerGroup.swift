@@ -37,12 +37,24 @@ public final class WorkerGroup<State: ~Copyable>: @unchecked Sendable {
     /// - Throws: `XDPError` if a thread cannot be created; the ones started are stopped.
     public func start(cpus: [Int], name: String,
                       loop: @escaping @Sendable (_ index: Int, _ state: inout State, _ stop: StopFlag) -> Void) throws(XDPError) {
-        precondition(cpus.count == handoffs.count, "one CPU per worker state")
+        try start(workerCPUs: cpus.map { Optional($0) }, name: name, loop: loop)
+    }
+
+    /// Starts one thread per state, the `i`th pinned to `workerCPUs[i]`, or
+    /// left to the scheduler where that is nil.
+    /// - Parameters:
+    ///   - workerCPUs: One CPU (or nil: unpinned) per state.
+    ///   - name: The threads' name prefix (the CPU, or `w` and the index when unpinned, is appended).
+    ///   - loop: The worker loop: runs with the worker's index and state until the flag is raised.
+    /// - Throws: `XDPError` if a thread cannot be created or pinned; the ones started are stopped.
+    public func start(workerCPUs: [Int?], name: String,
+                      loop: @escaping @Sendable (_ index: Int, _ state: inout State, _ stop: StopFlag) -> Void) throws(XDPError) {
+        precondition(workerCPUs.count == handoffs.count, "one CPU per worker state")
         let stop = stopFlag
-        for (index, cpu) in cpus.enumerated() {
+        for (index, cpu) in workerCPUs.enumerated() {
             let handoff = handoffs[index]
             do {
-                workers.append(try Worker(name: "\(name)-\(cpu)", cpu: cpu) {
+                workers.append(try Worker(name: "\(name)-\(cpu.map(String.init) ?? "w\(index)")", cpu: cpu) {
                     var state = handoff.take()
                     loop(index, &state, stop)
                     handoff.put(state)
@@ -60,6 +72,34 @@ public final class WorkerGroup<State: ~Copyable>: @unchecked Sendable {
             throw XDPError.fromErrno(rc, operation: "pin worker thread \(worker.name) to CPU \(cpu)",
                                      hint: "CPU \(cpu) is not available to this process (allowed: \(Worker.allowedCPUs.map(String.init).joined(separator: ","))): choose CPUs from that list")
         }
+    }
+
+    /// Runs every worker under SCHED_FIFO at `priority` (see ``Worker/setRealtimePriority(_:)``).
+    /// - Parameter priority: 1 to 99.
+    /// - Throws: `XDPError` when the kernel refuses.
+    public func setRealtimePriority(_ priority: Int32) throws(XDPError) {
+        for worker in workers { try worker.setRealtimePriority(priority) }
+    }
+
+    /// Raises the stop flag and joins the workers, keeping their states
+    /// (for ``withState(at:_:)``); ``stop()`` drops them.
+    public func join() {
+        stopFlag.raise()
+        for worker in workers { worker.join() }
+        workers.removeAll()
+    }
+
+    /// Reads the state of worker `index` while no thread runs it (before
+    /// ``start(cpus:name:loop:)`` or after ``join()``).
+    /// - Parameters:
+    ///   - index: The worker.
+    ///   - body: Reads the state.
+    /// - Returns: What `body` returns, or nil when the state is gone.
+    public func withState<R>(at index: Int, _ body: (borrowing State) -> R) -> R? {
+        guard workers.isEmpty, index < handoffs.count, let state = handoffs[index].takeIfPresent() else { return nil }
+        let result = body(state)
+        handoffs[index].put(state)
+        return result
     }
 
     /// Stops and joins the workers and drops their states. Safe to call twice.

@@ -75,19 +75,16 @@ struct PacketTemplate: Sendable {
     var flows: Int
 }
 
-/// One run of a throughput loop: sockets and program set up in the right
-/// namespace, one pinned worker per queue, a reporter on the calling thread.
+/// One run of a throughput loop on a ``XDPControl/DataPlane``: one worker
+/// per queue (pinned to `--cpus`, or left to the scheduler), its UMEM
+/// serving the queue of the interface and, with `--to`, the same queue of the
+/// second port; a reporter on the calling thread. What is xdpbench's own
+/// stays here: the MTU change, the txonly priming and wakeup probe, the loops.
 final class BenchmarkSession {
     let plan: SessionPlan
-    private var program: XDPProgram?
-    private var secondProgram: XDPProgram?
-    private var pinnedMap: PinnedSocketMap?
-    private var pluginMap: DevicePluginSocketMap?
-    private var handoffs: [Handoff<QueueState>] = []
-    private var fileDescriptors: [Int32] = []
+    private var dataPlane: DataPlane?
+    /// Each queue's counters (its worker's first queue in the data plane).
     private(set) var counters: [QueueCounters] = []
-    private var workers: [Worker] = []
-    let stop = StopFlag()
     private let budget: PacketBudget
     private(set) var attachMode: AttachMode?
     private(set) var fallbackReason: String?
@@ -101,85 +98,74 @@ final class BenchmarkSession {
     init(plan: SessionPlan) throws(XDPError) {
         self.plan = plan
         budget = PacketBudget(limit: plan.count)
-        if let namespace = plan.namespace {
-            try NetworkNamespace.withEntered(namespace) { () throws(XDPError) in try setUp() }
-        } else {
-            try setUp()
-        }
+        try setUp()
     }
 
     deinit { restoreMTU() }
 
     private func setUp() throws(XDPError) {
-        if let mtu = plan.mtu { try setMTU(mtu) }
-        let needsProgram = plan.mode != .txonly
-        var plugin: DevicePluginConnection?
-        if needsProgram, let path = plan.pinnedMap {
-            pinnedMap = try PinnedSocketMap(path: path)
-        } else if needsProgram, let path = plan.xskMapSocket {
-            let connection = try DevicePluginConnection(path: path)
-            pluginMap = try connection.socketMap(interface: plan.interface)
-            plugin = consume connection
-        } else if needsProgram {
-            let program = if let custom = plan.program {
-                try XDPProgram(interface: plan.interface, object: .file(custom.path), programName: custom.entryPoint,
-                               socketMapName: plan.programMap, mode: plan.attach)
-            } else {
-                try XDPProgram(interface: plan.interface, mode: plan.attach,
-                               multiBuffer: plan.socket.multiBuffer, rxMetadata: plan.rxMetadata)
-            }
-            attachMode = program.mode
-            fallbackReason = program.fallbackReason
-            if let second = plan.secondInterface {
-                secondProgram = if let custom = plan.program {
-                    try XDPProgram(interface: second, object: .file(custom.path), programName: custom.entryPoint,
-                                   socketMapName: plan.programMap, mode: program.mode)
-                } else {
-                    try XDPProgram(interface: second, mode: program.mode, multiBuffer: plan.socket.multiBuffer)
-                }
-            }
-            self.program = consume program
-        }
+        let plan = plan
         var sourceMAC: [UInt8] = []
-        if let packet = plan.packet {
-            if let configured = packet.sourceMAC {
-                sourceMAC = configured
-            } else {
-                sourceMAC = try InterfaceAddress.mac(of: plan.interface)
+        try NetworkNamespace.within(plan.namespace) { () throws(XDPError) in
+            if let mtu = plan.mtu { try setMTU(mtu) }
+            if let packet = plan.packet {
+                if let configured = packet.sourceMAC {
+                    sourceMAC = configured
+                } else {
+                    sourceMAC = try InterfaceAddress.mac(of: plan.interface)
+                }
             }
         }
-        // Busy polling needs CAP_NET_ADMIN: from the plugin, not from the socket itself.
-        var socketConfiguration = plan.socket
-        if plugin != nil { socketConfiguration.busyPoll = nil }
-        for queue in plan.queues {
-            var umem = try UMEM(configuration: plan.umem)
-            var socket = try Socket(umem: umem, interface: plan.interface, queue: queue, configuration: socketConfiguration)
-            zeroCopy = socket.isZeroCopy
-            if plan.mode == .txonly { try TransmitWakeupProbe.check(socket) }
-            var output: Socket?
-            if let second = plan.secondInterface {
-                var secondSocket = try Socket(umem: umem, interface: second, queue: queue, configuration: plan.socket)
-                secondSocket.fill.refill(from: &umem.pool, upTo: umem.pool.count / 4)
-                try secondProgram?.register(secondSocket)
-                output = consume secondSocket
-            }
-            if needsProgram {
-                socket.fill.refill(from: &umem.pool, upTo: umem.pool.count / 2)
-                try program?.register(socket)
-                try pinnedMap?.register(socket)
-                try pluginMap?.register(socket)
-                if let busyPoll = plan.socket.busyPoll {
-                    try plugin?.configureBusyPoll(socket, timeoutMicroseconds: busyPoll.timeoutMicroseconds, budget: busyPoll.budget)
+        let needsProgram = plan.mode != .txonly
+        let interfaces = [plan.interface] + (plan.secondInterface.map { [$0] } ?? [])
+        let socketMap: DataPlane.SocketMapSource
+        if !needsProgram {
+            socketMap = .none
+        } else if let path = plan.pinnedMap {
+            socketMap = .pinned(path: path)
+        } else if let path = plan.xskMapSocket {
+            socketMap = .devicePlugin(socketPaths: interfaces.map { _ in path })
+        } else if let custom = plan.program {
+            socketMap = .program(.file(custom.path), programName: custom.entryPoint, socketMapName: plan.programMap)
+        } else {
+            socketMap = .redirect(.everything, multiBuffer: plan.socket.multiBuffer, rxMetadata: plan.rxMetadata)
+        }
+        // The fill rings as xdpsock primes them: half the UMEM on the
+        // queue's socket, a quarter first on the second port's (--to).
+        let frames = plan.umem.frameCount
+        let fill = !needsProgram ? interfaces.map { _ in 0 }
+            : plan.secondInterface == nil ? [frames / 2] : [(frames - frames / 4) / 2, frames / 4]
+        var configuration = DataPlane.Configuration(
+            ports: interfaces.map { DataPlane.Port(interface: $0, queues: plan.queues) }, namespace: plan.namespace,
+            socketMap: socketMap, attach: plan.attach, socket: plan.socket)
+        configuration.umem = plan.umem
+        configuration.fillFrames = fill
+        configuration.workers = plan.queues.enumerated().map { index, queue in
+            (cpu: plan.cpus?[index], assignments: interfaces.map { QueuePlan.Assignment(port: $0, queue: queue) })
+        }
+        configuration.sameAttachModeOnEveryPort = true
+        let dataPlane = try DataPlane(configuration: configuration, prepareWorker: { (_: Int, queues: inout WorkerQueues) throws(XDPError) in
+            if plan.mode == .txonly {
+                var refused: XDPError?
+                queues.sockets.withSocket(at: 0) { (socket: borrowing Socket) in
+                    do throws(XDPError) { try TransmitWakeupProbe.check(socket) } catch { refused = error }
                 }
+                if let refused { throw refused }
             }
             if let packet = plan.packet {
-                BenchmarkSession.prime(&umem.pool, with: packet, sourceMAC: sourceMAC)
+                BenchmarkSession.prime(&queues.umem.pool, with: packet, sourceMAC: sourceMAC)
             }
-            fileDescriptors.append(socket.fileDescriptor)
-            handoffs.append(Handoff(QueueState(umem: umem, socket: socket, output: output)))
-            counters.append(QueueCounters())
+        })
+        zeroCopy = dataPlane.isZeroCopy
+        switch socketMap {
+        case .redirect, .program:
+            attachMode = dataPlane.attachModes[plan.interface]
+            fallbackReason = dataPlane.fallbackReasons[plan.interface]
+        default:
+            break
         }
-        try plugin.take()?.finish()
+        counters = dataPlane.workerCounters.map { QueueCounters(shared: $0[0], transmitOnly: plan.mode == .txonly) }
+        self.dataPlane = dataPlane
     }
 
     /// Writes the txonly packet into every free frame once, so the loop never
@@ -226,18 +212,32 @@ final class BenchmarkSession {
     /// Starts one worker per queue.
     func start() throws(XDPError) {
         started = .now
-        for (index, queue) in plan.queues.enumerated() {
-            let handoff = handoffs[index], counters = counters[index], stop = stop, budget = budget
-            let plan = plan
-            let worker = try Worker(name: "xdpbench-q\(queue)", cpu: plan.cpus?[index]) {
-                var state = handoff.take()
-                counters.observedCPU.store(Worker.currentCPU, ordering: .relaxed)
-                BenchmarkSession.run(plan: plan, state: &state, counters: counters, stop: stop, budget: budget)
-                handoff.put(state)
-                counters.finished.store(true, ordering: .releasing)
+        let plan = plan, counters = counters, budget = budget
+        try dataPlane!.start(name: "xdpbench") { index, queues, stop in
+            BenchmarkSession.withQueueState(&queues) { state in
+                BenchmarkSession.run(plan: plan, state: &state, counters: counters[index], stop: stop, budget: budget)
             }
-            workers.append(worker)
-            if let priority = plan.realtimePriority { try worker.setRealtimePriority(priority) }
+        }
+        if let priority = plan.realtimePriority { try dataPlane!.setRealtimePriority(priority) }
+    }
+
+    /// Takes a worker's queues apart into the fields the loops use (the
+    /// queue's socket, the second port's, the UMEM), runs `body`, and puts
+    /// them back together.
+    static func withQueueState(_ queues: inout WorkerQueues, _ body: (inout QueueState) -> Void) {
+        let assignments = queues.assignments, offload = queues.checksumOffloadMetadataLength
+        queues = (consume queues).takeApart { umem, sockets in
+            var sockets = sockets
+            let second: Socket? = sockets.count > 1 ? sockets.removeLast() : nil
+            var state = QueueState(umem: umem, socket: sockets.removeLast(), output: second)
+            body(&state)
+            let output = state.output.take()
+            sockets.append(state.socket)
+            switch consume output {
+            case .some(let socket): sockets.append(socket)
+            case .none: break
+            }
+            return WorkerQueues(umem: state.umem, sockets: sockets, assignments: assignments, checksumOffloadMetadataLength: offload)
         }
     }
 
@@ -256,7 +256,7 @@ final class BenchmarkSession {
                     $0.socket.receiveBatch(limit: $1, pool: &$0.umem.pool, handler: &$2)
                 }
             }
-            counters.metadataPackets.store(handler.withHash, ordering: .relaxed)
+            counters.storeMetadataPackets(handler.withHash)
         case .rxdrop where plan.socket.multiBuffer:
             var handler = DropHandler()
             receiveLoop(plan: plan, state: &state, handler: &handler, counters: counters, stop: stop, budget: budget) {
@@ -393,44 +393,40 @@ final class BenchmarkSession {
     }
 
     /// Whether every worker has returned.
-    var allFinished: Bool { counters.allSatisfy { $0.finished.load(ordering: .acquiring) } }
+    var allFinished: Bool { dataPlane?.allWorkersFinished ?? true }
 
-    /// Statistics of every socket now (sum), read by file descriptor.
+    /// Statistics of every queue's socket now (sum; the second port's left out), read by file descriptor.
     func currentStatistics() -> SocketStatistics {
-        fileDescriptors.reduce(SocketStatistics()) { sum, fd in sum + ((try? SocketStatistics.read(fileDescriptor: fd)) ?? SocketStatistics()) }
+        (dataPlane?.socketStatistics() ?? []).filter { $0.port == plan.interface }.reduce(SocketStatistics()) { $0 + $1.statistics }
     }
 
     /// Waits for the workers, closes everything, and says what happened.
     func finish() -> SessionResult {
-        stop.raise()
-        for worker in workers { worker.join() }
+        dataPlane?.join()
         elapsed = ContinuousClock.now - started
         var perQueue: [SessionResult.Queue] = []
         var statistics = SocketStatistics()
         var conserved = true
         for (index, queue) in plan.queues.enumerated() {
-            let state = handoffs[index].take()
-            let queueStats = (try? state.socket.statistics()) ?? SocketStatistics()
-            statistics = statistics + queueStats
-            var account = FrameAccounting(state.umem)
-            account.add(state.socket)
-            var syscalls = state.socket.syscalls
-            if let output = state.output {
-                account.add(output)
-                syscalls = syscalls + output.syscalls
+            let left = dataPlane?.withWorkerQueues(at: index) { (queues: borrowing WorkerQueues) -> (SocketStatistics, FrameAccounting, SyscallCounts) in
+                let queueStats = queues.sockets.withSocket(at: 0) { (socket: borrowing Socket) in (try? socket.statistics()) ?? SocketStatistics() }
+                var syscalls = SyscallCounts()
+                for socket in 0..<queues.sockets.count {
+                    syscalls = syscalls + queues.sockets.withSocket(at: socket) { (socket: borrowing Socket) in socket.syscalls }
+                }
+                return (queueStats, queues.accounting, syscalls)
             }
+            let (queueStats, account, syscalls) = left ?? (SocketStatistics(), FrameAccounting(total: 0, free: 0, receiveSide: 0, transmitSide: 0), SyscallCounts())
+            statistics = statistics + queueStats
             conserved = conserved && account.isConserved
             perQueue.append(SessionResult.Queue(
                 queue: queue, cpu: plan.cpus?[index],
-                packets: counters[index].packets.load(ordering: .relaxed),
-                bytes: counters[index].bytes.load(ordering: .relaxed),
-                transmitDropped: counters[index].transmitDropped.load(ordering: .relaxed),
-                observedCPU: counters[index].observedCPU.load(ordering: .relaxed),
+                packets: counters[index].packets, bytes: counters[index].bytes,
+                transmitDropped: counters[index].transmitDropped, observedCPU: counters[index].observedCPU,
                 frames: account, syscalls: syscalls))
         }
-        let programCounters = try? program?.counters()
-        program = nil
-        secondProgram = nil
+        let programCounters = dataPlane?.programCounters().first { $0.port == plan.interface }?.counters
+        dataPlane?.stop()
         restoreMTU()
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         var result = SessionResult(mode: plan.mode, interface: plan.interface, attach: attachMode, zeroCopy: zeroCopy,
@@ -439,7 +435,7 @@ final class BenchmarkSession {
                                    fallbackReason: fallbackReason)
         result.frames = .init(frameSize: plan.umem.frameSize, unaligned: plan.umem.unalignedChunks, multiBuffer: plan.socket.multiBuffer,
                               rxMetadata: plan.rxMetadata, mtu: plan.mtu,
-                              rxMetadataPackets: plan.rxMetadata ? counters.reduce(0) { $0 + $1.metadataPackets.load(ordering: .relaxed) } : nil)
+                              rxMetadataPackets: plan.rxMetadata ? counters.reduce(0) { $0 + $1.metadataPackets } : nil)
         return result
     }
 }

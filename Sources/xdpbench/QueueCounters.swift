@@ -1,25 +1,42 @@
 import Synchronization
+import XDPControl
 
-/// One worker's running totals, published once per batch (relaxed stores)
-/// and read by the reporter. Padded so two workers' counters never share a
-/// cache line.
-final class QueueCounters: @unchecked Sendable {
-    private let padding0 = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
-    let packets = Atomic<UInt64>(0)
-    let bytes = Atomic<UInt64>(0)
-    let transmitDropped = Atomic<UInt64>(0)
-    let finished = Atomic<Bool>(false)
-    /// The CPU the worker found itself on (sched_getcpu), -1 before it ran.
-    let observedCPU = Atomic<Int>(-1)
-    /// rxdrop --rx-metadata: packets whose metadata carried a hash (stored when the worker ends).
-    let metadataPackets = Atomic<UInt64>(0)
-    private let padding1 = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+/// xdpbench's view of one queue's ``XDPControl/QueueCounters`` (the data
+/// plane's one counter type): the loops publish what they handled (received,
+/// forwarded, or for txonly sent, in the receive or the transmit fields) and
+/// what a full TX ring refused; the reporter and the results read them.
+struct QueueCounters: Sendable {
+    /// The data plane's counters of the queue.
+    let shared: XDPControl.QueueCounters
+    /// txonly: what the loop handled is what it sent.
+    let transmitOnly: Bool
 
+    /// Stores a loop's running totals (relaxed), once per busy batch.
+    @inline(__always)
     func publish(packets: UInt64, bytes: UInt64, transmitDropped: UInt64) {
-        self.packets.store(packets, ordering: .relaxed)
-        self.bytes.store(bytes, ordering: .relaxed)
-        self.transmitDropped.store(transmitDropped, ordering: .relaxed)
+        if transmitOnly {
+            shared.txPackets.store(packets, ordering: .relaxed)
+            shared.txBytes.store(bytes, ordering: .relaxed)
+        } else {
+            shared.rxPackets.store(packets, ordering: .relaxed)
+            shared.rxBytes.store(bytes, ordering: .relaxed)
+        }
+        shared.store(.txRingFull, transmitDropped)
     }
+
+    /// Packets handled, as last published.
+    var packets: UInt64 { transmitOnly ? shared.txPackets.load(ordering: .relaxed) : shared.rxPackets.load(ordering: .relaxed) }
+    /// Their bytes.
+    var bytes: UInt64 { transmitOnly ? shared.txBytes.load(ordering: .relaxed) : shared.rxBytes.load(ordering: .relaxed) }
+    /// Packets a full TX ring refused.
+    var transmitDropped: UInt64 { shared.drops(.txRingFull) }
+    /// The CPU the worker found itself on (sched_getcpu), -1 before it ran.
+    var observedCPU: Int { shared.observedCPU.load(ordering: .relaxed) }
+    /// rxdrop --rx-metadata: packets whose metadata carried a hash.
+    var metadataPackets: UInt64 { shared.metadataPackets.load(ordering: .relaxed) }
+
+    /// Stores the packets whose metadata carried a hash (when the worker ends).
+    func storeMetadataPackets(_ count: UInt64) { shared.metadataPackets.store(count, ordering: .relaxed) }
 }
 
 /// The packets a run may still handle, shared by its workers when --count

@@ -33,7 +33,7 @@ func runSessions(_ sessions: [BenchmarkSession], timeLimit: Double, live: Bool, 
     for session in sessions { try session.start() }
     let start = ContinuousClock.now
     var lastReport = start
-    var lastPackets = sessions.map { $0.counters.map { $0.packets.load(ordering: .relaxed) } }
+    var lastPackets = sessions.map { $0.counters.map(\.packets) }
     var lastStatistics = sessions.map { $0.currentStatistics() }
     let limit = Duration.milliseconds(Int(timeLimit * 1000))
     while !interrupted.isRaised {
@@ -44,7 +44,7 @@ func runSessions(_ sessions: [BenchmarkSession], timeLimit: Double, live: Bool, 
         guard live, now - lastReport >= .milliseconds(Int(interval * 1000)) else { continue }
         let interval = Double((now - lastReport).components.attoseconds) / 1e18 + Double((now - lastReport).components.seconds)
         for (index, session) in sessions.enumerated() {
-            let packets = session.counters.map { $0.packets.load(ordering: .relaxed) }
+            let packets = session.counters.map(\.packets)
             let statistics = session.currentStatistics()
             let deltas = zip(packets, lastPackets[index]).map { Double($0 &- $1) / interval }
             let perQueue = zip(session.plan.queues, deltas).map { "q\($0) \(format($1 / 1e6))" }.joined(separator: " ")

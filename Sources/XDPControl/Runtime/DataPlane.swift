@@ -87,6 +87,20 @@ public final class DataPlane: @unchecked Sendable {
         public var frameSize: Int
         /// TX metadata bytes in front of each packet (checksum offload requests).
         public var txMetadataLength: Int
+        /// Each worker's UMEM exactly as given (frames, ring sizes, huge
+        /// pages, unaligned chunks) instead of ``framesPerSocket`` frames per
+        /// socket of ``frameSize``; with ``fillFrames``.
+        public var umem: UMEMConfiguration? = nil
+        /// With ``umem``: frames put on the fill ring of each worker's socket
+        /// `i` (one entry per socket of a worker; 0: none, e.g. transmit only).
+        public var fillFrames: [Int]? = nil
+        /// Workers given by hand instead of planned from ``cpus``: each one's
+        /// CPU (nil: left unpinned, to the scheduler) and the (port, queue)
+        /// pairs it serves on its one UMEM.
+        public var workers: [(cpu: Int?, assignments: [QueuePlan.Assignment])]? = nil
+        /// Attach the programs of the ports after the first in the mode the
+        /// first one got (so `.auto` cannot pick two modes for one run).
+        public var sameAttachModeOnEveryPort = false
 
         /// Creates a configuration.
         /// - Parameters:
@@ -144,6 +158,8 @@ public final class DataPlane: @unchecked Sendable {
     private var pluginProgramIDs: [String: UInt32] = [:]
     private var socketDescriptors: [(port: String, queue: UInt32, fd: Int32)] = []
     private let workers = WorkerGroup<WorkerQueues>()
+    /// Each worker's CPU, or nil: unpinned.
+    private var workerCPUs: [Int?] = []
     /// Serializes start, stop and the queries that touch programs and sockets.
     private let phase = Mutex<Phase>(.ready)
 
@@ -154,12 +170,16 @@ public final class DataPlane: @unchecked Sendable {
     ///   - configuration: What to set up.
     ///   - checkInterfaces: Called with the discovered interfaces, before
     ///     anything is attached: throw to refuse them (e.g. two ends of one veth pair).
+    ///   - prepareWorker: Called with each worker's index and its freshly
+    ///     built, registered ``WorkerQueues``, before the next is built (e.g.
+    ///     to write packets into its free frames, or probe its sockets).
     /// - Throws: ``XDPError`` for any setup failure; everything made so far is undone.
     public init(configuration: Configuration,
-                checkInterfaces: ([Interface]) throws(XDPError) -> Void = { (_: [Interface]) throws(XDPError) in }) throws(XDPError) {
+                checkInterfaces: ([Interface]) throws(XDPError) -> Void = { (_: [Interface]) throws(XDPError) in },
+                prepareWorker: (Int, inout WorkerQueues) throws(XDPError) -> Void = { (_: Int, _: inout WorkerQueues) throws(XDPError) in }) throws(XDPError) {
         self.configuration = configuration
         do {
-            try NetworkNamespace.within(configuration.namespace) { () throws(XDPError) in try setUp(checkInterfaces) }
+            try NetworkNamespace.within(configuration.namespace) { () throws(XDPError) in try setUp(checkInterfaces, prepareWorker) }
         } catch {
             tearDown()
             throw error
@@ -168,7 +188,8 @@ public final class DataPlane: @unchecked Sendable {
 
     deinit { stop() }
 
-    private func setUp(_ checkInterfaces: ([Interface]) throws(XDPError) -> Void) throws(XDPError) {
+    private func setUp(_ checkInterfaces: ([Interface]) throws(XDPError) -> Void,
+                       _ prepareWorker: (Int, inout WorkerQueues) throws(XDPError) -> Void) throws(XDPError) {
         let config = configuration
         guard !config.ports.isEmpty else {
             throw XDPError(.invalidConfiguration, operation: "set up the data plane", hint: "give at least one port")
@@ -177,8 +198,15 @@ public final class DataPlane: @unchecked Sendable {
         try checkInterfaces(interfaces)
         var planPorts: [QueuePlan.Port] = []
         for (port, interface) in zip(config.ports, interfaces) { planPorts.append(try QueuePlan.Port(interface, queues: port.queues)) }
-        plan = QueuePlan.make(ports: planPorts, topology: CPUTopology.current(allowed: config.cpus), forwarding: config.forwarding,
-                              irqPlacement: .none)
+        if let given = config.workers {
+            plan = QueuePlan(workers: given.map { QueuePlan.WorkerPlan(cpu: $0.cpu ?? -1, numaNode: nil, assignments: $0.assignments) },
+                             irqAffinity: [], crossNUMA: [])
+            workerCPUs = given.map(\.cpu)
+        } else {
+            plan = QueuePlan.make(ports: planPorts, topology: CPUTopology.current(allowed: config.cpus), forwarding: config.forwarding,
+                                  irqPlacement: .none)
+            workerCPUs = plan.workers.map { Optional($0.cpu) }
+        }
         let names = config.ports.map(\.interface).joined(separator: ", ")
         guard !plan.workers.isEmpty else {
             throw XDPError(.invalidConfiguration, operation: "plan workers for \(names)", hint: "no queues or no CPUs to run on")
@@ -211,10 +239,15 @@ public final class DataPlane: @unchecked Sendable {
                 }
             }
         case .pinned(let path):
+            guard config.ports.count == 1 else {
+                throw XDPError(.invalidConfiguration, operation: "register in the pinned XSKMAP \(path)",
+                               hint: "one pinned map serves one port (its keys are queue ids): give one port")
+            }
             pinnedMap = PinnedMapBox(try PinnedSocketMap(path: path))
         case .redirect(let match, let multiBuffer, let rxMetadata):
             for port in config.ports {
-                programs.append(ProgramBox(try XDPProgram(interface: port.interface, mode: config.attach, match: match,
+                let mode = config.sameAttachModeOnEveryPort ? programs.first?.program.mode ?? config.attach : config.attach
+                programs.append(ProgramBox(try XDPProgram(interface: port.interface, mode: mode, match: match,
                                                           replaceExisting: config.replaceExistingProgram,
                                                           multiBuffer: multiBuffer, rxMetadata: rxMetadata)))
             }
@@ -225,8 +258,9 @@ public final class DataPlane: @unchecked Sendable {
             }
         case .program(let object, let programName, let socketMapName):
             for port in config.ports {
+                let mode = config.sameAttachModeOnEveryPort ? programs.first?.program.mode ?? config.attach : config.attach
                 programs.append(ProgramBox(try XDPProgram(interface: port.interface, object: object, programName: programName,
-                                                          socketMapName: socketMapName, mode: config.attach,
+                                                          socketMapName: socketMapName, mode: mode,
                                                           replaceExisting: config.replaceExistingProgram)))
             }
         case .none:
@@ -242,9 +276,7 @@ public final class DataPlane: @unchecked Sendable {
         if !sessions.isEmpty { socketConfiguration.busyPoll = nil }
         for (workerIndex, worker) in plan.workers.enumerated() {
             // One UMEM per worker, shared by all its sockets: forwarding between its ports needs no copy.
-            let queues = try WorkerQueues(serving: worker.assignments, framesPerSocket: config.framesPerSocket, frameSize: config.frameSize,
-                                          socketConfiguration: socketConfiguration,
-                                          txMetadataLength: config.txMetadataLength) { (socket: borrowing Socket) throws(XDPError) in
+            func register(_ socket: borrowing Socket) throws(XDPError) {
                 let portIndex = config.ports.firstIndex { $0.interface == socket.interface }!
                 if !programs.isEmpty { try programs[portIndex].program.register(socket) }
                 if !pluginMaps.isEmpty {
@@ -258,6 +290,17 @@ public final class DataPlane: @unchecked Sendable {
                 isZeroCopy = socket.isZeroCopy
                 socketDescriptors.append((socket.interface, socket.queue, socket.fileDescriptor))
             }
+            var queues: WorkerQueues
+            if let umem = config.umem {
+                queues = try WorkerQueues(serving: worker.assignments, umem: umem,
+                                          fillFrames: config.fillFrames ?? worker.assignments.map { _ in umem.frameCount / 2 },
+                                          socketConfiguration: socketConfiguration, register: register)
+            } else {
+                queues = try WorkerQueues(serving: worker.assignments, framesPerSocket: config.framesPerSocket, frameSize: config.frameSize,
+                                          socketConfiguration: socketConfiguration,
+                                          txMetadataLength: config.txMetadataLength, register: register)
+            }
+            try prepareWorker(workerIndex, &queues)
             let workerQueues = worker.assignments.enumerated().map { index, assignment in
                 QueueCounters(port: assignment.port, queue: assignment.queue, worker: workerIndex, isWorkerFirst: index == 0)
             }
@@ -298,7 +341,7 @@ public final class DataPlane: @unchecked Sendable {
                 throw XDPError(.invalidConfiguration, operation: "start the data plane on \(configuration.ports.map(\.interface).joined(separator: ", "))",
                                hint: "it was stopped: make a new one")
             case .ready:
-                try workers.start(cpus: plan.workers.map(\.cpu), name: name) { index, queues, stop in
+                try workers.start(workerCPUs: workerCPUs, name: name) { index, queues, stop in
                     let counters = workerCounters[index]
                     let cpu = Worker.currentCPU
                     for queue in counters { queue.observedCPU.store(cpu, ordering: .relaxed) }
@@ -318,6 +361,34 @@ public final class DataPlane: @unchecked Sendable {
             phase = .stopped
             tearDown()
         }
+    }
+
+    /// The flag ``stop()`` raises; every worker body polls it once per batch
+    /// (raise it to end the loops early, e.g. when a packet budget is spent).
+    public var stopFlag: StopFlag { workers.stopFlag }
+
+    /// Runs every worker under SCHED_FIFO at `priority` (after ``start(name:loop:)``).
+    /// - Parameter priority: 1 to 99.
+    /// - Throws: ``XDPError`` when the kernel refuses (EPERM: needs CAP_SYS_NICE).
+    public func setRealtimePriority(_ priority: Int32) throws(XDPError) {
+        try workers.setRealtimePriority(priority)
+    }
+
+    /// Stops and joins the workers but keeps their queues, sockets and
+    /// programs, so ``withWorkerQueues(at:_:)`` can read what they left
+    /// (final socket statistics, frames, syscalls); ``stop()`` then closes everything.
+    public func join() {
+        phase.withLock { _ in workers.join() }
+    }
+
+    /// Reads worker `index`'s queues while no thread runs them (before
+    /// ``start(name:loop:)`` or after ``join()``).
+    /// - Parameters:
+    ///   - index: The worker.
+    ///   - body: Reads the queues.
+    /// - Returns: What `body` returns, or nil when they are gone (stopped).
+    public func withWorkerQueues<R: Sendable>(at index: Int, _ body: (borrowing WorkerQueues) -> R) -> R? {
+        phase.withLock { _ in workers.withState(at: index, body) }
     }
 
     /// Whether the workers are running.

@@ -117,6 +117,22 @@ public final class QueueCounters: Sendable {
         }
     }
 
+    /// Stores the drops for one reason (relaxed), for a loop that keeps no
+    /// ``LocalQueueCounters``.
+    /// - Parameters:
+    ///   - reason: The reason.
+    ///   - value: The running total.
+    @inlinable
+    public func store(_ reason: DropReason, _ value: UInt64) {
+        switch reason {
+        case .txRingFull: txRingFull.store(value, ordering: .relaxed)
+        case .malformed: malformed.store(value, ordering: .relaxed)
+        case .invalidMetadata: invalidMetadata.store(value, ordering: .relaxed)
+        case .routeToUnservedPort: routeToUnservedPort.store(value, ordering: .relaxed)
+        case .ttlExpired: ttlExpired.store(value, ordering: .relaxed)
+        }
+    }
+
     /// Where the worker's frames are, as last published (zeros on a queue
     /// other than the worker's first).
     public var frames: FrameAccounting {
