@@ -37,24 +37,24 @@ public final class WorkerGroup<State: ~Copyable>: @unchecked Sendable {
     /// - Throws: `XDPError` if a thread cannot be created; the ones started are stopped.
     public func start(cpus: [Int], name: String,
                       loop: @escaping @Sendable (_ index: Int, _ state: inout State, _ stop: StopFlag) -> Void) throws(XDPError) {
-        try start(workerCPUs: cpus.map { Optional($0) }, name: name, loop: loop)
+        try start(workerCPUs: cpus.map { Optional($0) }, names: cpus.map { "\(name)-\($0)" }, loop: loop)
     }
 
     /// Starts one thread per state, the `i`th pinned to `workerCPUs[i]`, or
     /// left to the scheduler where that is nil.
     /// - Parameters:
     ///   - workerCPUs: One CPU (or nil: unpinned) per state.
-    ///   - name: The threads' name prefix (the CPU, or `w` and the index when unpinned, is appended).
+    ///   - names: One thread name per state (at most 15 bytes are kept).
     ///   - loop: The worker loop: runs with the worker's index and state until the flag is raised.
     /// - Throws: `XDPError` if a thread cannot be created or pinned; the ones started are stopped.
-    public func start(workerCPUs: [Int?], name: String,
+    public func start(workerCPUs: [Int?], names: [String],
                       loop: @escaping @Sendable (_ index: Int, _ state: inout State, _ stop: StopFlag) -> Void) throws(XDPError) {
-        precondition(workerCPUs.count == handoffs.count, "one CPU per worker state")
+        precondition(workerCPUs.count == handoffs.count && names.count == handoffs.count, "one CPU and one name per worker state")
         let stop = stopFlag
         for (index, cpu) in workerCPUs.enumerated() {
             let handoff = handoffs[index]
             do {
-                workers.append(try Worker(name: "\(name)-\(cpu.map(String.init) ?? "w\(index)")", cpu: cpu) {
+                workers.append(try Worker(name: names[index], cpu: cpu) {
                     var state = handoff.take()
                     loop(index, &state, stop)
                     handoff.put(state)

@@ -213,7 +213,7 @@ final class BenchmarkSession {
     func start() throws(XDPError) {
         started = .now
         let plan = plan, counters = counters, budget = budget
-        try dataPlane!.start(name: "xdpbench") { index, queues, stop in
+        try dataPlane!.start(name: "xdpbench", threadNames: plan.queues.map { "xdpbench-q\($0)" }) { index, queues, stop in
             BenchmarkSession.withQueueState(&queues) { state in
                 BenchmarkSession.run(plan: plan, state: &state, counters: counters[index], stop: stop, budget: budget)
             }

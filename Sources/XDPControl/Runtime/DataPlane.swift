@@ -328,11 +328,14 @@ public final class DataPlane: @unchecked Sendable {
     /// (``QueueCounters/observedCPU``) and, when it returns, the worker's
     /// frames and ``QueueCounters/finished``.
     /// - Parameters:
-    ///   - name: The threads' name prefix (the CPU is appended).
+    ///   - name: The threads' name prefix (the CPU, or `w` and the worker's
+    ///     index for an unpinned one, is appended).
+    ///   - threadNames: One name per worker instead (at most 15 bytes are kept).
     ///   - loop: The worker body; it must poll the ``StopFlag`` once per batch
     ///     and return when it is raised.
     /// - Throws: ``XDPError`` if a thread cannot be started or pinned, or the data plane was stopped.
-    public func start(name: String, loop: @escaping @Sendable (_ index: Int, _ queues: inout WorkerQueues, _ stop: StopFlag) -> Void) throws(XDPError) {
+    public func start(name: String, threadNames: [String]? = nil,
+                      loop: @escaping @Sendable (_ index: Int, _ queues: inout WorkerQueues, _ stop: StopFlag) -> Void) throws(XDPError) {
         let workerCounters = workerCounters
         try phase.withLock { (phase: inout Phase) throws(XDPError) in
             switch phase {
@@ -341,7 +344,8 @@ public final class DataPlane: @unchecked Sendable {
                 throw XDPError(.invalidConfiguration, operation: "start the data plane on \(configuration.ports.map(\.interface).joined(separator: ", "))",
                                hint: "it was stopped: make a new one")
             case .ready:
-                try workers.start(workerCPUs: workerCPUs, name: name) { index, queues, stop in
+                let names = threadNames ?? workerCPUs.enumerated().map { index, cpu in "\(name)-\(cpu.map(String.init) ?? "w\(index)")" }
+                try workers.start(workerCPUs: workerCPUs, names: names) { index, queues, stop in
                     let counters = workerCounters[index]
                     let cpu = Worker.currentCPU
                     for queue in counters { queue.observedCPU.store(cpu, ordering: .relaxed) }
