@@ -1,19 +1,19 @@
 import XDPControl
 
-/// Why a packet was not forwarded: the data plane's ``XDPControl/DropReason``.
+/// Why a packet was not forwarded: the data plane's `DropReason`.
 public typealias DropCounter = DropReason
 
 /// One worker's totals for one (port, queue): the data plane's one counter
-/// type, ``XDPControl/QueueCounters``, which the daemon's metrics, JSON and
+/// type, `QueueCounters`, which the daemon's metrics, JSON and
 /// status read.
 public typealias PortCounters = QueueCounters
 
 /// A worker's local running totals for one port, stored into
-/// ``PortCounters`` per batch: ``XDPControl/LocalQueueCounters``.
+/// ``PortCounters`` per batch: `LocalQueueCounters`.
 public typealias LocalPortCounters = LocalQueueCounters
 
 /// Drops a handler decided, by reason (the TX-ring-full ones are the
-/// loop's): ``XDPControl/DropCounts``.
+/// loop's): `DropCounts`.
 public typealias DropCounts = XDPControl.DropCounts
 
 extension DropCounts {

@@ -3,10 +3,10 @@ import XDP
 import XDPControl
 
 /// What both ``PacketService`` and ``PacketStream`` run on: the service's
-/// configuration turned into an ``XDPControl/DataPlane`` of one port (the
+/// configuration turned into an `DataPlane` of one port (the
 /// interface discovered, its queues planned onto CPUs, the redirect
 /// program, the user's or the device plugin's XSKMAP, one
-/// ``XDPControl/WorkerQueues`` per planned worker), and the setup facts the
+/// `WorkerQueues` per planned worker), and the setup facts the
 /// service reports.
 ///
 /// ``stop()`` joins the workers, closes the sockets (every frame goes with its

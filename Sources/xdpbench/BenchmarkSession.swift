@@ -75,7 +75,7 @@ struct PacketTemplate: Sendable {
     var flows: Int
 }
 
-/// One run of a throughput loop on a ``XDPControl/DataPlane``: one worker
+/// One run of a throughput loop on a `DataPlane`: one worker
 /// per queue (pinned to `--cpus`, or left to the scheduler), its UMEM
 /// serving the queue of the interface and, with `--to`, the same queue of the
 /// second port; a reporter on the calling thread. What is xdpbench's own

@@ -1,7 +1,7 @@
 import Synchronization
 import XDPControl
 
-/// xdpbench's view of one queue's ``XDPControl/QueueCounters`` (the data
+/// xdpbench's view of one queue's `QueueCounters` (the data
 /// plane's one counter type): the loops publish what they handled (received,
 /// forwarded, or for txonly sent, in the receive or the transmit fields) and
 /// what a full TX ring refused; the reporter and the results read them.

@@ -15,7 +15,7 @@ import XDP
 /// (port, queue). When any step fails, everything made so far is undone
 /// before the error is thrown.
 ///
-/// ``start(name:loop:)`` runs one pinned thread per worker with your body
+/// ``start(name:threadNames:loop:)`` runs one pinned thread per worker with your body
 /// `(index, inout WorkerQueues, StopFlag) -> Void`; ``stop()`` joins them,
 /// closes the sockets and detaches the programs. It is idempotent and safe
 /// from any thread, as are the queries (socket statistics, program counters,
@@ -165,7 +165,7 @@ public final class DataPlane: @unchecked Sendable {
 
     private enum Phase { case ready, running, stopped }
 
-    /// Sets everything up; nothing runs until ``start(name:loop:)``.
+    /// Sets everything up; nothing runs until ``start(name:threadNames:loop:)``.
     /// - Parameters:
     ///   - configuration: What to set up.
     ///   - checkInterfaces: Called with the discovered interfaces, before
@@ -173,7 +173,7 @@ public final class DataPlane: @unchecked Sendable {
     ///   - prepareWorker: Called with each worker's index and its freshly
     ///     built, registered ``WorkerQueues``, before the next is built (e.g.
     ///     to write packets into its free frames, or probe its sockets).
-    /// - Throws: ``XDPError`` for any setup failure; everything made so far is undone.
+    /// - Throws: `XDPError` for any setup failure; everything made so far is undone.
     public init(configuration: Configuration,
                 checkInterfaces: ([Interface]) throws(XDPError) -> Void = { (_: [Interface]) throws(XDPError) in },
                 prepareWorker: (Int, inout WorkerQueues) throws(XDPError) -> Void = { (_: Int, _: inout WorkerQueues) throws(XDPError) in }) throws(XDPError) {
@@ -333,7 +333,7 @@ public final class DataPlane: @unchecked Sendable {
     ///   - threadNames: One name per worker instead (at most 15 bytes are kept).
     ///   - loop: The worker body; it must poll the ``StopFlag`` once per batch
     ///     and return when it is raised.
-    /// - Throws: ``XDPError`` if a thread cannot be started or pinned, or the data plane was stopped.
+    /// - Throws: `XDPError` if a thread cannot be started or pinned, or the data plane was stopped.
     public func start(name: String, threadNames: [String]? = nil,
                       loop: @escaping @Sendable (_ index: Int, _ queues: inout WorkerQueues, _ stop: StopFlag) -> Void) throws(XDPError) {
         let workerCounters = workerCounters
@@ -371,9 +371,9 @@ public final class DataPlane: @unchecked Sendable {
     /// (raise it to end the loops early, e.g. when a packet budget is spent).
     public var stopFlag: StopFlag { workers.stopFlag }
 
-    /// Runs every worker under SCHED_FIFO at `priority` (after ``start(name:loop:)``).
+    /// Runs every worker under SCHED_FIFO at `priority` (after ``start(name:threadNames:loop:)``).
     /// - Parameter priority: 1 to 99.
-    /// - Throws: ``XDPError`` when the kernel refuses (EPERM: needs CAP_SYS_NICE).
+    /// - Throws: `XDPError` when the kernel refuses (EPERM: needs CAP_SYS_NICE).
     public func setRealtimePriority(_ priority: Int32) throws(XDPError) {
         try workers.setRealtimePriority(priority)
     }
@@ -386,7 +386,7 @@ public final class DataPlane: @unchecked Sendable {
     }
 
     /// Reads worker `index`'s queues while no thread runs them (before
-    /// ``start(name:loop:)`` or after ``join()``).
+    /// ``start(name:threadNames:loop:)`` or after ``join()``).
     /// - Parameters:
     ///   - index: The worker.
     ///   - body: Reads the queues.
@@ -453,7 +453,7 @@ public final class DataPlane: @unchecked Sendable {
     /// no program (a foreign one is never overwritten). Does nothing for a
     /// port without a program of ours.
     /// - Parameter port: The port's interface name.
-    /// - Throws: ``XDPError`` from attaching.
+    /// - Throws: `XDPError` from attaching.
     public func reattachProgram(port: String) throws(XDPError) {
         try phase.withLock { (_) throws(XDPError) in try programs.first { $0.program.interface == port }?.program.reattach() }
     }
@@ -475,7 +475,7 @@ public final class DataPlane: @unchecked Sendable {
     ///   - key: The key, laid out as the program declares it.
     ///   - type: The value's type.
     /// - Returns: The value, or nil when the map has no such key.
-    /// - Throws: ``XDPError``: no such map or other sizes than the map's;
+    /// - Throws: `XDPError`: no such map or other sizes than the map's;
     ///   `.unsupported` when no program of ours is attached there (a map
     ///   from elsewhere, or stopped).
     public func readProgramMap<Key: BitwiseCopyable, Value: BitwiseCopyable>(port: String, _ name: String, key: Key, as type: Value.Type) throws(XDPError) -> Value? {

@@ -156,10 +156,15 @@ public final class QueueCounters: Sendable {
 /// Drops by ``DropReason``, in plain integers (a worker's locals).
 @frozen
 public struct DropCounts: Sendable, Equatable {
+    /// ``DropReason/txRingFull``.
     public var txRingFull: UInt64 = 0
+    /// ``DropReason/malformed``.
     public var malformed: UInt64 = 0
+    /// ``DropReason/invalidMetadata``.
     public var invalidMetadata: UInt64 = 0
+    /// ``DropReason/routeToUnservedPort``.
     public var routeToUnservedPort: UInt64 = 0
+    /// ``DropReason/ttlExpired``.
     public var ttlExpired: UInt64 = 0
 
     /// None.
@@ -194,11 +199,27 @@ public struct DropCounts: Sendable, Equatable {
 /// with ``publish(to:)``.
 @frozen
 public struct LocalQueueCounters: Sendable {
-    public var rxPackets: UInt64 = 0, rxBytes: UInt64 = 0, txPackets: UInt64 = 0, txBytes: UInt64 = 0
+    /// See ``QueueCounters/rxPackets``.
+    public var rxPackets: UInt64 = 0
+    /// See ``QueueCounters/rxBytes``.
+    public var rxBytes: UInt64 = 0
+    /// See ``QueueCounters/txPackets``.
+    public var txPackets: UInt64 = 0
+    /// See ``QueueCounters/txBytes``.
+    public var txBytes: UInt64 = 0
     /// Drops by reason.
     public var drops = DropCounts()
-    public var partialChecksumsOffloaded: UInt64 = 0, partialChecksumsFinished: UInt64 = 0
-    public var delivered: UInt64 = 0, droppedSlowConsumer: UInt64 = 0, sent: UInt64 = 0
+    /// See ``QueueCounters/partialChecksumsOffloaded``.
+    public var partialChecksumsOffloaded: UInt64 = 0
+    /// See ``QueueCounters/partialChecksumsFinished``.
+    public var partialChecksumsFinished: UInt64 = 0
+    /// See ``QueueCounters/delivered``.
+    public var delivered: UInt64 = 0
+    /// See ``QueueCounters/droppedSlowConsumer``.
+    public var droppedSlowConsumer: UInt64 = 0
+    /// See ``QueueCounters/sent``.
+    public var sent: UInt64 = 0
+    /// See ``QueueCounters/metadataPackets``.
     public var metadataPackets: UInt64 = 0
 
     /// Zeros.
