@@ -32,8 +32,7 @@ struct Target: ParsableArguments {
 
     /// Runs `body` in the namespace, if one is given.
     func inNamespace<R: ~Copyable>(_ body: () throws(XDPError) -> R) throws(XDPError) -> R {
-        if let netns { return try NetworkNamespace.withEntered(netns, body) }
-        return try body()
+        try NetworkNamespace.within(netns, body)
     }
 
     /// The default pin directory for the interface.
@@ -232,7 +231,7 @@ struct Status: ParsableCommand {
                 return entry
             }
         }
-        let entries = try netns.map { namespace throws(XDPError) in try NetworkNamespace.withEntered(namespace, body) } ?? body()
+        let entries = try NetworkNamespace.within(netns, body)
         if json {
             let data = try JSONSerialization.data(withJSONObject: ["interfaces": entries], options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
