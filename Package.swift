@@ -58,6 +58,18 @@ let package = Package(
             swiftSettings: swiftSettings,
             plugins: ["EmbedBPF"]
         ),
+        // A throw-away veth network in namespaces and a command runner, for
+        // tests, examples' tests and the tools' lab and demo commands; kept
+        // out of the libraries an embedder links (as swift-nio keeps
+        // NIOEmbedded apart). Its tc program (lab_vlan_push.bpf.c) is
+        // embedded here by EmbedBPF.
+        .target(
+            name: "XDPLab",
+            dependencies: ["XDP", "XDPControl", "CXDP"],
+            exclude: ["lab_vlan_push.bpf.c"],
+            swiftSettings: swiftSettings,
+            plugins: ["EmbedBPF"]
+        ),
         // The daemon's forwarding pipeline: xconnect, macswap, l3; counters.
         .target(
             name: "Forwarding",
@@ -135,7 +147,7 @@ let package = Package(
             name: "xdpbench",
             dependencies: [
                 "ToolSupport",
-                "XDP", "XDPControl", "Packet", "Forwarding",
+                "XDP", "XDPControl", "XDPLab", "Packet", "Forwarding",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
@@ -178,34 +190,34 @@ let package = Package(
         // Shared by the tests that run the package's tools: processes, lab waits.
         .target(
             name: "TestSupport",
-            dependencies: ["XDP", "XDPControl"],
+            dependencies: ["XDP", "XDPControl", "XDPLab"],
             path: "Tests/Support",
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "XDPBenchTests",
-            dependencies: ["XDP", "XDPControl", "Packet", "TestSupport", "xdpbench"],
+            dependencies: ["XDP", "XDPControl", "XDPLab", "Packet", "TestSupport", "xdpbench"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "XDPFwdTests",
-            dependencies: ["XDP", "XDPControl", "Packet", "Forwarding", "TestSupport", "xdpfwd"],
+            dependencies: ["XDP", "XDPControl", "XDPLab", "Packet", "Forwarding", "TestSupport", "xdpfwd"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "XDPCtlTests",
-            dependencies: ["XDP", "XDPControl", "TestSupport", "xdpctl", "xdpbench"],
+            dependencies: ["XDP", "XDPControl", "XDPLab", "TestSupport", "xdpctl", "xdpbench"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "XDPServiceTests",
-            dependencies: ["XDPService", "XDP", "XDPControl", "Packet", "TestSupport", "udp-echo", "packet-counter", "port-steer",
+            dependencies: ["XDPService", "XDP", "XDPControl", "XDPLab", "Packet", "TestSupport", "udp-echo", "packet-counter", "port-steer",
                            .product(name: "MetricsTestKit", package: "swift-metrics")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "XDPIntegrationTests",
-            dependencies: ["XDP", "XDPControl", "Packet", "TestSupport"],
+            dependencies: ["XDP", "XDPControl", "XDPLab", "Packet", "TestSupport"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -5,6 +5,7 @@ import Foundation
 import Packet
 import XDP
 import XDPControl
+import XDPLab
 
 /// The three throughput loops.
 enum BenchmarkMode: String, Codable {
