@@ -34,16 +34,26 @@ let package = Package(
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
-        // C shim: kernel and libxdp/libbpf headers plus the few helpers that
-        // need _GNU_SOURCE. Nothing else.
+        // C shims, one per concern; the package graph keeps each to the
+        // modules that use it.
+        // CXDP: kernel and libxdp/libbpf headers, AF_XDP ring and socket
+        // helpers, LIBBPF_OPTS wrappers, capabilities, threads, setns.
         .target(
             name: "CXDP",
             linkerSettings: [.linkedLibrary("xdp"), .linkedLibrary("bpf")]
         ),
+        // CNetdevProbe: what an interface can do, asked of the kernel without
+        // libbpf (netdev generic netlink for XDP features, ethtool and
+        // interface ioctls). Used by XDP (error hints, queue count),
+        // XDPControl (Interface, SystemChanges) and xdpbench.
+        .target(name: "CNetdevProbe"),
+        // CUnixSocket: a descriptor over a Unix socket (SCM_RIGHTS), for the
+        // Kubernetes device plugin's handshake (XDPControl) and its test double.
+        .target(name: "CUnixSocket"),
         // The queue API: UMEM, frame pool, the four rings, sockets, frames.
         .target(
             name: "XDP",
-            dependencies: ["CXDP"],
+            dependencies: ["CXDP", "CNetdevProbe"],
             swiftSettings: swiftSettings
         ),
         // Packet header views and builders over byte buffers: stdlib only.
@@ -54,7 +64,7 @@ let package = Package(
         // Programs, interfaces, namespaces: everything around the fast path.
         .target(
             name: "XDPControl",
-            dependencies: ["XDP", "CXDP"],
+            dependencies: ["XDP", "CXDP", "CNetdevProbe", "CUnixSocket"],
             swiftSettings: swiftSettings,
             plugins: ["EmbedBPF"]
         ),
@@ -147,7 +157,7 @@ let package = Package(
             name: "xdpbench",
             dependencies: [
                 "ToolSupport",
-                "XDP", "XDPControl", "XDPLab", "Packet", "Forwarding",
+                "XDP", "XDPControl", "XDPLab", "Packet", "Forwarding", "CNetdevProbe",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
@@ -190,7 +200,7 @@ let package = Package(
         // Shared by the tests that run the package's tools: processes, lab waits.
         .target(
             name: "TestSupport",
-            dependencies: ["XDP", "XDPControl", "XDPLab"],
+            dependencies: ["XDP", "XDPControl", "XDPLab", "CUnixSocket"],
             path: "Tests/Support",
             swiftSettings: swiftSettings
         ),
