@@ -1,3 +1,4 @@
+import CNetdevProbe
 import CXDP
 import Glibc
 import Forwarding
@@ -5,6 +6,7 @@ import Foundation
 import Packet
 import XDP
 import XDPControl
+import XDPLab
 
 /// The three throughput loops.
 enum BenchmarkMode: String, Codable {
