@@ -394,6 +394,12 @@ final class BenchmarkSession {
         }
     }
 
+    /// Says on standard error when the kernel refused TX kicks of `socket`
+    /// (what it held was not sent), with the fix; the JSON counts them too.
+    static func reportRefusedKicks(_ socket: borrowing Socket) {
+        do { try socket.checkTransmitKicks() } catch { note("warning: \(error)") }
+    }
+
     /// Whether every worker has returned.
     var allFinished: Bool { counters.allSatisfy { $0.finished.load(ordering: .acquiring) } }
 
@@ -417,9 +423,11 @@ final class BenchmarkSession {
             var account = FrameAccounting(state.umem)
             account.add(state.socket)
             var syscalls = state.socket.syscalls
+            BenchmarkSession.reportRefusedKicks(state.socket)
             if let output = state.output {
                 account.add(output)
                 syscalls = syscalls + output.syscalls
+                BenchmarkSession.reportRefusedKicks(output)
             }
             conserved = conserved && account.isConserved
             perQueue.append(SessionResult.Queue(
