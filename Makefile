@@ -21,6 +21,7 @@ test: deps
 	# here), which other suites' blocking waits would starve.
 	$(SWIFT) test --skip-build --filter XDPServiceTests
 	scripts/api-check.sh check
+	scripts/foundation-check.sh
 	$(MAKE) docs
 	$(SWIFT) build -c release --build-tests -Xswiftc -enable-testing $(SWIFT_BUILD_FLAGS)
 	$(SWIFT) test -c release -Xswiftc -enable-testing --skip-build --filter AllocationTests
@@ -125,10 +126,12 @@ docs:
 
 # Public API of XDP, XDPControl, XDPService, Packet against api/*.txt (and
 # every public symbol documented); api-update records the current API
-# (removals need a note in api/CHANGES.md).
+# (removals need a note in api/CHANGES.md). foundation-check: the libraries
+# an embedder links import no Foundation (FoundationEssentials or Glibc).
 api-check:
 	$(SWIFT) build $(SWIFT_BUILD_FLAGS)
 	scripts/api-check.sh check
+	scripts/foundation-check.sh
 
 api-update:
 	$(SWIFT) build $(SWIFT_BUILD_FLAGS)

@@ -34,16 +34,26 @@ let package = Package(
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
-        // C shim: kernel and libxdp/libbpf headers plus the few helpers that
-        // need _GNU_SOURCE. Nothing else.
+        // C shims, one per concern; the package graph keeps each to the
+        // modules that use it.
+        // CXDP: kernel and libxdp/libbpf headers, AF_XDP ring and socket
+        // helpers, LIBBPF_OPTS wrappers, capabilities, threads, setns.
         .target(
             name: "CXDP",
             linkerSettings: [.linkedLibrary("xdp"), .linkedLibrary("bpf")]
         ),
+        // CNetdevProbe: what an interface can do, asked of the kernel without
+        // libbpf (netdev generic netlink for XDP features, ethtool and
+        // interface ioctls). Used by XDP (error hints, queue count),
+        // XDPControl (Interface, SystemChanges) and xdpbench.
+        .target(name: "CNetdevProbe"),
+        // CUnixSocket: a descriptor over a Unix socket (SCM_RIGHTS), for the
+        // Kubernetes device plugin's handshake (XDPControl) and its test double.
+        .target(name: "CUnixSocket"),
         // The queue API: UMEM, frame pool, the four rings, sockets, frames.
         .target(
             name: "XDP",
-            dependencies: ["CXDP"],
+            dependencies: ["CXDP", "CNetdevProbe"],
             swiftSettings: swiftSettings
         ),
         // Packet header views and builders over byte buffers: stdlib only.
@@ -54,7 +64,19 @@ let package = Package(
         // Programs, interfaces, namespaces: everything around the fast path.
         .target(
             name: "XDPControl",
-            dependencies: ["XDP", "CXDP"],
+            dependencies: ["XDP", "CXDP", "CNetdevProbe", "CUnixSocket"],
+            swiftSettings: swiftSettings,
+            plugins: ["EmbedBPF"]
+        ),
+        // A throw-away veth network in namespaces and a command runner, for
+        // tests, examples' tests and the tools' lab and demo commands; kept
+        // out of the libraries an embedder links (as swift-nio keeps
+        // NIOEmbedded apart). Its tc program (lab_vlan_push.bpf.c) is
+        // embedded here by EmbedBPF.
+        .target(
+            name: "XDPLab",
+            dependencies: ["XDP", "XDPControl", "CXDP"],
+            exclude: ["lab_vlan_push.bpf.c"],
             swiftSettings: swiftSettings,
             plugins: ["EmbedBPF"]
         ),
@@ -135,7 +157,7 @@ let package = Package(
             name: "xdpbench",
             dependencies: [
                 "ToolSupport",
-                "XDP", "XDPControl", "Packet", "Forwarding",
+                "XDP", "XDPControl", "XDPLab", "Packet", "Forwarding", "CNetdevProbe",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
@@ -178,34 +200,34 @@ let package = Package(
         // Shared by the tests that run the package's tools: processes, lab waits.
         .target(
             name: "TestSupport",
-            dependencies: ["XDP", "XDPControl"],
+            dependencies: ["XDP", "XDPControl", "XDPLab", "CUnixSocket"],
             path: "Tests/Support",
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "XDPBenchTests",
-            dependencies: ["XDP", "XDPControl", "Packet", "TestSupport", "xdpbench"],
+            dependencies: ["XDP", "XDPControl", "XDPLab", "Packet", "TestSupport", "xdpbench"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "XDPFwdTests",
-            dependencies: ["XDP", "XDPControl", "Packet", "Forwarding", "TestSupport", "xdpfwd"],
+            dependencies: ["XDP", "XDPControl", "XDPLab", "Packet", "Forwarding", "TestSupport", "xdpfwd"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "XDPCtlTests",
-            dependencies: ["XDP", "XDPControl", "TestSupport", "xdpctl", "xdpbench"],
+            dependencies: ["XDP", "XDPControl", "XDPLab", "TestSupport", "xdpctl", "xdpbench"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "XDPServiceTests",
-            dependencies: ["XDPService", "XDP", "XDPControl", "Packet", "TestSupport", "udp-echo", "packet-counter", "port-steer",
+            dependencies: ["XDPService", "XDP", "XDPControl", "XDPLab", "Packet", "TestSupport", "udp-echo", "packet-counter", "port-steer",
                            .product(name: "MetricsTestKit", package: "swift-metrics")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "XDPIntegrationTests",
-            dependencies: ["XDP", "XDPControl", "Packet", "TestSupport"],
+            dependencies: ["XDP", "XDPControl", "XDPLab", "Packet", "TestSupport"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -12,8 +12,11 @@ TRIPLE=$(swift -print-target-info | python3 -c 'import json,sys; print(json.load
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 for module in XDP XDPControl XDPService Packet; do
-    swift-symbolgraph-extract -module-name "$module" -target "$TRIPLE" -I "$BUILD/Modules" -I Sources/CXDP/include \
+    swift-symbolgraph-extract -module-name "$module" -target "$TRIPLE" -I "$BUILD/Modules" \
+        -I Sources/CXDP/include -I Sources/CNetdevProbe/include -I Sources/CUnixSocket/include \
         -Xcc -fmodule-map-file="$BUILD/CXDP.build/module.modulemap" \
+        -Xcc -fmodule-map-file="$BUILD/CNetdevProbe.build/module.modulemap" \
+        -Xcc -fmodule-map-file="$BUILD/CUnixSocket.build/module.modulemap" \
         -minimum-access-level public -skip-synthesized-members -output-dir "$OUT" >/dev/null
 done
 python3 scripts/api-check.py "$MODE" "$OUT"

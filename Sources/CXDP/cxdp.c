@@ -78,23 +78,6 @@ int cxdp_enter_network_namespace(int fd) {
 }
 
 
-int cxdp_interface_queue_count(const char *ifname) {
-    struct ethtool_channels channels = { .cmd = ETHTOOL_GCHANNELS };
-    struct ifreq request;
-    memset(&request, 0, sizeof request);
-    strncpy(request.ifr_name, ifname, IFNAMSIZ - 1);
-    request.ifr_data = (void *)&channels;
-    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return -errno;
-    int rc = ioctl(fd, SIOCETHTOOL, &request);
-    int saved = errno;
-    close(fd);
-    if (rc != 0) return -saved;
-    unsigned rx = channels.rx_count + channels.combined_count;
-    unsigned tx = channels.tx_count + channels.combined_count;
-    return (int)(rx > tx ? rx : tx);
-}
-
 uint64_t cxdp_memlock_limit(void) {
     struct rlimit limit;
     if (getrlimit(RLIMIT_MEMLOCK, &limit) != 0) return 0;
@@ -196,19 +179,6 @@ void cxdp_set_thread_name(const char *name) {
     pthread_setname_np(pthread_self(), truncated);
 }
 
-int cxdp_interface_mac(const char *ifname, uint8_t *mac) {
-    struct ifreq request;
-    memset(&request, 0, sizeof request);
-    strncpy(request.ifr_name, ifname, IFNAMSIZ - 1);
-    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return -errno;
-    int rc = ioctl(fd, SIOCGIFHWADDR, &request);
-    int saved = errno;
-    close(fd);
-    if (rc != 0) return -saved;
-    memcpy(mac, request.ifr_hwaddr.sa_data, 6);
-    return 0;
-}
 
 struct bpf_object *cxdp_open_object(const void *bytes, size_t size, const char *name) {
     LIBBPF_OPTS(bpf_object_open_opts, options, .object_name = name);

@@ -1,3 +1,4 @@
+import CNetdevProbe
 import CXDP
 import Glibc
 import Forwarding
@@ -5,6 +6,7 @@ import Foundation
 import Packet
 import XDP
 import XDPControl
+import XDPLab
 
 /// The three throughput loops.
 enum BenchmarkMode: String, Codable {
@@ -392,6 +394,12 @@ final class BenchmarkSession {
         }
     }
 
+    /// Says on standard error when the kernel refused TX kicks of `socket`
+    /// (what it held was not sent), with the fix; the JSON counts them too.
+    static func reportRefusedKicks(_ socket: borrowing Socket) {
+        do { try socket.checkTransmitKicks() } catch { note("warning: \(error)") }
+    }
+
     /// Whether every worker has returned.
     var allFinished: Bool { dataPlane?.allWorkersFinished ?? true }
 
@@ -412,7 +420,10 @@ final class BenchmarkSession {
                 let queueStats = queues.sockets.withSocket(at: 0) { (socket: borrowing Socket) in (try? socket.statistics()) ?? SocketStatistics() }
                 var syscalls = SyscallCounts()
                 for socket in 0..<queues.sockets.count {
-                    syscalls = syscalls + queues.sockets.withSocket(at: socket) { (socket: borrowing Socket) in socket.syscalls }
+                    syscalls = syscalls + queues.sockets.withSocket(at: socket) { (socket: borrowing Socket) in
+                        BenchmarkSession.reportRefusedKicks(socket)
+                        return socket.syscalls
+                    }
                 }
                 return (queueStats, queues.accounting, syscalls)
             }

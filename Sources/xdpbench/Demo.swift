@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import XDP
 import XDPControl
+import XDPLab
 
 /// `xdpbench demo`: the main job on the built-in lab, end to end. Brings up
 /// a fresh veth lab, sends N packets with AF_XDP from the generator side,

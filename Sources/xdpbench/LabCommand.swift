@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import XDP
 import XDPControl
+import XDPLab
 
 /// `xdpbench lab up|down`: the built-in veth lab, so a benchmark needs no spare NIC.
 struct LabCommand: ParsableCommand {

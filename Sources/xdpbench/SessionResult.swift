@@ -17,9 +17,13 @@ struct SessionResult: Encodable {
 
     /// Application statistics (xdpsock -a) as JSON numbers.
     struct SyscallsJSON: Encodable {
-        var rxWakeups, txKicks, polls, emptyPolls: UInt64
+        var rxWakeups, txKicks, polls, emptyPolls, refusedTxKicks: UInt64
+        /// The errno of the last refused TX kick, when one was refused.
+        var lastTxKickErrno: Int32?
         init(_ counts: SyscallCounts) {
             (rxWakeups, txKicks, polls, emptyPolls) = (counts.receiveWakeups, counts.transmitKicks, counts.polls, counts.emptyPolls)
+            refusedTxKicks = counts.refusedTransmitKicks
+            lastTxKickErrno = counts.refusedTransmitKicks > 0 ? counts.lastTransmitKickError : nil
         }
     }
 

@@ -4,7 +4,8 @@ import XDP
 /// Checks that the driver takes zero-copy TX wakeups before txonly relies on
 /// them. Some drivers refuse them while no XDP program is attached to the
 /// interface (igb's and ixgbe's ndo_xsk_wakeup check for one): a socket bound
-/// in zero-copy there sends nothing, and the refused kick is otherwise silent.
+/// in zero-copy there sends nothing (the library counts each refused kick,
+/// `SyscallCounts.refusedTransmitKicks`; this stops before the run instead).
 /// Found on the emulated-NIC lab's igb (scripts/emulated-nic).
 enum TransmitWakeupProbe {
     /// One kick with an empty TX ring (the kernel only calls the driver's wakeup).
@@ -12,14 +13,8 @@ enum TransmitWakeupProbe {
     static func check(_ socket: borrowing Socket) throws(XDPError) {
         guard socket.isZeroCopy else { return }
         guard sendto(socket.fileDescriptor, nil, 0, Int32(MSG_DONTWAIT), nil, 0) < 0 else { return }
-        let error = errno
-        switch error {
-        case EAGAIN, EBUSY, ENOBUFS, EINTR:
-            return
-        default:
-            throw XDPError(.unsupported, operation: "wake zero-copy TX on \(socket.interface) queue \(socket.queue)", errno: error,
-                           hint: "the driver refuses zero-copy TX wakeups; igb and ixgbe need an XDP program attached to the interface "
-                               + "(xdpctl attach -i \(socket.interface)), or use --zero-copy off")
+        if let error = XDPError.refusedTransmitKick(errno: errno, interface: socket.interface, queue: socket.queue, zeroCopy: true) {
+            throw error
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import XDPControl
+import XDPLab
 
 /// Someone else's XDP program: a minimal XDP_PASS object, compiled here
 /// with clang (never swift-xdp's loader or object) and attached with

@@ -1,5 +1,6 @@
 import Foundation
 import XDPControl
+import XDPLab
 
 /// BPF objects a test writes in C and compiles with clang at run time
 /// (`clang -O2 -g -target bpf`), as a user would: custom programs good and

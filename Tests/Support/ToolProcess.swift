@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import XDP
 import XDPControl
+import XDPLab
 
 /// A tool of this package (xdpbench, xdpfwd) built next to the test bundle.
 public func toolPath(_ name: String) -> String {

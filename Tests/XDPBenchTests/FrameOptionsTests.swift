@@ -3,6 +3,7 @@ import Testing
 import XDP
 import XDPControl
 import TestSupport
+import XDPLab
 
 /// xdpbench's frame options (issue 8): --mtu, --multi-buffer, --unaligned,
 /// --frame-size 4001, --rx-metadata, with exact counts.

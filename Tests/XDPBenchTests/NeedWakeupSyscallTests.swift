@@ -3,6 +3,7 @@ import Testing
 import TestSupport
 import XDP
 import XDPControl
+import XDPLab
 
 /// need_wakeup on and off, with the system calls counted by strace from the
 /// kernel's side (not the library's own bookkeeping).

@@ -4,6 +4,7 @@ import Testing
 import XDP
 import XDPControl
 import TestSupport
+import XDPLab
 
 /// xdpbench on the lab with exact counts, and its errors.
 @Suite("xdpbench", .serialized)

@@ -3,6 +3,7 @@ import Testing
 import TestSupport
 import XDP
 import XDPControl
+import XDPLab
 
 /// `--program FILE[:SECTION]` on xdpbench and xdpctl: a user's object,
 /// compiled by clang here, carries the traffic; bad ones are refused.

@@ -5,6 +5,7 @@ import TestSupport
 import Testing
 import XDP
 import XDPControl
+import XDPLab
 
 /// Pods through the Kubernetes AF_XDP device plugin's Unix-socket mode: the
 /// plugin (here the test, as root) attaches the program and keeps the XSKMAP

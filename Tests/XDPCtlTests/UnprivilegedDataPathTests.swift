@@ -4,6 +4,7 @@ import TestSupport
 import Testing
 import XDP
 import XDPControl
+import XDPLab
 
 /// The unprivileged data path: `xdpctl attach` (root) pins the XSKMAP for a
 /// user; that user's process, holding only CAP_NET_RAW, receives through it.

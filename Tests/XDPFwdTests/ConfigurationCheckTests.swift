@@ -4,6 +4,7 @@ import TestSupport
 import Testing
 import XDP
 import XDPControl
+import XDPLab
 
 /// What an operator gets from `xdpfwd check` and a reload: every error with
 /// key, line and the valid choices; the effective configuration as YAML.

@@ -4,6 +4,7 @@ import TestSupport
 import Testing
 import XDP
 import XDPControl
+import XDPLab
 
 /// The daemon under faults: SIGKILL and restart, its program removed behind
 /// its back, UDP at a fixed rate, the shipped example config.

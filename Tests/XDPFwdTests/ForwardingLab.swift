@@ -3,6 +3,7 @@ import TestSupport
 import Testing
 import XDP
 import XDPControl
+import XDPLab
 
 /// Host A (netns) — veth — [xdpfwd, two ports, in the device netns] — veth — host B (netns).
 /// Addresses from 198.18.0.0/15 (and 2001:2::/48 with `ipv6`) only; A and B

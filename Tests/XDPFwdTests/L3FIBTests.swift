@@ -5,6 +5,7 @@ import TestSupport
 import Testing
 import XDP
 import XDPControl
+import XDPLab
 
 /// l3 forwards exactly as the kernel's FIB says: the program asks it per
 /// packet and hands its answer to userspace in front of the packet. Real

@@ -4,6 +4,7 @@ import TestSupport
 import Testing
 import XDP
 import XDPControl
+import XDPLab
 
 /// xdpfwd gives up what it no longer needs once its programs are attached and
 /// its sockets bound, on every thread, and still does its job afterwards.

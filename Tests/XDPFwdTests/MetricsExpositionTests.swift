@@ -4,6 +4,7 @@ import TestSupport
 import Testing
 import XDP
 import XDPControl
+import XDPLab
 
 /// The metrics endpoint read by a real Prometheus parser (prometheus_client,
 /// from Debian's python3-prometheus-client), on an IPv6 listen address,

@@ -4,6 +4,7 @@ import TestSupport
 import Testing
 import XDP
 import XDPControl
+import XDPLab
 
 /// xdpfwd with what real hosts have: the distribution's offloads on the
 /// hosts (partial checksums), IP forwarding as the namespace ships it (off),

@@ -4,6 +4,7 @@ import TestSupport
 import Testing
 import XDP
 import XDPControl
+import XDPLab
 
 /// A notify socket the test owns, standing in for systemd's: an AF_UNIX
 /// datagram socket bound to an abstract name ('@' in `$NOTIFY_SOCKET`) or to a

@@ -5,6 +5,7 @@ import TestSupport
 import Testing
 import XDP
 import XDPControl
+import XDPLab
 
 /// xdpfwd between two hosts, with real ping and iperf3 traffic.
 @Suite("xdpfwd", .serialized)

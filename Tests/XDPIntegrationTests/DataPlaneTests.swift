@@ -2,6 +2,7 @@ import Glibc
 import Testing
 import XDP
 import XDPControl
+import XDPLab
 
 /// Drops every packet (the test counts what arrives).
 private struct DropEverything: PacketHandler {

@@ -4,6 +4,7 @@ import Packet
 import Testing
 import XDP
 import XDPControl
+import XDPLab
 
 /// One side of a test: a UMEM with one socket on it.
 struct Endpoint: ~Copyable {

@@ -3,6 +3,7 @@ import Packet
 import Testing
 import XDP
 import XDPControl
+import XDPLab
 
 /// xskxceiver's multi-buffer cases on a veth pair with a 9000-byte MTU:
 /// jumbo packets cross as chains of frames (XDP_USE_SG, XDP_PKT_CONTD).

@@ -4,6 +4,7 @@ import Testing
 import TestSupport
 import XDP
 import XDPControl
+import XDPLab
 
 /// The kernel's AF_XDP selftest cases (tools/testing/selftests/bpf/test_xsk.c,
 /// run by xskxceiver) that the rest of the suite did not cover, named after

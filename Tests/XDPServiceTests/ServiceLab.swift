@@ -3,6 +3,7 @@ import TestSupport
 import Testing
 import XDP
 import XDPControl
+import XDPLab
 
 /// One veth pair between a client namespace and the service's namespace
 /// (198.18.0.1 ↔ 198.18.0.2), with the kernel serving UDP and TCP echo on

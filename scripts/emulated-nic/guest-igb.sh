@@ -52,7 +52,7 @@ cat rx.err tx-copy.err
 if "$bin/xdpbench" txonly -i eth0 --count 10 --duration 5 --zero-copy required --dst-mac "$dst" > refused.out 2>&1; then
     echo "FAIL: txonly --zero-copy required on igb without a program was accepted"; exit 1
 elif grep -q 'refuses zero-copy TX wakeups' refused.out; then
-    echo "PASS: txonly in zero-copy without a program refused: $(grep -o 'wake zero-copy TX.*' refused.out)"
+    echo "PASS: txonly in zero-copy without a program refused: $(grep -o 'kick TX on.*' refused.out)"
 else
     cat refused.out; fail "txonly without a program failed without the reason"
 fi

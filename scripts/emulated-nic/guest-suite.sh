@@ -17,6 +17,11 @@ case $model in
         run_case "xdpbench txonly -> rxdrop, zero-copy both ends" "$here/guest-zerocopy.sh" "$bin/xdpbench" 20000
         run_case "socket modes in zero-copy, and what the driver refuses" "$here/guest-variants.sh" "$bin/xdpbench" 1000
         run_case "l2fwd --to across two NICs over one UMEM, zero-copy" "$here/guest-l2fwd.sh" "$bin/xdpbench" 1000 1000
+        # Not in make test yet: unpaced, as the first case of a boot it passes (5000 and
+        # 10000, 3 of 3, since forwardBatch bounds the idle port's fill ring); run after
+        # the paced case (a rebind of every port) the sink on eth3 received 2 of 5000
+        # with 254 RX buffers posted and eth2's 2304 frames uncompleted (docs/zero-copy.md).
+        # run_case "l2fwd --to unpaced: a burst of 5000 in zero-copy" "$here/guest-l2fwd.sh" "$bin/xdpbench" 5000 0
         # Moves eth0 into a namespace of its own: keep it last.
         run_case "udp-echo (XDPService) in zero-copy" "$here/guest-udp-echo.sh" "$bin/udp-echo" 200
         ;;

@@ -5,7 +5,7 @@
 # 1500-byte packets in 2048-byte frames, unaligned 3000-byte chunks; each run
 # also tears the sockets down and binds again. Then what the driver cannot do
 # must be refused with the probe's reason: multi-buffer in zero-copy
-# (xdp-zc-max-segs 1).
+# (xdp-zc-max-segs 1). Also STAT_FILL_EMPTY in zero-copy (a 64-frame UMEM).
 # Usage: guest-variants.sh XDPBENCH [COUNT]
 set -u
 . "$(dirname "$0")/guest-lib.sh"
@@ -49,6 +49,33 @@ variant "poll() every batch" "--poll" 60
 variant "preferred busy-poll" "--busy-poll" 60
 variant "1500-byte packets in 2048-byte frames" "--frame-size 2048" 60 "--packet-size 1500"
 variant "unaligned 3000-byte chunks" "--unaligned --frame-size 3000" 30
+
+# STAT_FILL_EMPTY in zero-copy: a 64-frame UMEM cannot keep virtio's 256-entry
+# RX queue stocked under an unpaced burst: the kernel counts the empty fill
+# ring (rx_fill_ring_empty_descs), the driver asks for a wakeup (need_wakeup
+# on the fill ring), and every frame still arrives (the hub holds them back).
+"$bench" rxdrop -i eth1 --count "$count" --duration 30 --zero-copy required --frames 64 --json > rx.json 2> rx.err &
+rx=$!
+if wait_sockets eth1 1; then
+    "$bench" txonly -i eth0 --count "$count" --duration 30 --zero-copy required --dst-mac "$dst" --json > tx.json 2> tx.err
+    tx_rc=$?
+    wait $rx
+    rx_rc=$?
+    python3 - "$count" "$tx_rc" "$rx_rc" <<'PY2' || { failed=$((failed + 1)); cat rx.err tx.err; }
+import json, sys
+count, tx_rc, rx_rc = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+tx, rx = json.load(open("tx.json")), json.load(open("rx.json"))
+stats = rx["xdp_statistics"]
+wakeups = sum(q["app_stats"]["rx_wakeups"] for q in rx["per_queue"])
+good = tx_rc == rx_rc == 0 and tx["bind"] == rx["bind"] == "zero-copy" and rx["packets"] == count \
+       and stats["rx_fill_ring_empty_descs"] > 0 and stats["rx_dropped"] == 0 and wakeups > 0 and rx["frames_conserved"]
+print(("PASS: " if good else "FAIL: ") + f"fill ring empty in zero-copy (64-frame UMEM, unpaced): received {rx['packets']} of {count}, "
+      f"rx_fill_ring_empty_descs {stats['rx_fill_ring_empty_descs']}, rx_dropped {stats['rx_dropped']}, fill-ring wakeups {wakeups}")
+sys.exit(0 if good else 1)
+PY2
+else
+    failed=$((failed + 1)); wait $rx
+fi
 
 if "$bench" rxdrop -i eth1 --count 10 --duration 3 --zero-copy required --multi-buffer > mb.out 2>&1; then
     echo "FAIL: multi-buffer in zero-copy was accepted"; failed=$((failed + 1))

@@ -86,11 +86,14 @@ firmware_args=()
 IFS=: read -r -a firmware_dirs <<< "${QEMU_FIRMWARE:-}"
 for d in "${firmware_dirs[@]}"; do [ -n "$d" ] && firmware_args+=(-L "$d"); done
 
+# no_timer_check: under TCG on a loaded host the kernel's IO-APIC timer check
+# can time out and panic at boot ("IO-APIC + timer doesn't work"); seen with
+# a Swift build running beside the lab.
 "$qemu" "${firmware_args[@]}" -M q35 "${accel_args[@]}" -smp "$smp" -m 1024 \
     -nodefaults -no-user-config -nic none -display none -no-reboot -monitor none \
     -serial "file:$work/console.log" \
     -kernel "$vmlinuz" -initrd "$initrd" \
-    -append "console=ttyS0 panic=-1 quiet loglevel=4 xdplab.work=$work xdplab.repo=$repo" \
+    -append "console=ttyS0 panic=-1 quiet loglevel=4 no_timer_check xdplab.work=$work xdplab.repo=$repo" \
     -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
     -virtfs "local,path=$work,mount_tag=labwork,security_model=none" \
     -virtfs "local,path=$repo,mount_tag=labrepo,security_model=none,readonly=on,multidevs=remap" \

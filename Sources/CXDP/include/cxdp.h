@@ -19,7 +19,6 @@
 #include <xdp/xsk.h>
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
-#include "cxdp_probe.h"
 #include "cxdp_xsk.h"
 
 #ifndef AF_XDP
@@ -113,11 +112,6 @@ int cxdp_allowed_cpus(int *cpus, int capacity);
 /// setns(fd, CLONE_NEWNET) for the calling thread.
 int cxdp_enter_network_namespace(int fd);
 
-/// Queue count of an interface from ETHTOOL_GCHANNELS (max of rx+combined and
-/// tx+combined currently configured), or -errno (-EOPNOTSUPP when the driver
-/// does not report channels).
-int cxdp_interface_queue_count(const char *ifname);
-
 /// The soft RLIMIT_MEMLOCK in bytes (UINT64_MAX when unlimited).
 uint64_t cxdp_memlock_limit(void);
 
@@ -153,8 +147,6 @@ int cxdp_set_memlock_limit(uint64_t bytes);
 /// Names the calling thread (pthread_setname_np; 15 bytes kept).
 void cxdp_set_thread_name(const char *name);
 
-/// The MAC address of an interface (SIOCGIFHWADDR) into mac[6]; 0 or -errno.
-int cxdp_interface_mac(const char *ifname, uint8_t *mac);
 
 
 /// Whether `path` is on a BPF filesystem (bpffs).

@@ -1,4 +1,3 @@
-import Foundation
 
 /// The CPUs a plan may use, with what placement needs to know about them.
 public struct CPUTopology: Sendable, Equatable, Codable {
@@ -53,14 +52,14 @@ public struct CPUTopology: Sendable, Equatable, Codable {
         let ids = allowed ?? Worker.allowedCPUs
         let base = "/sys/devices/system/cpu"
         func read(_ path: String) -> Int? {
-            (try? String(contentsOfFile: path, encoding: .utf8)).flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            SystemFiles.value(path).flatMap { Int($0) }
         }
         var nodeOf: [Int: Int] = [:]
-        if let nodes = try? FileManager.default.contentsOfDirectory(atPath: "/sys/devices/system/node") {
+        if let nodes = SystemFiles.entries("/sys/devices/system/node") {
             for entry in nodes where entry.hasPrefix("node") {
                 guard let node = Int(entry.dropFirst(4)),
-                      let list = try? String(contentsOfFile: "/sys/devices/system/node/\(entry)/cpulist", encoding: .utf8),
-                      let cpus = try? CPUList.parse(list.trimmingCharacters(in: .whitespacesAndNewlines)) else { continue }
+                      let list = SystemFiles.value("/sys/devices/system/node/\(entry)/cpulist"),
+                      let cpus = try? CPUList.parse(list) else { continue }
                 for cpu in cpus { nodeOf[cpu] = node }
             }
         }

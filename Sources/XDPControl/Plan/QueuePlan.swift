@@ -197,8 +197,9 @@ public struct QueuePlan: Sendable, Equatable, Codable {
         var lines = ["cpu   numa  serves"]
         for worker in workers {
             let serves = worker.assignments.map { "\($0.port):\($0.queue)" }.joined(separator: " ")
-            lines.append(String(worker.cpu).padding(toLength: 6, withPad: " ", startingAt: 0)
-                         + (worker.numaNode.map(String.init) ?? "?").padding(toLength: 6, withPad: " ", startingAt: 0) + serves)
+            func column(_ text: String) -> String { text + String(repeating: " ", count: max(1, 6 - text.count)) }
+            let cpu = column(String(worker.cpu)), numa = column(worker.numaNode.map(String.init) ?? "?")
+            lines.append(cpu + numa + serves)
         }
         for irq in irqAffinity { lines.append("irq \(irq.irq) (\(irq.port) queue \(irq.queue)) -> cpu \(irq.cpu)") }
         if !crossNUMA.isEmpty {

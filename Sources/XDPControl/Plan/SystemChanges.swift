@@ -1,5 +1,5 @@
+import CNetdevProbe
 import CXDP
-import Foundation
 import Glibc
 import XDP
 
@@ -46,7 +46,7 @@ public final class SystemChanges: @unchecked Sendable {
     @discardableResult
     public func write(_ relativePath: String, _ value: String) -> Change {
         let path = root + relativePath
-        let before = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+        let before = SystemFiles.value(path)
         var change = Change(target: "/" + relativePath, before: before ?? "(unreadable)", after: value, applied: false, note: nil)
         if before == value {
             change.note = "already set"

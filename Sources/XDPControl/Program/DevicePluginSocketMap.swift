@@ -1,3 +1,4 @@
+import CUnixSocket
 import CXDP
 import Glibc
 import XDP

@@ -1,3 +1,4 @@
+import CNetdevProbe
 import CXDP
 import Glibc
 
@@ -224,15 +225,41 @@ public struct Socket: ~Copyable, @unchecked Sendable {
 
     /// Tells the kernel to start sending what the TX ring holds, when it asks
     /// for it (always, without need-wakeup). Transient refusals (EAGAIN,
-    /// EBUSY, ENOBUFS, ENETDOWN) are not errors: the next kick retries.
+    /// EBUSY, ENOBUFS, ENETDOWN, EINTR) are not errors: the next kick retries.
+    /// Any other refusal (a driver that refuses zero-copy wakeups, a socket
+    /// whose interface went away) is counted in ``syscalls``
+    /// (``SyscallCounts/refusedTransmitKicks``): call ``checkTransmitKicks()``
+    /// off the hot path to turn it into an error that names the fix.
     /// - Returns: Whether a syscall was made.
     @inlinable
     @discardableResult
     public func kickTransmit() -> Bool {
         guard !usesNeedWakeup || tx.needsWakeup else { return false }
-        _ = sendto(fileDescriptor, nil, 0, Int32(MSG_DONTWAIT), nil, 0)
+        let result = sendto(fileDescriptor, nil, 0, Int32(MSG_DONTWAIT), nil, 0)
         syscallCounts.pointee.transmitKicks &+= 1
+        if _slowPath(result < 0) { noteTransmitKickFailure(errno) }
         return true
+    }
+
+    /// Counts a failed kick unless its errno is transient.
+    @usableFromInline @inline(never)
+    func noteTransmitKickFailure(_ error: Int32) {
+        guard !XDPError.isTransientTransmitKickError(error) else { return }
+        syscallCounts.pointee.refusedTransmitKicks &+= 1
+        syscallCounts.pointee.lastTransmitKickError = error
+    }
+
+    /// Throws when the kernel refused a TX kick since the socket was created
+    /// for a reason that retrying does not cure (see ``kickTransmit()``).
+    /// Call it off the hot path: after a loop, or now and then from a
+    /// monitoring thread's view of ``syscalls``.
+    /// - Throws: ``XDPError`` with the errno of the last refusal and the fix.
+    public func checkTransmitKicks() throws(XDPError) {
+        let counts = syscallCounts.pointee
+        guard counts.refusedTransmitKicks > 0 else { return }
+        throw XDPError.refusedTransmitKick(errno: counts.lastTransmitKickError, interface: interface, queue: queue,
+                                           zeroCopy: isZeroCopy, refusals: counts.refusedTransmitKicks)
+            ?? XDPError(.systemCall, operation: "kick TX on \(interface) queue \(queue)", errno: counts.lastTransmitKickError)
     }
 
     /// Lets the kernel notice new fill-ring frames (or runs a busy-poll round),

@@ -579,3 +579,34 @@ fail:
     close(fd);
     return rc;
 }
+
+int cxdp_interface_queue_count(const char *ifname) {
+    struct ethtool_channels channels = { .cmd = ETHTOOL_GCHANNELS };
+    struct ifreq request;
+    memset(&request, 0, sizeof request);
+    strncpy(request.ifr_name, ifname, IFNAMSIZ - 1);
+    request.ifr_data = (void *)&channels;
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    int rc = ioctl(fd, SIOCETHTOOL, &request);
+    int saved = errno;
+    close(fd);
+    if (rc != 0) return -saved;
+    unsigned rx = channels.rx_count + channels.combined_count;
+    unsigned tx = channels.tx_count + channels.combined_count;
+    return (int)(rx > tx ? rx : tx);
+}
+
+int cxdp_interface_mac(const char *ifname, uint8_t *mac) {
+    struct ifreq request;
+    memset(&request, 0, sizeof request);
+    strncpy(request.ifr_name, ifname, IFNAMSIZ - 1);
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    int rc = ioctl(fd, SIOCGIFHWADDR, &request);
+    int saved = errno;
+    close(fd);
+    if (rc != 0) return -saved;
+    memcpy(mac, request.ifr_hwaddr.sa_data, 6);
+    return 0;
+}

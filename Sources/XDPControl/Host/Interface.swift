@@ -1,5 +1,5 @@
+import CNetdevProbe
 import CXDP
-import Foundation
 import Glibc
 import Synchronization
 import XDP
@@ -84,7 +84,7 @@ public struct Interface: Sendable, Equatable, Codable {
             channelInfo = Channels(rx: Int(channels.rx), tx: Int(channels.tx), combined: Int(channels.combined), other: Int(channels.other),
                                    maxRX: Int(channels.max_rx), maxTX: Int(channels.max_tx),
                                    maxCombined: Int(channels.max_combined), maxOther: Int(channels.max_other), source: "ethtool")
-        } else if let entries = try? FileManager.default.contentsOfDirectory(atPath: "/sys/class/net/\(name)/queues"),
+        } else if let entries = SystemFiles.entries("/sys/class/net/\(name)/queues"),
                   Interface.sysfsShowsThisNamespace(name: name, index: Int(link.ifindex)) {
             let rx = entries.filter { $0.hasPrefix("rx-") }.count, tx = entries.filter { $0.hasPrefix("tx-") }.count
             channelInfo = Channels(rx: rx, tx: tx, combined: 0, other: 0, maxRX: rx, maxTX: tx, maxCombined: 0, maxOther: 0, source: "sysfs")
@@ -111,13 +111,13 @@ public struct Interface: Sendable, Equatable, Codable {
 
     /// sysfs belongs to the mount's namespace: trust it only when its ifindex matches.
     static func sysfsShowsThisNamespace(name: String, index: Int) -> Bool {
-        guard let text = try? String(contentsOfFile: "/sys/class/net/\(name)/ifindex", encoding: .utf8) else { return false }
-        return Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) == index
+        guard let text = SystemFiles.value("/sys/class/net/\(name)/ifindex") else { return false }
+        return Int(text) == index
     }
 
     static func numaNode(of name: String) -> Int? {
-        guard let text = try? String(contentsOfFile: "/sys/class/net/\(name)/device/numa_node", encoding: .utf8),
-              let node = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)), node >= 0 else { return nil }
+        guard let text = SystemFiles.value("/sys/class/net/\(name)/device/numa_node"),
+              let node = Int(text), node >= 0 else { return nil }
         return node
     }
 
@@ -125,14 +125,15 @@ public struct Interface: Sendable, Equatable, Codable {
     /// for the names recognised), keyed by queue id.
     static func queueIRQs(of name: String, bus: String? = nil, virtioDevice: String? = nil,
                           interrupts: String? = nil) -> [UInt32: Int] {
-        guard let text = interrupts ?? (try? String(contentsOfFile: "/proc/interrupts", encoding: .utf8)) else { return [:] }
+        guard let text = interrupts ?? SystemFiles.contents("/proc/interrupts") else { return [:] }
         return QueueInterrupts(interface: name, bus: bus, virtioDevice: virtioDevice).parse(text)
     }
 
     /// The virtio device under a virtio_net interface ("virtio1"), whose name its queue interrupts carry.
     static func virtioDevice(of name: String) -> String? {
-        guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/sys/class/net/\(name)/device") else { return nil }
-        let device = (target as NSString).lastPathComponent
+        guard let target = SystemFiles.linkTarget("/sys/class/net/\(name)/device"),
+              let last = target.split(separator: "/").last else { return nil }
+        let device = String(last)
         return device.hasPrefix("virtio") ? device : nil
     }
 }

@@ -386,7 +386,7 @@ public struct XDPProgram: ~Copyable {
 
     // MARK: - Loading and attaching
 
-    static func load(_ embedded: BPFObject, program name: String = plainProgram,
+    package static func load(_ embedded: BPFObject, program name: String,
                      configure: (OpaquePointer) -> Void = { _ in }) throws(XDPError) -> (OpaquePointer, Int32) {
         let opened: OpaquePointer? = embedded.bytes.withUnsafeBytes { bytes in
             cxdp_open_object(bytes.baseAddress, bytes.count, embedded.name)

@@ -6,6 +6,12 @@ public struct BPFObject: Sendable {
     /// The ELF object bytes.
     public let bytes: [UInt8]
 
+    /// An object from its bytes (a lab's own program, embedded in its target).
+    package init(name: String, bytes: [UInt8]) {
+        self.name = name
+        self.bytes = bytes
+    }
+
     init(name: String, base64: StaticString) {
         self.name = name
         self.bytes = base64.withUTF8Buffer { BPFObject.decodeBase64($0) }

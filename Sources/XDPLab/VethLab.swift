@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import Synchronization
 import XDP
+import XDPControl
 
 /// A throw-away network for tests, demos and benchmarks: two namespaces
 /// ("peer" and "device") joined by veth pairs, addressed from 198.18.0.0/15,

@@ -10,6 +10,13 @@ public struct SyscallCounts: Sendable, Equatable {
     public var polls: UInt64 = 0
     /// poll() calls that timed out with nothing ready.
     public var emptyPolls: UInt64 = 0
+    /// sendto() kicks the kernel refused with an error that retrying does not
+    /// cure (anything but EAGAIN, EBUSY, ENOBUFS, ENETDOWN, EINTR): while this
+    /// grows, what the TX ring holds is not sent. ``Socket/checkTransmitKicks()``
+    /// turns it into an ``XDPError`` that names the fix.
+    public var refusedTransmitKicks: UInt64 = 0
+    /// The errno of the last refused kick (0: none was refused).
+    public var lastTransmitKickError: Int32 = 0
 
     /// Creates zero counts.
     public init() {}
@@ -28,6 +35,8 @@ public struct SyscallCounts: Sendable, Equatable {
         sum.transmitKicks = a.transmitKicks &+ b.transmitKicks
         sum.polls = a.polls &+ b.polls
         sum.emptyPolls = a.emptyPolls &+ b.emptyPolls
+        sum.refusedTransmitKicks = a.refusedTransmitKicks &+ b.refusedTransmitKicks
+        sum.lastTransmitKickError = b.lastTransmitKickError != 0 ? b.lastTransmitKickError : a.lastTransmitKickError
         return sum
     }
 }

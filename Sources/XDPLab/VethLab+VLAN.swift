@@ -1,11 +1,12 @@
 import CXDP
 import Glibc
 import XDP
+import XDPControl
 
 extension VethLab {
     /// Makes every frame leaving `interface` (in `namespace`) carry an 802.1Q
     /// tag out of band, in the skb (as a NIC's VLAN offload delivers it), by
-    /// a small tc egress program (`bpf/lab_vlan_push.bpf.c`): what the XDP
+    /// a small tc egress program (`lab_vlan_push.bpf.c`, embedded in this target): what the XDP
     /// RX metadata kfunc `bpf_xdp_metadata_rx_vlan_tag` reports on the other
     /// end of the veth. Needs no 8021q module. The program goes with the
     /// interface (the lab's teardown).
@@ -24,7 +25,8 @@ extension VethLab {
             guard index != 0 else {
                 throw XDPError(.interfaceNotFound, operation: "tag \(interface)'s frames", errno: ENODEV)
             }
-            let (object, programFD) = try XDPProgram.load(.labVlanPush, program: "lab_vlan_push")
+            let (object, programFD) = try XDPProgram.load(BPFObject(name: "lab_vlan_push", bytes: EmbeddedBPF.labVlanPush),
+                                                          program: "lab_vlan_push")
             defer { bpf_object__close(object) }   // the attached program stays with the interface
             var key: UInt32 = 0
             var tag = UInt32(protocolID) << 16 | UInt32(vlan)
@@ -37,3 +39,6 @@ extension VethLab {
         }
     }
 }
+
+/// The lab's BPF programs, compiled and embedded by the EmbedBPF plugin.
+enum EmbeddedBPF {}

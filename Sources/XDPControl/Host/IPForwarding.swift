@@ -1,4 +1,3 @@
-import Foundation
 import XDP
 
 /// The kernel's IP forwarding switches of the interfaces a router serves.
@@ -21,7 +20,7 @@ public struct IPForwarding: Sendable, Equatable {
 
         /// The command that switches it on (in the interface's namespace).
         public var command: String {
-            "sysctl -w net.\(family).conf.\(interface.replacingOccurrences(of: ".", with: "/")).forwarding=1"
+            "sysctl -w net.\(family).conf.\(String(interface.map { $0 == "." ? "/" : $0 })).forwarding=1"
         }
 
         public var description: String { "\(family) forwarding is off on \(interface)" }
@@ -36,7 +35,7 @@ public struct IPForwarding: Sendable, Equatable {
     /// - Returns: What is off; empty when both families forward everywhere.
     public static func off(on interfaces: [String], root: String = "/") -> [Off] {
         func read(_ path: String) -> String? {
-            (try? String(contentsOfFile: root + path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+            SystemFiles.value(root + path)
         }
         var off: [Off] = []
         for interface in interfaces {

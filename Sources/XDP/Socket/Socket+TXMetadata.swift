@@ -1,3 +1,4 @@
+import CNetdevProbe
 import CXDP
 import Glibc
 

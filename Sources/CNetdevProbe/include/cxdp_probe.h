@@ -1,4 +1,4 @@
-// CXDP probes: what an interface can do for AF_XDP, asked of the kernel
+// CNetdevProbe: what an interface can do for AF_XDP, asked of the kernel
 // without libbpf. Netlink ("netdev" generic-netlink family) for the XDP
 // feature bits, ethtool ioctls for driver and channel counts, plain ioctls
 // for link basics.
@@ -81,6 +81,14 @@ int cxdp_probe_link(const char *ifname, struct cxdp_link *out);
 /// The ifindex of a veth's peer (its "peer_ifindex" ethtool statistic, an
 /// index in the peer's own network namespace), 0 for any other driver, or -errno.
 int cxdp_probe_veth_peer(const char *ifname);
+
+/// Queue count of an interface from ETHTOOL_GCHANNELS (max of rx+combined and
+/// tx+combined currently configured), or -errno (-EOPNOTSUPP when the driver
+/// does not report channels).
+int cxdp_interface_queue_count(const char *ifname);
+
+/// The MAC address of an interface (SIOCGIFHWADDR) into mac[6]; 0 or -errno.
+int cxdp_interface_mac(const char *ifname, uint8_t *mac);
 
 #ifdef __cplusplus
 }
