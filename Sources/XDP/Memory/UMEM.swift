@@ -28,7 +28,12 @@ public struct UMEM: ~Copyable, @unchecked Sendable {
         self.configuration = configuration
     }
 
-    /// The start of the mapped region (for diagnostics; frames give safe views).
+    /// The start of the mapped region. An escape hatch (diagnostics, tests
+    /// that write descriptors by hand): frames give safe views of their
+    /// bytes, tied to their ownership; a pointer from here is tied to
+    /// nothing, valid only while this UMEM lives, and reaches every frame,
+    /// including those the kernel owns.
+    @unsafe
     public var baseAddress: UnsafeMutableRawPointer { storage.area }
 }
 
