@@ -121,7 +121,7 @@ extension TXRing {
         let first = packet.segments[0]
         precondition(Int(first.offset) >= txMetadataLength, "no room for TX metadata in front of the packet")
         precondition(ring.freeCount(wanting: UInt32(count)) >= UInt32(count), "TX ring full: check freeCount before pushing")
-        metadata.write(to: packet.base.unsafelyUnwrapped + Int(truncatingIfNeeded: first.chunk &+ UInt64(first.offset)) - txMetadataLength)
+        metadata.write(to: UMEMPointer.at(first.chunk &+ UInt64(first.offset), in: packet.base.unsafelyUnwrapped) - txMetadataLength)
         for index in 0..<count {
             let segment = packet.segments[index]
             precondition(segment.length > 0, "cannot transmit an empty frame")

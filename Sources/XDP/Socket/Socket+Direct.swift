@@ -47,7 +47,7 @@ extension Socket {
         if let directRings {
             cxdp_xsk_unmap_rings(directRings)
             directRings.deallocate()
-            if fd != storage.directFD { Glibc.close(fd) }
+            if fd != storage.directFD { SystemCall.close(fd) }
         }
     }
 }

@@ -231,7 +231,7 @@ public struct Socket: ~Copyable, @unchecked Sendable {
     @discardableResult
     public func kickTransmit() -> Bool {
         guard !usesNeedWakeup || tx.needsWakeup else { return false }
-        _ = sendto(fileDescriptor, nil, 0, Int32(MSG_DONTWAIT), nil, 0)
+        SystemCall.wakeTransmit(fileDescriptor)
         syscallCounts.pointee.transmitKicks &+= 1
         return true
     }
@@ -243,7 +243,7 @@ public struct Socket: ~Copyable, @unchecked Sendable {
     @discardableResult
     public func wakeReceive() -> Bool {
         guard usesBusyPoll || (usesNeedWakeup && fill.needsWakeup) else { return false }
-        _ = recvfrom(fileDescriptor, nil, 0, Int32(MSG_DONTWAIT), nil, nil)
+        SystemCall.wakeReceive(fileDescriptor)
         syscallCounts.pointee.receiveWakeups &+= 1
         return true
     }
@@ -256,7 +256,7 @@ public struct Socket: ~Copyable, @unchecked Sendable {
     @discardableResult
     public func poll(forTransmit: Bool = false, timeoutMilliseconds: Int32) -> Bool {
         var descriptor = pollfd(fd: fileDescriptor, events: Int16(POLLIN) | (forTransmit ? Int16(POLLOUT) : 0), revents: 0)
-        let result = Glibc.poll(&descriptor, 1, timeoutMilliseconds)
+        let result = SystemCall.poll(&descriptor, timeoutMilliseconds: timeoutMilliseconds)
         syscallCounts.pointee.count(poll: result)
         return result > 0
     }
