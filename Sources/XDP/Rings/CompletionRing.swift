@@ -7,7 +7,7 @@ public struct CompletionRing: ~Copyable, @unchecked Sendable {
     @usableFromInline let addressing: FrameAddressing
     @usableFromInline let chunkSize: UInt32
     /// Addresses at or past this are no frame's (frameless test descriptors,
-    /// drained only by the testing SPI's ``drainSkippingFrameless(into:upTo:)``).
+    /// drained only by the testing SPI's `drainSkippingFrameless(into:upTo:)`).
     @usableFromInline let umemSize: UInt64
     /// Completions of frameless descriptors seen (wraps at 2^32).
     @usableFromInline var framelessCompletions: UInt32 = 0
@@ -48,7 +48,7 @@ public struct CompletionRing: ~Copyable, @unchecked Sendable {
 
     /// Moves up to `limit` completed frames into `pool` and releases them.
     /// Every entry names a frame: only the testing SPI pushes descriptors
-    /// that do not, and it drains them with ``drainSkippingFrameless(into:upTo:)``
+    /// that do not, and it drains them with `drainSkippingFrameless(into:upTo:)`
     /// (debug builds check it here).
     /// - Returns: The number of entries taken.
     @inlinable
