@@ -44,7 +44,7 @@ final class QueueRuntime: @unchecked Sendable {
             }
             return (interface, plan)
         }
-        let (interface, plan) = try QueueRuntime.inNamespace(configuration.namespace, discover)
+        let (interface, plan) = try NetworkNamespace.withEntered(configuration.namespace, discover)
         var program: XDPProgram?
         var pluginMap: DevicePluginSocketMap?
         var plugin: DevicePluginConnection?
@@ -53,14 +53,14 @@ final class QueueRuntime: @unchecked Sendable {
             let connection = try DevicePluginConnection(path: path)
             pluginMap = try connection.socketMap(interface: configuration.interface)
             plugin = consume connection
-            let attached = try QueueRuntime.inNamespace(configuration.namespace) { () throws(XDPError) -> XDPProgram.AttachedProgram? in
+            let attached = try NetworkNamespace.withEntered(configuration.namespace) { () throws(XDPError) -> XDPProgram.AttachedProgram? in
                 XDPProgram.attachedProgramInfo(interface: configuration.interface)
             }
             attachMode = attached.flatMap { AttachMode(name: $0.mode) } ?? .generic
             fallbackReason = attached == nil ? "no XDP program found on \(configuration.interface): the device plugin's program is expected there" : nil
             programID = attached?.id ?? 0
         } else {
-            let attached = try QueueRuntime.inNamespace(configuration.namespace) { () throws(XDPError) -> XDPProgram in
+            let attached = try NetworkNamespace.withEntered(configuration.namespace) { () throws(XDPError) -> XDPProgram in
                 if let custom = configuration.program {
                     // The user's own program, its own XSKMAP; the same ownership rules as ours.
                     return try XDPProgram(interface: configuration.interface, object: custom.object, programName: custom.programName,
@@ -83,7 +83,7 @@ final class QueueRuntime: @unchecked Sendable {
         var descriptors: [(queue: UInt32, fd: Int32)] = []
         do throws(XDPError) {
             for worker in plan.workers {
-                let queues = try QueueRuntime.inNamespace(configuration.namespace) { () throws(XDPError) -> WorkerQueues in
+                let queues = try NetworkNamespace.withEntered(configuration.namespace) { () throws(XDPError) -> WorkerQueues in
                     try WorkerQueues(serving: worker.assignments, framesPerSocket: configuration.framesPerQueue,
                                      frameSize: configuration.frameSize, socketConfiguration: socketConfiguration) { (socket: borrowing Socket) throws(XDPError) in
                         try program?.register(socket)
@@ -109,11 +109,6 @@ final class QueueRuntime: @unchecked Sendable {
     }
 
     deinit { stop() }
-
-    static func inNamespace<R: ~Copyable>(_ namespace: String?, _ body: () throws(XDPError) -> R) throws(XDPError) -> R {
-        if let namespace { return try NetworkNamespace.withEntered(namespace, body) }
-        return try body()
-    }
 
     /// Starts the pinned workers with `loop` (once).
     @usableFromInline

@@ -32,8 +32,7 @@ struct Target: ParsableArguments {
 
     /// Runs `body` in the namespace, if one is given.
     func inNamespace<R: ~Copyable>(_ body: () throws(XDPError) -> R) throws(XDPError) -> R {
-        if let netns { return try NetworkNamespace.withEntered(netns, body) }
-        return try body()
+        try NetworkNamespace.withEntered(netns, body)
     }
 
     /// The default pin directory for the interface.

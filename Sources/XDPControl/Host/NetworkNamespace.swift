@@ -40,6 +40,21 @@ public enum NetworkNamespace {
         return try body()
     }
 
+    /// Runs `body` inside namespace `name` when one is given (see
+    /// the overload that takes a `String`), else where the calling thread is:
+    /// the shape every runtime's setup takes for an optional `netns`.
+    /// - Parameters:
+    ///   - name: A namespace under /run/netns, or nil for the current one.
+    ///   - body: The work to do.
+    /// - Returns: What `body` returns.
+    /// - Throws: `XDPError` if the namespace cannot be entered, or what `body` throws.
+    public static func withEntered<R: ~Copyable>(
+        _ name: String?, _ body: () throws(XDPError) -> R
+    ) throws(XDPError) -> R {
+        guard let name else { return try body() }
+        return try withEntered(name, body)
+    }
+
     /// Moves the calling thread into namespace `name` for good (for a worker
     /// or setup thread that lives there).
     /// - Throws: `XDPError` if the namespace cannot be entered.
