@@ -4,6 +4,7 @@ import Testing
 import TestSupport
 import XDP
 import XDPControl
+import XDPLab
 
 /// A user's own program loaded by swift-xdp is described as swift-xdp's
 /// (custom, with its name and owner), never as "a foreign program"; that
