@@ -29,7 +29,8 @@ ip -n "$a" addr add 198.18.0.1/24 dev eth0 && ip -n "$a" link set eth0 up && ip 
     && ip -n "$a" route add 198.18.1.0/24 via 198.18.0.2 || fail "host A"
 ip -n "$b" addr add 198.18.1.1/24 dev eth3 && ip -n "$b" link set eth3 up && ip -n "$b" link set lo up \
     && ip -n "$b" route add 198.18.0.0/24 via 198.18.1.2 || fail "host B"
-ip addr add 198.18.0.2/24 dev eth1 && ip addr add 198.18.1.2/24 dev eth2 && ip link set eth1 up && ip link set eth2 up || fail "router ports"
+# A case before (udp-echo) may have left its address on eth1.
+ip addr flush dev eth1 && ip addr flush dev eth2 && ip addr add 198.18.0.2/24 dev eth1 && ip addr add 198.18.1.2/24 dev eth2 && ip link set eth1 up && ip link set eth2 up || fail "router ports"
 
 cat > l3.yaml <<YAML
 mode: l3
