@@ -10,7 +10,8 @@ failed=0
 run_case() {
     name=$1; shift
     echo "--- case: $name"
-    if sh "$@"; then echo "--- case passed: $name"; else echo "--- case FAILED: $name"; failed=$((failed + 1)); fi
+    started=$(date +%s)
+    if sh "$@"; then echo "--- case passed: $name ($(($(date +%s) - started)) s)"; else echo "--- case FAILED: $name ($(($(date +%s) - started)) s)"; failed=$((failed + 1)); fi
 }
 case $model in
     virtio)
