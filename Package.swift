@@ -166,6 +166,15 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // xskxceiver-style cases on two existing, wired NICs with every socket
+        // in zero-copy: the emulated-NIC lab runs it in its guest
+        // (scripts/emulated-nic/guest-conformance.sh). Test-only: no product.
+        .executableTarget(
+            name: "nic-conformance",
+            dependencies: ["XDP", "XDPControl", "Packet"],
+            path: "Tests/EmulatedNIC/nic-conformance",
+            swiftSettings: swiftSettings
+        ),
         // What the package's command-line tools share (their entry point).
         .target(
             name: "ToolSupport",
