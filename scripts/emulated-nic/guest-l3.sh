@@ -6,10 +6,15 @@
 # router; the fast path's counters (metrics) must show it forwarded them,
 # and no frame may be held. xdpfwd switches forwarding on for its ports while
 # it runs (enable_forwarding), which bpf_fib_lookup needs.
-# Usage: guest-l3.sh XDPFWD [PINGS]
+# With MODE xconnect the two hosts share one subnet (198.18.0.1 and .2) and
+# xdpfwd carries every frame across unchanged; its ports are promiscuous for
+# the run (the NIC's MAC filter would drop frames addressed to the far host).
+# Usage: guest-l3.sh XDPFWD [PINGS] [l3|xconnect]
 set -u
 xdpfwd=$1
 pings=${2:-20}
+mode=${3:-l3}
+case "$mode" in l3|xconnect) ;; *) echo "FAIL: mode $mode (l3 or xconnect)"; exit 1;; esac
 a=l3a$$ b=l3b$$
 fwd= server=
 fail() { echo "FAIL: $*"; exit 1; }
@@ -17,6 +22,7 @@ cleanup() {
     [ -n "$server" ] && kill "$server" 2>/dev/null
     [ -n "$fwd" ] && kill -TERM "$fwd" 2>/dev/null && wait "$fwd"
     ip netns del "$a" 2>/dev/null; ip netns del "$b" 2>/dev/null
+    ip link set eth1 promisc off 2>/dev/null; ip link set eth2 promisc off 2>/dev/null
 }
 trap cleanup EXIT
 
@@ -25,27 +31,38 @@ for _ in $(seq 1 50); do [ -e /sys/class/net/eth0 ] && break; sleep 0.1; done
 for i in eth0 eth1 eth2 eth3; do [ -e /sys/class/net/$i ] || fail "no $i (run-guest.sh --nics 4 --hubs 2)"; done
 ip netns add "$a" && ip netns add "$b" || fail "ip netns add"
 ip link set eth0 netns "$a" && ip link set eth3 netns "$b" || fail "move eth0, eth3 into the hosts' namespaces"
-ip -n "$a" addr add 198.18.0.1/24 dev eth0 && ip -n "$a" link set eth0 up && ip -n "$a" link set lo up \
-    && ip -n "$a" route add 198.18.1.0/24 via 198.18.0.2 || fail "host A"
-ip -n "$b" addr add 198.18.1.1/24 dev eth3 && ip -n "$b" link set eth3 up && ip -n "$b" link set lo up \
-    && ip -n "$b" route add 198.18.0.0/24 via 198.18.1.2 || fail "host B"
 # A case before (udp-echo) may have left its address on eth1.
-ip addr flush dev eth1 && ip addr flush dev eth2 && ip addr add 198.18.0.2/24 dev eth1 && ip addr add 198.18.1.2/24 dev eth2 && ip link set eth1 up && ip link set eth2 up || fail "router ports"
+ip addr flush dev eth1 && ip addr flush dev eth2 && ip link set eth1 up && ip link set eth2 up || fail "router ports"
+if [ "$mode" = l3 ]; then
+    target=198.18.1.1
+    ip -n "$a" addr add 198.18.0.1/24 dev eth0 && ip -n "$a" link set eth0 up && ip -n "$a" link set lo up \
+        && ip -n "$a" route add 198.18.1.0/24 via 198.18.0.2 || fail "host A"
+    ip -n "$b" addr add 198.18.1.1/24 dev eth3 && ip -n "$b" link set eth3 up && ip -n "$b" link set lo up \
+        && ip -n "$b" route add 198.18.0.0/24 via 198.18.1.2 || fail "host B"
+    ip addr add 198.18.0.2/24 dev eth1 && ip addr add 198.18.1.2/24 dev eth2 || fail "router addresses"
+    extra="enable_forwarding: true"
+else
+    target=198.18.0.2
+    ip -n "$a" addr add 198.18.0.1/24 dev eth0 && ip -n "$a" link set eth0 up && ip -n "$a" link set lo up || fail "host A"
+    ip -n "$b" addr add 198.18.0.2/24 dev eth3 && ip -n "$b" link set eth3 up && ip -n "$b" link set lo up || fail "host B"
+    ip link set eth1 promisc on && ip link set eth2 promisc on || fail "promiscuous ports"
+    extra=""
+fi
 
-cat > l3.yaml <<YAML
-mode: l3
+cat > fwd.yaml <<YAML
+mode: $mode
 ports:
   - interface: eth1
   - interface: eth2
 zero_copy: required
-enable_forwarding: true
+$extra
 metrics: 127.0.0.1:9184
 YAML
-"$xdpfwd" run --config l3.yaml > fwd.out 2>&1 &
+"$xdpfwd" run --config fwd.yaml > fwd.out 2>&1 &
 fwd=$!
-for _ in $(seq 1 200); do grep -q 'xdpfwd l3:' fwd.out && break; kill -0 $fwd 2>/dev/null || break; sleep 0.1; done
-grep -q 'xdpfwd l3:' fwd.out || { cat fwd.out; fail "xdpfwd did not start"; }
-grep 'xdpfwd l3:' fwd.out | sed 's/^.*info xdpfwd: /  /'
+for _ in $(seq 1 200); do grep -q "xdpfwd $mode:" fwd.out && break; kill -0 $fwd 2>/dev/null || break; sleep 0.1; done
+grep -q "xdpfwd $mode:" fwd.out || { cat fwd.out; fail "xdpfwd did not start"; }
+grep "xdpfwd $mode:" fwd.out | sed 's/^.*info xdpfwd: /  /'
 
 scrape() {
     python3 - "$1" <<'PY'
@@ -56,12 +73,12 @@ print(sum(float(l.split()[-1]) for l in text.splitlines() if l.startswith(want))
 PY
 }
 # Resolve the neighbours first (not counted), then the counted pings.
-ip netns exec "$a" ping -c 1 -W 3 -q 198.18.1.1 > /dev/null 2>&1
-replies=$(ip netns exec "$a" ping -c "$pings" -i 0.05 -W 3 -q 198.18.1.1 | sed -n 's/.* \([0-9]*\) received.*/\1/p')
+ip netns exec "$a" ping -c 1 -W 3 -q "$target" > /dev/null 2>&1
+replies=$(ip netns exec "$a" ping -c "$pings" -i 0.05 -W 3 -q "$target" | sed -n 's/.* \([0-9]*\) received.*/\1/p')
 ip netns exec "$b" iperf3 -s -1 -p 5201 > /dev/null 2>&1 &
 server=$!
 sleep 0.5
-ip netns exec "$a" iperf3 -c 198.18.1.1 -p 5201 -t 2 -J > iperf.json 2> iperf.err
+ip netns exec "$a" iperf3 -c "$target" -p 5201 -t 2 -J > iperf.json 2> iperf.err
 iperf_rc=$?
 wait "$server"; server=
 forwarded=$(scrape 'xdpfwd_tx_packets_total{port="eth2"')
@@ -69,18 +86,19 @@ back=$(scrape 'xdpfwd_tx_packets_total{port="eth1"')
 held=$(scrape 'xdpfwd_frames{worker="0",place="held"}')
 kill -TERM "$fwd"; wait "$fwd"; fwd_rc=$?; fwd=
 
-python3 - "$pings" "${replies:-0}" "$iperf_rc" "$forwarded" "$back" "$held" "$fwd_rc" <<'PY' || { cat fwd.out iperf.err; exit 1; }
+python3 - "$pings" "${replies:-0}" "$iperf_rc" "$forwarded" "$back" "$held" "$fwd_rc" "$mode" <<'PY' || { cat fwd.out iperf.err; exit 1; }
 import json, sys
 pings, replies, iperf_rc, fwd_rc = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[7]
 forwarded, back, held = (float(v or -1) for v in sys.argv[4:7])
+mode = sys.argv[8]
 ok = True
 def check(good, text):
     global ok
     ok &= good
     print(("PASS: " if good else "FAIL: ") + text)
 log = open("fwd.out").read()
-check("zero-copy" in log.split("xdpfwd l3:")[1].split("\n")[0], "xdpfwd l3 eth1 <-> eth2 bound zero-copy")
-check(replies == pings, f"ping A -> B through xdpfwd l3: {replies} of {pings} replies")
+check("zero-copy" in log.split(f"xdpfwd {mode}:")[1].split("\n")[0], f"xdpfwd {mode} eth1 <-> eth2 bound zero-copy")
+check(replies == pings, f"ping A -> B through xdpfwd {mode}: {replies} of {pings} replies")
 try:
     end = json.load(open("iperf.json"))["end"]["sum_received"]
     got, bps = int(end["bytes"]), float(end["bits_per_second"])

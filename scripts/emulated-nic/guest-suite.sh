@@ -27,6 +27,7 @@ case $model in
         # These move eth0 (and eth3) into namespaces of their own: keep them last.
         run_case "udp-echo (XDPService) in zero-copy" "$here/guest-udp-echo.sh" "$bin/udp-echo" 200
         run_case "xdpfwd l3 between two hosts in zero-copy: ping and iperf3" "$here/guest-l3.sh" "$bin/xdpfwd" 20
+        run_case "xdpfwd xconnect between two hosts in zero-copy: ping and iperf3" "$here/guest-l3.sh" "$bin/xdpfwd" 20 xconnect
         ;;
     igb)
         run_case "igb: queue IRQs, 2-queue zero-copy rxdrop, zero-copy txonly" "$here/guest-igb.sh" "$bin" 2000
