@@ -26,8 +26,9 @@ test: deps
 	$(SWIFT) build -c release --build-tests -Xswiftc -enable-testing $(SWIFT_BUILD_FLAGS)
 	$(SWIFT) test -c release -Xswiftc -enable-testing --skip-build --filter AllocationTests
 	# Zero-copy on emulated NICs: QEMU guests with four virtio-net, then four igb
-	# NICs back to back on two hubs, the release xdpbench, udp-echo, xdpctl and
-	# xdpfwd there (scripts/emulated-nic/README.md; 1.5-4.5 min under TCG).
+	# NICs back to back on two hubs, the release xdpbench, udp-echo, xdpctl,
+	# xdpfwd and the test-only nic-conformance there (scripts/emulated-nic/README.md;
+	# 1.5-4.5 min under TCG).
 	scripts/emulated-nic/test-zerocopy.sh .build/release
 	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
 	$(MAKE) sanitize-address
@@ -144,12 +145,13 @@ man:
 	for tool in xdpfwd xdpbench xdpctl; do cp .build/plugins/GenerateManual/outputs/$$tool/$$tool.1 dist/man/; done
 
 # Only the emulated-NIC lab (QEMU guests, virtio-net and igb in zero-copy):
-# builds the release xdpbench, udp-echo, xdpctl and xdpfwd.
+# builds the release xdpbench, udp-echo, xdpctl, xdpfwd and nic-conformance.
 emulated-nic: deps
 	$(SWIFT) build -c release --product xdpbench $(SWIFT_BUILD_FLAGS)
 	$(SWIFT) build -c release --product udp-echo $(SWIFT_BUILD_FLAGS)
 	$(SWIFT) build -c release --product xdpctl $(SWIFT_BUILD_FLAGS)
 	$(SWIFT) build -c release --product xdpfwd $(SWIFT_BUILD_FLAGS)
+	$(SWIFT) build -c release --product nic-conformance $(SWIFT_BUILD_FLAGS)
 	scripts/emulated-nic/test-zerocopy.sh .build/release
 
 # Removes labs left by crashed runs (namespaces named xl<pid>...).

@@ -16,6 +16,9 @@ let package = Package(
         .library(name: "Packet", targets: ["Packet"]),
         .library(name: "Forwarding", targets: ["Forwarding"]),
         .library(name: "XDPService", targets: ["XDPService"]),
+        // The veth lab, for tests and benchmarks (a nested package's too);
+        // nothing an embedder's data plane needs.
+        .library(name: "XDPLab", targets: ["XDPLab"]),
         .executable(name: "xdpbench", targets: ["xdpbench"]),
         .executable(name: "xdpfwd", targets: ["xdpfwd"]),
         .executable(name: "xdpctl", targets: ["xdpctl"]),
@@ -69,9 +72,9 @@ let package = Package(
             plugins: ["EmbedBPF"]
         ),
         // A throw-away veth network in namespaces and a command runner, for
-        // tests, examples' tests and the tools' lab and demo commands; kept
-        // out of the libraries an embedder links (as swift-nio keeps
-        // NIOEmbedded apart). Its tc program (lab_vlan_push.bpf.c) is
+        // tests, examples' tests, benchmarks and the tools' lab and demo
+        // commands; kept out of the libraries an embedder links (as swift-nio
+        // keeps NIOEmbedded apart). Its tc program (lab_vlan_push.bpf.c) is
         // embedded here by EmbedBPF.
         .target(
             name: "XDPLab",
@@ -161,6 +164,15 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        // xskxceiver-style cases on two existing, wired NICs with every socket
+        // in zero-copy: the emulated-NIC lab runs it in its guest
+        // (scripts/emulated-nic/guest-conformance.sh). Test-only: no product.
+        .executableTarget(
+            name: "nic-conformance",
+            dependencies: ["XDP", "XDPControl", "Packet"],
+            path: "Tests/EmulatedNIC/nic-conformance",
             swiftSettings: swiftSettings
         ),
         // What the package's command-line tools share (their entry point).

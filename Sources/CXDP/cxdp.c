@@ -114,11 +114,6 @@ int cxdp_restore_effective_capabilities(void) {
 
 const char *cxdp_errno_name(int error) { return strerrorname_np(error); }
 
-uint64_t cxdp_effective_capabilities(void) {
-    struct __user_cap_data_struct data[2];
-    if (cxdp_capget(data)) return 0;
-    return (uint64_t)data[0].effective | ((uint64_t)data[1].effective << 32);
-}
 
 /* Keeps only `keep` (bit numbers as 1ull << CAP_x) in the calling thread's
  * permitted and effective sets, clears the inheritable and ambient sets,

@@ -108,7 +108,7 @@ final class BenchmarkSession {
     private func setUp() throws(XDPError) {
         let plan = plan
         var sourceMAC: [UInt8] = []
-        try NetworkNamespace.within(plan.namespace) { () throws(XDPError) in
+        try NetworkNamespace.withEntered(plan.namespace) { () throws(XDPError) in
             if let mtu = plan.mtu { try setMTU(mtu) }
             if let packet = plan.packet {
                 if let configured = packet.sourceMAC {

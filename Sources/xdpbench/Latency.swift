@@ -57,8 +57,7 @@ struct Latency: ParsableCommand {
                 try program.register(socket)
                 return Port(umem: umem, socket: socket, program: program)
             }
-            if let namespace { return try NetworkNamespace.withEntered(namespace, body) }
-            return try body()
+            return try NetworkNamespace.withEntered(namespace, body)
         }
         var senderPort = try open(interface, netns)
         var reflectorPort = try open(peer, peerNetns ?? netns)

@@ -32,7 +32,7 @@ struct Target: ParsableArguments {
 
     /// Runs `body` in the namespace, if one is given.
     func inNamespace<R: ~Copyable>(_ body: () throws(XDPError) -> R) throws(XDPError) -> R {
-        try NetworkNamespace.within(netns, body)
+        try NetworkNamespace.withEntered(netns, body)
     }
 
     /// The default pin directory for the interface.
@@ -231,7 +231,7 @@ struct Status: ParsableCommand {
                 return entry
             }
         }
-        let entries = try NetworkNamespace.within(netns, body)
+        let entries = try netns.map { namespace throws(XDPError) in try NetworkNamespace.withEntered(namespace, body) } ?? body()
         if json {
             let data = try JSONSerialization.data(withJSONObject: ["interfaces": entries], options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))

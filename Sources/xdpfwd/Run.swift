@@ -121,7 +121,7 @@ final class Daemon: Service, @unchecked Sendable {
             let changes = SystemChanges()
             for port in configuration.ports {
                 let set = { () throws(XDPError) in try changes.setChannels(interface: port.interface, count: channels) }
-                try NetworkNamespace.within(configuration.netns, set)
+                try NetworkNamespace.withEntered(configuration.netns, set)
             }
             for change in changes.log { logger.info("system change: \(change)") }
             channelChanges = changes
@@ -130,14 +130,14 @@ final class Daemon: Service, @unchecked Sendable {
             // bpf_fib_lookup answers "forwarding disabled" on a port that does not forward.
             let ports = configuration.ports.map(\.interface)
             let read = { () throws(XDPError) -> [IPForwarding.Off] in IPForwarding.off(on: ports) }
-            let off = try NetworkNamespace.within(configuration.netns, read)
+            let off = try NetworkNamespace.withEntered(configuration.netns, read)
             if !off.isEmpty {
                 guard configuration.enableForwarding == true else {
                     throw IPForwarding.refusal(off, namespace: configuration.netns, switchName: "enable_forwarding: true (or --enable-forwarding)")
                 }
                 let changes = SystemChanges()
                 let enable = { () throws(XDPError) in IPForwarding.enable(off, changes: changes) }
-                try NetworkNamespace.within(configuration.netns, enable)
+                try NetworkNamespace.withEntered(configuration.netns, enable)
                 for change in changes.log { logger.info("system change: \(change)") }
                 forwardingChanges = changes
             }
@@ -334,7 +334,7 @@ final class Daemon: Service, @unchecked Sendable {
         guard configuration.mode == .l3 else { return }
         let ports = configuration.ports.map(\.interface)
         let read = { () throws(XDPError) -> [IPForwarding.Off] in IPForwarding.off(on: ports) }
-        let off = (try? NetworkNamespace.within(configuration.netns, read)) ?? []
+        let off = (try? NetworkNamespace.withEntered(configuration.netns, read)) ?? []
         if !off.isEmpty {
             logger.error("\(IPForwarding.refusal(off, namespace: configuration.netns, switchName: "enable_forwarding: true").hint)")
         }

@@ -2,7 +2,7 @@ import Foundation
 import Glibc
 import Packet
 import Testing
-import XDP
+@_spi(Testing) import XDP
 import XDPControl
 import XDPLab
 
@@ -139,7 +139,7 @@ func transmit(_ packets: [[UInt8]], from endpoint: inout Endpoint, timeout: Doub
     var completed = 0
     let deadline = Deadline(seconds: timeout)
     while completed < packets.count && !deadline.passed {
-        completed += endpoint.socket.completion.drain(into: &endpoint.umem.pool)
+        completed += endpoint.socket.completion.drainSkippingFrameless(into: &endpoint.umem.pool)
         var pushed = 0
         let room = endpoint.socket.tx.freeCount(wanting: 64)
         while next < packets.count, pushed < room, var frame = endpoint.umem.pool.allocate() {
@@ -164,7 +164,7 @@ func drainCompletions(_ endpoint: inout Endpoint, expecting: Int, seconds: Doubl
     let deadline = Deadline(seconds: seconds)
     while taken < expecting && !deadline.passed {
         endpoint.socket.kickTransmit()
-        taken += endpoint.socket.completion.drain(into: &endpoint.umem.pool)
+        taken += endpoint.socket.completion.drainSkippingFrameless(into: &endpoint.umem.pool)
         if taken < expecting { endpoint.socket.poll(forTransmit: true, timeoutMilliseconds: 10) }
     }
     return taken

@@ -1,7 +1,7 @@
 import Glibc
 import Packet
 import Testing
-import XDP
+@_spi(Testing) import XDP
 import XDPControl
 
 /// xskxceiver's poll, invalid-descriptor, headroom and bidirectional cases.

@@ -1,7 +1,7 @@
 import Glibc
 import Packet
 import Testing
-import XDP
+@_spi(Testing) import XDP
 import XDPControl
 
 /// xskxceiver's unaligned-mode cases (XDP_UMEM_UNALIGNED_CHUNK_FLAG): a

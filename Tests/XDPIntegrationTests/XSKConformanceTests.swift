@@ -2,7 +2,7 @@ import Glibc
 import Packet
 import Testing
 import TestSupport
-import XDP
+@_spi(Testing) import XDP
 import XDPControl
 import XDPLab
 

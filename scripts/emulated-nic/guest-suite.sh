@@ -2,7 +2,7 @@
 # Runs inside the lab guest (four NICs, eth0-eth1 and eth2-eth3 on two hubs):
 # make test's zero-copy cases for the NIC model in order, each reported as it
 # ends; exits with the number that failed.
-# Usage: guest-suite.sh virtio|igb BIN_DIR   (holding the release xdpbench, udp-echo, xdpctl, xdpfwd)
+# Usage: guest-suite.sh virtio|igb BIN_DIR   (holding the release xdpbench, udp-echo, xdpctl, xdpfwd, nic-conformance)
 here=$(dirname "$0")
 model=$1
 bin=$2
@@ -10,20 +10,24 @@ failed=0
 run_case() {
     name=$1; shift
     echo "--- case: $name"
-    if sh "$@"; then echo "--- case passed: $name"; else echo "--- case FAILED: $name"; failed=$((failed + 1)); fi
+    started=$(date +%s)
+    if sh "$@"; then echo "--- case passed: $name ($(($(date +%s) - started)) s)"; else echo "--- case FAILED: $name ($(($(date +%s) - started)) s)"; failed=$((failed + 1)); fi
 }
 case $model in
     virtio)
         run_case "xdpbench txonly -> rxdrop, zero-copy both ends" "$here/guest-zerocopy.sh" "$bin/xdpbench" 20000
         run_case "socket modes in zero-copy, and what the driver refuses" "$here/guest-variants.sh" "$bin/xdpbench" 1000
+        run_case "xskxceiver cases in zero-copy (nic-conformance)" "$here/guest-conformance.sh" "$bin/nic-conformance"
         run_case "l2fwd --to across two NICs over one UMEM, zero-copy" "$here/guest-l2fwd.sh" "$bin/xdpbench" 1000 1000
         # Not in make test yet: unpaced, as the first case of a boot it passes (5000 and
         # 10000, 3 of 3, since forwardBatch bounds the idle port's fill ring); run after
         # the paced case (a rebind of every port) the sink on eth3 received 2 of 5000
         # with 254 RX buffers posted and eth2's 2304 frames uncompleted (docs/zero-copy.md).
         # run_case "l2fwd --to unpaced: a burst of 5000 in zero-copy" "$here/guest-l2fwd.sh" "$bin/xdpbench" 5000 0
-        # Moves eth0 into a namespace of its own: keep it last.
+        # These move eth0 (and eth3) into namespaces of their own: keep them last.
         run_case "udp-echo (XDPService) in zero-copy" "$here/guest-udp-echo.sh" "$bin/udp-echo" 200
+        run_case "xdpfwd l3 between two hosts in zero-copy: ping and iperf3" "$here/guest-l3.sh" "$bin/xdpfwd" 20
+        run_case "xdpfwd xconnect between two hosts in zero-copy: ping and iperf3" "$here/guest-l3.sh" "$bin/xdpfwd" 20 xconnect
         ;;
     igb)
         run_case "igb: queue IRQs, 2-queue zero-copy rxdrop, zero-copy txonly" "$here/guest-igb.sh" "$bin" 2000

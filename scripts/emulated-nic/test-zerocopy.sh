@@ -15,7 +15,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 
 bin=${1:-$repo/.build/release}
-for b in xdpbench udp-echo xdpctl xdpfwd; do
+for b in xdpbench udp-echo xdpctl xdpfwd nic-conformance; do
     [ -x "$bin/$b" ] || { echo "emulated-nic: no $bin/$b: swift build -c release --product $b" >&2; exit 1; }
 done
 bin=$(cd "$bin" && pwd)

@@ -126,9 +126,6 @@ int cxdp_restore_effective_capabilities(void);
 /// The symbolic name of an errno ("EADDRINUSE"), or NULL when glibc has none.
 const char *cxdp_errno_name(int error);
 
-/// The calling thread's effective capability set as a bit mask.
-uint64_t cxdp_effective_capabilities(void);
-
 /// Keeps only `keep` in the calling thread's permitted and effective sets,
 /// clears inheritable and ambient, shrinks the bounding set when allowed, and
 /// sets no_new_privs. Per thread: call it while the process has one thread.

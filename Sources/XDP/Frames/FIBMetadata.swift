@@ -77,7 +77,7 @@ extension Frame {
     /// an area that is missing or invalid).
     @inlinable
     public var fibMetadata: FIBMetadata? {
-        FIBMetadata.read(before: base + Int(truncatingIfNeeded: address), headroom: Int(offset))
+        FIBMetadata.read(before: UMEMPointer.at(address, in: base), headroom: Int(offset))
     }
 
     /// Reads the FIB answer in front of the packet and erases its magic
@@ -87,7 +87,7 @@ extension Frame {
     /// - Returns: The answer, or `nil` as for ``fibMetadata``.
     @inlinable @inline(__always)
     public mutating func takeFIBMetadata() -> FIBMetadata? {
-        let packet = base + Int(truncatingIfNeeded: address)
+        let packet = UMEMPointer.at(address, in: base)
         guard let value = FIBMetadata.read(before: packet, headroom: Int(offset)) else { return nil }
         (packet - 4).storeBytes(of: 0, as: UInt32.self)
         return value

@@ -90,7 +90,7 @@ public struct Frame: ~Copyable {
     public var bytes: RawSpan {
         @_lifetime(borrow self)
         @inlinable get {
-            let span = unsafe RawSpan(_unsafeStart: UnsafeRawPointer(base + Int(truncatingIfNeeded: address)), byteCount: Int(packetLength))
+            let span = unsafe RawSpan(_unsafeStart: UnsafeRawPointer(UMEMPointer.at(address, in: base)), byteCount: Int(packetLength))
             return unsafe _overrideLifetime(span, borrowing: self)
         }
     }
@@ -99,7 +99,7 @@ public struct Frame: ~Copyable {
     public var mutableBytes: MutableRawSpan {
         @_lifetime(&self)
         @inlinable mutating get {
-            let span = unsafe MutableRawSpan(_unsafeStart: base + Int(truncatingIfNeeded: address), byteCount: Int(packetLength))
+            let span = unsafe MutableRawSpan(_unsafeStart: UMEMPointer.at(address, in: base), byteCount: Int(packetLength))
             return unsafe _overrideLifetime(span, mutating: &self)
         }
     }
@@ -112,7 +112,7 @@ public struct Frame: ~Copyable {
     public mutating func withUnsafeMutableBytes<R: ~Copyable, E: Error>(
         _ body: (UnsafeMutableRawBufferPointer) throws(E) -> R
     ) throws(E) -> R {
-        try body(UnsafeMutableRawBufferPointer(start: base + Int(truncatingIfNeeded: address), count: Int(packetLength)))
+        try body(UnsafeMutableRawBufferPointer(start: UMEMPointer.at(address, in: base), count: Int(packetLength)))
     }
 
     /// Asks the device (or, in copy mode, the kernel) to fill in the packet's
@@ -138,7 +138,7 @@ public struct Frame: ~Copyable {
         guard metadataLength >= TXMetadata.byteCount, Int(self.offset) >= metadataLength,
               start >= 0, offset >= 0, start &+ offset &+ 2 <= Int(packetLength), start <= 0xffff, offset <= 0xffff else { return false }
         TXMetadata(checksum: .init(start: UInt16(truncatingIfNeeded: start), offset: UInt16(truncatingIfNeeded: offset)))
-            .write(to: base + Int(truncatingIfNeeded: address) - metadataLength)
+            .write(to: UMEMPointer.at(address, in: base) - metadataLength)
         transmitOptions = TXMetadata.descriptorOption
         return true
     }

@@ -151,7 +151,7 @@ public struct FramePacket: ~Copyable {
     public var metadata: RXMetadata? {
         guard segmentCount > 0, let base else { return nil }
         let first = segments[0]
-        return RXMetadata.read(before: base + Int(truncatingIfNeeded: first.chunk &+ UInt64(first.offset)), headroom: Int(first.offset))
+        return RXMetadata.read(before: UMEMPointer.at(first.chunk &+ UInt64(first.offset), in: base), headroom: Int(first.offset))
     }
 
     /// Ends the packet's ownership of its frames, for the ring or pool that took them.

@@ -89,6 +89,6 @@ extension Frame {
     /// when the program that redirected it wrote none.
     @inlinable
     public var metadata: RXMetadata? {
-        RXMetadata.read(before: base + Int(truncatingIfNeeded: address), headroom: Int(offset))
+        RXMetadata.read(before: UMEMPointer.at(address, in: base), headroom: Int(offset))
     }
 }

@@ -94,7 +94,7 @@ extension TXRing {
         precondition(frame.headroom >= txMetadataLength, "no room for TX metadata in front of the packet")
         precondition(ring.freeCount(wanting: 1) > 0, "TX ring full: check freeCount before pushing")
         precondition(frame.packetLength > 0, "cannot transmit an empty frame")
-        metadata.write(to: frame.base + Int(truncatingIfNeeded: frame.address) - txMetadataLength)
+        metadata.write(to: UMEMPointer.at(frame.address, in: frame.base) - txMetadataLength)
         let (chunk, offset, length) = frame.surrender()
         ring.append(xdp_desc(addr: addressing.encode(chunk: chunk, offset: offset), len: length, options: TXMetadata.descriptorOption))
     }
@@ -121,7 +121,7 @@ extension TXRing {
         let first = packet.segments[0]
         precondition(Int(first.offset) >= txMetadataLength, "no room for TX metadata in front of the packet")
         precondition(ring.freeCount(wanting: UInt32(count)) >= UInt32(count), "TX ring full: check freeCount before pushing")
-        metadata.write(to: packet.base.unsafelyUnwrapped + Int(truncatingIfNeeded: first.chunk &+ UInt64(first.offset)) - txMetadataLength)
+        metadata.write(to: UMEMPointer.at(first.chunk &+ UInt64(first.offset), in: packet.base.unsafelyUnwrapped) - txMetadataLength)
         for index in 0..<count {
             let segment = packet.segments[index]
             precondition(segment.length > 0, "cannot transmit an empty frame")
@@ -139,6 +139,6 @@ extension CompletionRing {
     /// - Parameter frame: A frame just taken with ``take()``.
     public func transmitTimestamp(of frame: borrowing Frame) -> UInt64? {
         guard txMetadataLength > 0, frame.headroom >= txMetadataLength else { return nil }
-        return TXMetadata.completionTimestamp(in: UnsafeRawPointer(frame.base + Int(truncatingIfNeeded: frame.address) - txMetadataLength))
+        return TXMetadata.completionTimestamp(in: UnsafeRawPointer(UMEMPointer.at(frame.address, in: frame.base) - txMetadataLength))
     }
 }

@@ -1,6 +1,7 @@
 // The one escape hatch for span lifetimes, as in swift-collections'
 // InternalCollectionsUtilities: a view built from a raw pointer gets the
-// lifetime of the value that owns the memory. Used only by `Frame`.
+// lifetime of the value that owns the memory. Used by `Frame` and
+// `FramePacket` (their byte views), nowhere else.
 
 /// Returns `dependent` with a lifetime tied to a borrow of `source`.
 @unsafe

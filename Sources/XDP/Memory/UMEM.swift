@@ -28,7 +28,12 @@ public struct UMEM: ~Copyable, @unchecked Sendable {
         self.configuration = configuration
     }
 
-    /// The start of the mapped region (for diagnostics; frames give safe views).
+    /// The start of the mapped region. An escape hatch (diagnostics, tests
+    /// that write descriptors by hand): frames give safe views of their
+    /// bytes, tied to their ownership; a pointer from here is tied to
+    /// nothing, valid only while this UMEM lives, and reaches every frame,
+    /// including those the kernel owns.
+    @unsafe
     public var baseAddress: UnsafeMutableRawPointer { storage.area }
 }
 
@@ -77,12 +82,14 @@ final class UMEMStorage: @unchecked Sendable {
         txMetadataLength = configuration.txMetadataLength
         fillRingSize = configuration.fillRingSize
         completionRingSize = configuration.completionRingSize
-        var flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE
+        var flags = MAP_POPULATE
         if configuration.hugePages { flags |= MAP_HUGETLB | (21 << MAP_HUGE_SHIFT) }
-        let mapped = mmap(nil, mappedByteCount, PROT_READ | PROT_WRITE, flags, -1, 0)
-        guard let mapped, mapped != MAP_FAILED else {
-            let error = Glibc.errno
-            throw XDPError.fromErrno(error, operation: "map \(mappedByteCount) bytes for the UMEM",
+        let mapped: UnsafeMutableRawPointer
+        switch SystemCall.mapAnonymous(length: mappedByteCount, flags: flags) {
+        case .success(let area):
+            mapped = area
+        case .failure(let error):
+            throw XDPError.fromErrno(error.code, operation: "map \(mappedByteCount) bytes for the UMEM",
                                      hint: configuration.hugePages
                                         ? "no free 2 MiB huge pages: reserve them (echo \((byteCount + (2 << 20) - 1) >> 21) > /proc/sys/vm/nr_hugepages) or drop the huge-page option"
                                         : "")
@@ -109,7 +116,7 @@ final class UMEMStorage: @unchecked Sendable {
             directFD = -1
         }
         guard rc == 0, umem != nil || directFD >= 0 else {
-            munmap(mapped, mappedByteCount)
+            SystemCall.unmap(mapped, length: mappedByteCount)
             initialRings.deallocate()
             let error = -rc
             let hint: String
@@ -134,7 +141,7 @@ final class UMEMStorage: @unchecked Sendable {
         // Every socket holds a reference, so none is left: delete cannot be EBUSY.
         if let handle { _ = xsk_umem__delete(handle) }
         if directFD >= 0 { close(directFD) }
-        munmap(area, mappedByteCount)
+        SystemCall.unmap(area, length: mappedByteCount)
         initialRings.deallocate()
     }
 }

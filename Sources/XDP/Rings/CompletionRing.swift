@@ -6,7 +6,8 @@ public struct CompletionRing: ~Copyable, @unchecked Sendable {
     @usableFromInline let base: UnsafeMutableRawPointer
     @usableFromInline let addressing: FrameAddressing
     @usableFromInline let chunkSize: UInt32
-    /// Addresses at or past this are no frame's (frameless test descriptors).
+    /// Addresses at or past this are no frame's (frameless test descriptors,
+    /// drained only by the testing SPI's `drainSkippingFrameless(into:upTo:)`).
     @usableFromInline let umemSize: UInt64
     /// Completions of frameless descriptors seen (wraps at 2^32).
     @usableFromInline var framelessCompletions: UInt32 = 0
@@ -32,24 +33,13 @@ public struct CompletionRing: ~Copyable, @unchecked Sendable {
 
     /// Takes the next completed frame (its packet as it was sent).
     /// Traps unless ``peek(upTo:)`` reported one more than already taken, or
-    /// if the entry is a frameless descriptor's (drain those with
-    /// ``drain(into:upTo:)`` or ``takeAddress()``).
+    /// if the entry names no frame (a frameless test descriptor's).
     @inlinable
     public mutating func take() -> Frame {
         precondition(ring.cachedAvailable > 0, "completion ring: take without peek")
         let (chunk, offset) = addressing.decode(ring.next())
-        precondition(chunk < umemSize, "completion of a frameless descriptor: use takeAddress()")
+        precondition(chunk < umemSize, "completion of a frameless descriptor: drain it with the testing SPI")
         return Frame(base: base, chunk: chunk, offset: offset, length: 0, chunkSize: chunkSize)
-    }
-
-    /// Takes the next completed address as is, for descriptors pushed with
-    /// ``TXRing/pushDescriptor(address:length:options:)`` that name no frame.
-    /// Traps unless ``peek(upTo:)`` reported one more than already taken.
-    public mutating func takeAddress() -> UInt64 {
-        precondition(ring.cachedAvailable > 0, "completion ring: take without peek")
-        let address = ring.next()
-        if addressing.decode(address).chunk >= umemSize { framelessCompletions &+= 1 }
-        return address
     }
 
     /// Gives the taken entries' slots back to the kernel.
@@ -57,12 +47,31 @@ public struct CompletionRing: ~Copyable, @unchecked Sendable {
     public mutating func release() { ring.release() }
 
     /// Moves up to `limit` completed frames into `pool` and releases them.
-    /// Completions of frameless descriptors (addresses past the UMEM) are
-    /// counted, never pooled.
+    /// Every entry names a frame: only the testing SPI pushes descriptors
+    /// that do not, and it drains them with `drainSkippingFrameless(into:upTo:)`
+    /// (debug builds check it here).
     /// - Returns: The number of entries taken.
     @inlinable
     @discardableResult
     public mutating func drain(into pool: inout FramePool, upTo limit: Int = .max) -> Int {
+        let count = Int(ring.available(upTo: UInt32(clamping: limit)))
+        for _ in 0..<count {
+            let chunk = addressing.decode(ring.next()).chunk
+            assert(chunk < umemSize, "completion of a frameless descriptor: drain with drainSkippingFrameless(into:upTo:)")
+            pool.push(chunk)
+        }
+        if count > 0 { ring.release() }
+        return count
+    }
+
+    /// As ``drain(into:upTo:)``, for tests that push descriptors naming no
+    /// frame (`TXRing.pushDescriptor(address:length:options:)`, the same
+    /// SPI): their completions (addresses past the UMEM) are counted, never
+    /// pooled.
+    /// - Returns: The number of entries taken, frameless ones included.
+    @_spi(Testing)
+    @discardableResult
+    public mutating func drainSkippingFrameless(into pool: inout FramePool, upTo limit: Int = .max) -> Int {
         let count = Int(ring.available(upTo: UInt32(clamping: limit)))
         for _ in 0..<count {
             let chunk = addressing.decode(ring.next()).chunk

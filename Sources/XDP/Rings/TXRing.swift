@@ -6,7 +6,7 @@ import CXDP
 /// (which makes a syscall only when the kernel asks for one).
 public struct TXRing: ~Copyable, @unchecked Sendable {
     @usableFromInline var ring: ProducerRing<xdp_desc>
-    /// Descriptors pushed with ``pushDescriptor(address:length:options:)``, which own
+    /// Descriptors pushed with `pushDescriptor(address:length:options:)` (testing SPI), which own
     /// no frame: they are not frames in flight for frame accounting.
     @usableFromInline var framelessDescriptors: UInt32 = 0
     let umemSize: UInt64
@@ -105,8 +105,10 @@ public struct TXRing: ~Copyable, @unchecked Sendable {
 
     /// Queues a descriptor that names no frame: its address must lie past the
     /// end of the UMEM, where no frame can be (so its completion is told apart
-    /// and never enters a pool). For tests of the kernel's validation.
+    /// and never enters a pool). For tests of the kernel's validation only:
+    /// drain the completion ring with `CompletionRing.drainSkippingFrameless(into:upTo:)`.
     /// Traps if the ring is full or the address could belong to a frame.
+    @_spi(Testing)
     public mutating func pushDescriptor(address: UInt64, length: UInt32, options: UInt32 = 0) {
         precondition(ring.freeCount(wanting: 1) > 0, "TX ring full: check freeCount before pushing")
         precondition(addressing.decode(address).chunk >= umemSize, "a frameless descriptor must point past the UMEM; use pushDescriptor(_:offset:length:) with a frame")

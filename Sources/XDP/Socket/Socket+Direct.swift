@@ -27,17 +27,11 @@ extension Socket {
                                       UInt32(storage.fillRingSize), UInt32(storage.completionRingSize),
                                       &headers.pointee.rx, &headers.pointee.tx, &headers.pointee.fill, &headers.pointee.completion, maps)
         if rc != 0 { throw fail(XDPError.fromErrno(-rc, operation: "set up the rings of an AF_XDP socket on \(interface) queue \(queue)")) }
-        var retries = 0
-        while true {
-            let rc = cxdp_xsk_bind(fd, index, queue, bindFlags, first ? -1 : storage.directFD)
-            if rc == 0 { return (fd, maps, retries) }
-            if -rc == EBUSY, retries < configuration.busyRetries {
-                retries += 1
-                usleep(UInt32(min(50_000 * retries, 250_000)))
-                continue
-            }
-            throw fail(bindError(-rc, interface: interface, queue: queue, retries: retries, configuration: configuration))
+        let (bound, retries) = retryingBusy(configuration) {
+            cxdp_xsk_bind(fd, index, queue, bindFlags, first ? -1 : storage.directFD)
         }
+        if bound == 0 { return (fd, maps, retries) }
+        throw fail(bindError(-bound, interface: interface, queue: queue, retries: retries, configuration: configuration))
     }
 
     /// Closes a socket made either way. A directly registered UMEM's own
@@ -47,7 +41,7 @@ extension Socket {
         if let directRings {
             cxdp_xsk_unmap_rings(directRings)
             directRings.deallocate()
-            if fd != storage.directFD { Glibc.close(fd) }
+            if fd != storage.directFD { SystemCall.close(fd) }
         }
     }
 }

@@ -106,6 +106,12 @@ public struct Socket: ~Copyable, @unchecked Sendable {
             defer { claimed = true }
             return !claimed
         }
+        // Undoes the claims above when no socket comes of them.
+        func rollBack(releasingInitialRings: Bool) {
+            headers.deallocate()
+            storage.boundQueues.withLock { _ = $0.remove(key) }
+            if releasingInitialRings { storage.initialRingsClaimed.withLock { $0 = false } }
+        }
         var created: OpaquePointer?
         var directRings: UnsafeMutablePointer<cxdp_ring_maps>?
         let fd: Int32
@@ -115,28 +121,20 @@ public struct Socket: ~Copyable, @unchecked Sendable {
                 (fd, directRings, retries) = try Socket.createDirect(on: storage, first: usesInitialRings, index: index, interface: interface,
                                                                     queue: queue, bindFlags: bindFlags, headers: headers, configuration: configuration)
             } catch {
-                headers.deallocate()
-                storage.boundQueues.withLock { _ = $0.remove(key) }
-                if usesInitialRings { storage.initialRingsClaimed.withLock { $0 = false } }
+                rollBack(releasingInitialRings: usesInitialRings)
                 throw error
             }
         } else {
             let ringSource = usesInitialRings ? storage.initialRings : headers
-            while true {
-                let rc = xsk_socket__create_shared(&created, interface, queue, storage.handle,
-                                                   &headers.pointee.rx, &headers.pointee.tx,
-                                                   &ringSource.pointee.fill, &ringSource.pointee.completion, &socketConfig)
-                if rc == 0 { break }
-                let error = -rc
-                if error == EBUSY, retries < configuration.busyRetries {
-                    retries += 1
-                    usleep(UInt32(min(50_000 * retries, 250_000)))
-                    continue
-                }
-                headers.deallocate()
-                storage.boundQueues.withLock { _ = $0.remove(key) }
-                if usesInitialRings { storage.initialRingsClaimed.withLock { $0 = false } }
-                throw Socket.bindError(error, interface: interface, queue: queue, retries: retries, configuration: configuration)
+            let rc: Int32
+            (rc, retries) = Socket.retryingBusy(configuration) {
+                xsk_socket__create_shared(&created, interface, queue, storage.handle,
+                                          &headers.pointee.rx, &headers.pointee.tx,
+                                          &ringSource.pointee.fill, &ringSource.pointee.completion, &socketConfig)
+            }
+            guard rc == 0 else {
+                rollBack(releasingInitialRings: usesInitialRings)
+                throw Socket.bindError(-rc, interface: interface, queue: queue, retries: retries, configuration: configuration)
             }
             guard let created else { fatalError("libxdp returned success without a socket") }
             fd = xsk_socket__fd(created)
@@ -160,8 +158,7 @@ public struct Socket: ~Copyable, @unchecked Sendable {
         let options = try? SystemCall.getOption(fd, level: SOL_XDP, name: XDP_OPTIONS, as: xdp_options.self, operation: "read XDP_OPTIONS")
         if let busyPollError {
             Socket.close(handle: created, fd: fd, directRings: directRings, storage: storage)
-            headers.deallocate()
-            storage.boundQueues.withLock { _ = $0.remove(key) }
+            rollBack(releasingInitialRings: false)  // the rings were used: the kernel sets them once
             throw busyPollError
         }
 
@@ -196,6 +193,21 @@ public struct Socket: ~Copyable, @unchecked Sendable {
         ringHeaders.deallocate()
         syscallCounts.deallocate()
         storage.boundQueues.withLock { _ = $0.remove(boundKey) }
+    }
+
+    /// Runs `attempt` (a bind; 0 or -errno) until it succeeds, fails with
+    /// anything but EBUSY, or `configuration.busyRetries` retries are spent,
+    /// sleeping 50 ms more before each retry (at most 250 ms): a queue whose
+    /// previous socket just closed stays busy for up to about a second.
+    /// - Returns: The last result and the retries used.
+    static func retryingBusy(_ configuration: SocketConfiguration, _ attempt: () -> Int32) -> (result: Int32, retries: Int) {
+        var retries = 0
+        while true {
+            let rc = attempt()
+            guard rc == -EBUSY, retries < configuration.busyRetries else { return (rc, retries) }
+            retries += 1
+            usleep(UInt32(min(50_000 * retries, 250_000)))
+        }
     }
 
     static func bindError(_ error: Int32, interface: String, queue: UInt32, retries: Int,
@@ -235,9 +247,9 @@ public struct Socket: ~Copyable, @unchecked Sendable {
     @discardableResult
     public func kickTransmit() -> Bool {
         guard !usesNeedWakeup || tx.needsWakeup else { return false }
-        let result = sendto(fileDescriptor, nil, 0, Int32(MSG_DONTWAIT), nil, 0)
+        let failure = SystemCall.wakeTransmit(fileDescriptor)
         syscallCounts.pointee.transmitKicks &+= 1
-        if _slowPath(result < 0) { noteTransmitKickFailure(errno) }
+        if _slowPath(failure != 0) { noteTransmitKickFailure(failure) }
         return true
     }
 
@@ -269,7 +281,7 @@ public struct Socket: ~Copyable, @unchecked Sendable {
     @discardableResult
     public func wakeReceive() -> Bool {
         guard usesBusyPoll || (usesNeedWakeup && fill.needsWakeup) else { return false }
-        _ = recvfrom(fileDescriptor, nil, 0, Int32(MSG_DONTWAIT), nil, nil)
+        SystemCall.wakeReceive(fileDescriptor)
         syscallCounts.pointee.receiveWakeups &+= 1
         return true
     }
@@ -282,7 +294,7 @@ public struct Socket: ~Copyable, @unchecked Sendable {
     @discardableResult
     public func poll(forTransmit: Bool = false, timeoutMilliseconds: Int32) -> Bool {
         var descriptor = pollfd(fd: fileDescriptor, events: Int16(POLLIN) | (forTransmit ? Int16(POLLOUT) : 0), revents: 0)
-        let result = Glibc.poll(&descriptor, 1, timeoutMilliseconds)
+        let result = SystemCall.poll(&descriptor, timeoutMilliseconds: timeoutMilliseconds)
         syscallCounts.pointee.count(poll: result)
         return result > 0
     }

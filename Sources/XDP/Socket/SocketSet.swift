@@ -62,7 +62,7 @@ public struct SocketSet: ~Copyable, @unchecked Sendable {
     @discardableResult
     public func pollAny(timeoutMilliseconds: Int32) -> Bool {
         var descriptors = (0..<count).map { pollfd(fd: storage[$0].fileDescriptor, events: Int16(POLLIN), revents: 0) }
-        let result = poll(&descriptors, nfds_t(descriptors.count), timeoutMilliseconds)
+        let result = SystemCall.poll(&descriptors, timeoutMilliseconds: timeoutMilliseconds)
         if count > 0 { storage[0].syscallCounts.pointee.count(poll: result) }  // one poll of the set, on its first socket
         return result > 0
     }

@@ -40,14 +40,15 @@ public enum NetworkNamespace {
         return try body()
     }
 
-    /// Runs `body` inside namespace `name` as ``withEntered(_:_:)`` does, or
-    /// right here when `name` is nil: the one helper every runtime uses.
+    /// Runs `body` inside namespace `name` when one is given (see
+    /// the overload that takes a `String`), else where the calling thread is:
+    /// the shape every runtime's setup takes for an optional `netns`.
     /// - Parameters:
-    ///   - name: A namespace under /run/netns, or nil for the thread's own.
-    ///   - body: The work to do inside.
+    ///   - name: A namespace under /run/netns, or nil for the current one.
+    ///   - body: The work to do.
     /// - Returns: What `body` returns.
     /// - Throws: `XDPError` if the namespace cannot be entered, or what `body` throws.
-    public static func within<R: ~Copyable>(
+    public static func withEntered<R: ~Copyable>(
         _ name: String?, _ body: () throws(XDPError) -> R
     ) throws(XDPError) -> R {
         guard let name else { return try body() }

@@ -47,9 +47,6 @@ public struct Capabilities: OptionSet, Sendable, CustomStringConvertible {
 
 /// The process's capabilities, and giving them up once setup is done.
 public enum Privileges {
-    /// The calling thread's effective capabilities.
-    public static var effective: Capabilities { Capabilities(rawValue: cxdp_effective_capabilities()) }
-
     /// The calling thread's permitted capabilities.
     public static var permitted: Capabilities { Capabilities(rawValue: cxdp_permitted_capabilities()) }
 

@@ -271,10 +271,4 @@ public struct DevicePluginSocketMap: ~Copyable {
                                      hint: -rc == E2BIG ? "queue \(queue) is beyond the map's size: the plugin's program serves fewer queues" : "")
         }
     }
-
-    /// Stops sending `queue` to a socket.
-    public func unregister(queue: UInt32) {
-        var queue = queue
-        _ = bpf_map_delete_elem(fileDescriptor, &queue)
-    }
 }

@@ -53,10 +53,4 @@ public struct PinnedSocketMap: ~Copyable {
         let rc = bpf_map_update_elem(fileDescriptor, &queue, &fd, UInt64(BPF_ANY))
         if rc != 0 { throw XDPError.fromErrno(-rc, operation: "register \(socket.interface) queue \(queue) in the pinned XSKMAP \(path)") }
     }
-
-    /// Stops sending `queue` to a socket.
-    public func unregister(queue: UInt32) {
-        var queue = queue
-        _ = bpf_map_delete_elem(fileDescriptor, &queue)
-    }
 }

@@ -318,13 +318,6 @@ public struct XDPProgram: ~Copyable {
         }
     }
 
-    /// Stops sending `queue` to a socket (its packets then follow the
-    /// no-socket policy of the match).
-    public func unregister(queue: UInt32) {
-        var queue = queue
-        _ = bpf_map_delete_elem(socketMapFD, &queue)
-    }
-
     /// Changes what goes to the sockets, atomically for the next packet.
     /// - Throws: `XDPError` if the map update fails.
     public func setMatch(_ match: RedirectMatch) throws(XDPError) {

@@ -179,7 +179,7 @@ public final class DataPlane: @unchecked Sendable {
                 prepareWorker: (Int, inout WorkerQueues) throws(XDPError) -> Void = { (_: Int, _: inout WorkerQueues) throws(XDPError) in }) throws(XDPError) {
         self.configuration = configuration
         do {
-            try NetworkNamespace.within(configuration.namespace) { () throws(XDPError) in try setUp(checkInterfaces, prepareWorker) }
+            try NetworkNamespace.withEntered(configuration.namespace) { () throws(XDPError) in try setUp(checkInterfaces, prepareWorker) }
         } catch {
             tearDown()
             throw error
@@ -428,7 +428,7 @@ public final class DataPlane: @unchecked Sendable {
                 Int(if_nametoindex(port.interface)) != interface.index
             }.map { port, _ in port.interface }
         }
-        return (try? NetworkNamespace.within(configuration.namespace, check)) ?? []
+        return (try? NetworkNamespace.withEntered(configuration.namespace, check)) ?? []
     }
 
     /// Ports whose program was removed or replaced behind our back (ports

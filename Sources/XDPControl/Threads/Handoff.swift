@@ -12,9 +12,6 @@ public final class Handoff<Value: ~Copyable>: @unchecked Sendable {
     /// Holds `value` until taken.
     public init(_ value: consuming Value) { self.value = consume value }
 
-    /// Creates an empty handoff, to be filled with ``put(_:)``.
-    public init() { value = nil }
-
     /// Takes the value out; traps if it is not there.
     public func take() -> Value {
         lock.withLock { () -> Value in
@@ -37,6 +34,14 @@ public final class Handoff<Value: ~Copyable>: @unchecked Sendable {
 }
 
 /// A small mutex for setup-time handoffs (not for packet paths).
+///
+/// Not `Synchronization.Mutex<Value?>`: with it `init` and `take` compile
+/// (as `sending`), but `put` does not: moving the value into `withLock`'s
+/// `inout sending` slot from the closure fails region-based isolation
+/// checking ("'inout sending' parameter '$0' cannot be task-isolated at end
+/// of function", Swift 6.3.1), even from a `sending` parameter held in a
+/// `nonisolated(unsafe)` local; and requiring `Value: Sendable` would change
+/// `WorkerGroup`'s public constraint.
 final class PThreadLock: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     init() { pthread_mutex_init(mutex, nil) }
