@@ -13,7 +13,7 @@
 // Prints "PASS: ..." or "FAIL: ..." per case; exits with the number failed.
 import Glibc
 import Packet
-import XDP
+@_spi(Testing) import XDP
 import XDPControl
 
 struct CaseFailure: Error, CustomStringConvertible {
