@@ -116,7 +116,9 @@ struct RealDefaultsTests {
         #expect(try lab.ping(lab.addressB, count: 10) == 10)
         #expect(Daemon.stop(daemon) == 0)
         let log = daemon.standardError
-        #expect(log.contains("replaced by XDP program id \(foreign ?? 0) (a foreign program, native mode); leaving it in place"), "\(log)")
+        // "(NAME, a foreign program, native mode)": the program's name, then whose it is.
+        #expect(log.contains("replaced by XDP program id \(foreign ?? 0) ("), "\(log)")
+        #expect(log.contains(", a foreign program, native mode); leaving it in place"), "\(log)")
         #expect(log.contains("ip link set dev \(lab.portA) xdpdrv off"))
     }
 }
