@@ -13,7 +13,7 @@ final class FlowTable: Sendable {
     func count(_ batch: ReceivedBatch) {
         var local: [String: Counts] = [:]
         for packet in batch {
-            let name = packet.bytes.withUnsafeBytes { FlowTable.flowName($0) }
+            let name = FlowTable.flowName(packet.bytes.span.bytes)
             local[name, default: Counts()].packets += 1
             local[name, default: Counts()].bytes += packet.bytes.count
         }
@@ -26,7 +26,7 @@ final class FlowTable: Sendable {
     }
 
     /// "198.18.0.1:40000 > 198.18.0.2:9000 udp", or the frame kind when it is not IP.
-    static func flowName(_ bytes: UnsafeRawBufferPointer) -> String {
+    static func flowName(_ bytes: RawSpan) -> String {
         guard let packet = try? ParsedPacket.parse(bytes) else { return "other" }
         let name: String
         switch packet.ipProtocol {

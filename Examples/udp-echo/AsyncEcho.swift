@@ -29,7 +29,7 @@ enum AsyncEcho {
                 for await batch in stream {
                     let replies = batch.compactMap { packet -> [UInt8]? in
                         var reply = Array(packet.bytes)
-                        return reply.withUnsafeMutableBytes { reflectUDP($0) } ? reply : nil
+                        return reflectUDP(&reply) ? reply : nil
                     }
                     try await stream.send(contentsOf: replies, queue: batch.queue)   // one hand-over per batch
                 }

@@ -10,7 +10,8 @@ import XDP
 struct EchoHandler: PacketHandler {
     @inline(__always)
     mutating func handle(_ frame: inout Frame) -> PacketVerdict {
-        frame.withUnsafeMutableBytes { bytes in reflectUDP(bytes) ? .transmit : .drop }
+        var bytes = frame.mutableBytes
+        return reflectUDP(&bytes) ? .transmit : .drop
     }
 }
 
@@ -18,21 +19,19 @@ struct EchoHandler: PacketHandler {
 /// around in place, finishing a partial checksum. Returns false, changing
 /// nothing, for anything else.
 @inline(__always)
-func reflectUDP(_ bytes: UnsafeMutableRawBufferPointer) -> Bool {
-    guard let packet = try? ParsedPacket.parse(UnsafeRawBufferPointer(bytes)),
+func reflectUDP(_ bytes: inout MutableRawSpan) -> Bool {
+    guard let packet = try? ParsedPacket.parse(bytes.bytes),
           packet.ipProtocol == ParsedPacket.protocolUDP, !packet.isFragment, packet.destinationPort != nil else { return false }
-    let (addressOffset, addressLength) = packet.ipVersion == 4 ? (packet.l3Offset + 12, 4) : (packet.l3Offset + 8, 16)
-    swap(bytes, 0, 6, count: 6)                                                    // MAC addresses
-    swap(bytes, addressOffset, addressOffset + addressLength, count: addressLength) // IP addresses
-    swap(bytes, packet.l4Offset, packet.l4Offset + 2, count: 2)                     // UDP ports
-    if let checksum = TransportChecksum.locate(UnsafeRawBufferPointer(bytes)),
-       TransportChecksum.isPartial(UnsafeRawBufferPointer(bytes), at: checksum) {
-        TransportChecksum.finish(bytes, at: checksum)
+    packet.swapEndpoints(in: &bytes)                     // MAC and IP addresses, UDP ports
+    if let checksum = TransportChecksum.locate(bytes.bytes), TransportChecksum.isPartial(bytes.bytes, at: checksum) {
+        TransportChecksum.finish(&bytes, at: checksum)
     }
     return true
 }
 
-@inline(__always)
-private func swap(_ bytes: UnsafeMutableRawBufferPointer, _ a: Int, _ b: Int, count: Int) {
-    for index in 0..<count { bytes.swapAt(a + index, b + index) }
+/// Turns a UDP datagram held in an array around (see ``reflectUDP(_:)``).
+func reflectUDP(_ frame: inout [UInt8]) -> Bool {
+    var span = frame.mutableSpan
+    var bytes = span.mutableBytes
+    return reflectUDP(&bytes)
 }

@@ -59,7 +59,8 @@ public struct L3Handler: RoutingHandler {
             drops.routeToUnservedPort &+= 1
             return .drop
         }
-        switch frame.withUnsafeMutableBytes({ L3Handler.rewrite($0, fib) }) {
+        var bytes = frame.mutableBytes
+        switch L3Handler.rewrite(&bytes, fib) {
         case .rewritten:
             switch PartialChecksum.carry(&frame, offloadMetadataLength: offloadMetadataLength) {
             case .full: break
@@ -80,28 +81,29 @@ public struct L3Handler: RoutingHandler {
     /// untagged IPv4 or IPv6 frame (the only ones the program sends with an
     /// answer); an IPv4 header must verify first (RFC 1812 §5.2.2).
     @inlinable @inline(__always)
-    static func rewrite(_ bytes: UnsafeMutableRawBufferPointer, _ fib: FIBMetadata) -> Rewrite {
-        guard bytes.count >= 14 + 20 else { return .malformed }
-        let base = bytes.baseAddress!
-        let etherType = UInt16(bigEndian: base.loadUnaligned(fromByteOffset: 12, as: UInt16.self))
-        let first = base.load(fromByteOffset: 14, as: UInt8.self)
+    static func rewrite(_ bytes: inout MutableRawSpan, _ fib: FIBMetadata) -> Rewrite {
+        let count = bytes.byteCount
+        guard count >= 14 + 20 else { return .malformed }
+        // Bounds-checked loads of integers (any bit pattern is valid).
+        let etherType = UInt16(bigEndian: bytes.unsafeLoadUnaligned(fromByteOffset: 12, as: UInt16.self))
+        let first = bytes.unsafeLoad(fromByteOffset: 14, as: UInt8.self)
         switch etherType {
         case 0x0800:
             let headerLength = Int(first & 0x0f) &* 4
-            let totalLength = Int(UInt16(bigEndian: base.loadUnaligned(fromByteOffset: 16, as: UInt16.self)))
-            guard first >> 4 == 4, headerLength >= 20, totalLength >= headerLength, bytes.count >= 14 &+ totalLength,
-                  InternetChecksum.isValidIPv4Header(UnsafeRawBufferPointer(bytes), l3Offset: 14, headerLength: headerLength)
+            let totalLength = Int(UInt16(bigEndian: bytes.unsafeLoadUnaligned(fromByteOffset: 16, as: UInt16.self)))
+            guard first >> 4 == 4, headerLength >= 20, totalLength >= headerLength, count >= 14 &+ totalLength,
+                  InternetChecksum.isValidIPv4Header(bytes.bytes, l3Offset: 14, headerLength: headerLength)
             else { return .malformed }
-            guard IPv4TTL.decrement(bytes, l3Offset: 14) else { return .ttlExpired }
+            guard IPv4TTL.decrement(&bytes, l3Offset: 14) else { return .ttlExpired }
         case 0x86DD:
-            guard first >> 4 == 6, bytes.count >= 14 + 40,
-                  bytes.count >= 14 + 40 + Int(UInt16(bigEndian: base.loadUnaligned(fromByteOffset: 18, as: UInt16.self)))
+            guard first >> 4 == 6, count >= 14 + 40,
+                  count >= 14 + 40 + Int(UInt16(bigEndian: bytes.unsafeLoadUnaligned(fromByteOffset: 18, as: UInt16.self)))
             else { return .malformed }
-            guard IPv6HopLimit.decrement(bytes, l3Offset: 14) else { return .ttlExpired }
+            guard IPv6HopLimit.decrement(&bytes, l3Offset: 14) else { return .ttlExpired }
         default:
             return .malformed
         }
-        _ = fib.writeEthernetAddresses(to: bytes)
+        _ = fib.writeEthernetAddresses(to: &bytes)
         return .rewritten
     }
 }

@@ -72,19 +72,22 @@ public enum PartialChecksum {
     /// - Returns: What was done.
     @inlinable @inline(__always)
     public static func carry(_ frame: inout Frame, offloadMetadataLength: Int) -> Outcome {
-        let location = frame.withUnsafeMutableBytes { bytes -> TransportChecksum.Location? in
-            guard let location = TransportChecksum.locate(UnsafeRawBufferPointer(bytes)),
-                  TransportChecksum.isPartial(UnsafeRawBufferPointer(bytes), at: location) else { return nil }
-            return location
-        }
-        guard let location else { return .full }
+        guard let location = partialChecksum(frame.bytes) else { return .full }
         // The offload sums to the end of the frame: only when nothing pads it.
         if offloadMetadataLength > 0, location.end == frame.length,
            frame.requestChecksumOffload(start: location.start, offset: location.fieldOffset, metadataLength: offloadMetadataLength) {
             return .offloaded
         }
-        frame.withUnsafeMutableBytes { TransportChecksum.finish($0, at: location) }
+        var bytes = frame.mutableBytes
+        TransportChecksum.finish(&bytes, at: location)
         return .finished
+    }
+
+    /// Where the frame's TCP/UDP checksum is, if it is partial.
+    @inlinable @inline(__always)
+    static func partialChecksum(_ bytes: RawSpan) -> TransportChecksum.Location? {
+        guard let location = TransportChecksum.locate(bytes), TransportChecksum.isPartial(bytes, at: location) else { return nil }
+        return location
     }
 }
 

@@ -30,8 +30,17 @@ extension InternetChecksum {
     ///   - bytes: The frame.
     ///   - l3Offset: Offset of the IPv4 header.
     ///   - headerLength: The header length in bytes, options included.
+    @inlinable @inline(__always)
+    public static func isValidIPv4Header(_ bytes: RawSpan, l3Offset: Int, headerLength: Int) -> Bool {
+        unsafe bytes.withUnsafeBytes { isValidIPv4Header($0, l3Offset: l3Offset, headerLength: headerLength) }
+    }
+
+    // Safety (this and the pointer implementations below): each checks that
+    // the bytes it touches lie inside the buffer (precondition, or a guard)
+    // before its unchecked loads and stores; the span overloads lend them a
+    // buffer that lives as long as the call.
     @inlinable
-    public static func isValidIPv4Header(_ bytes: UnsafeRawBufferPointer, l3Offset: Int, headerLength: Int) -> Bool {
+    static func isValidIPv4Header(_ bytes: UnsafeRawBufferPointer, l3Offset: Int, headerLength: Int) -> Bool {
         precondition(l3Offset >= 0 && headerLength >= 20 && headerLength <= 60
                      && bytes.count - l3Offset >= headerLength, "IPv4 header outside the buffer")
         let header = bytes.baseAddress! + l3Offset
@@ -61,8 +70,13 @@ public enum IPv4TTL {
     /// - Returns: `false`, changing nothing, if the TTL is 0 or 1 (the packet
     ///   expires here: the kernel should send ICMP time exceeded); `true`
     ///   once decremented.
-    @inlinable
-    public static func decrement(_ bytes: UnsafeMutableRawBufferPointer, l3Offset: Int) -> Bool {
+    @inlinable @inline(__always)
+    public static func decrement(_ bytes: inout MutableRawSpan, l3Offset: Int) -> Bool {
+        unsafe bytes.withUnsafeMutableBytes { decrement($0, l3Offset: l3Offset) }
+    }
+
+    @inlinable @inline(__always)
+    static func decrement(_ bytes: UnsafeMutableRawBufferPointer, l3Offset: Int) -> Bool {
         precondition(l3Offset >= 0 && bytes.count - l3Offset >= 20, "IPv4 header outside the buffer")
         let header = bytes.baseAddress! + l3Offset
         let ttl = header.load(fromByteOffset: 8, as: UInt8.self)
@@ -88,8 +102,13 @@ public enum IPv6HopLimit {
     ///   - l3Offset: Offset of the IPv6 header in `bytes`.
     /// - Returns: `false`, changing nothing, if the hop limit is 0 or 1 (the
     ///   packet expires here); `true` once decremented.
-    @inlinable
-    public static func decrement(_ bytes: UnsafeMutableRawBufferPointer, l3Offset: Int) -> Bool {
+    @inlinable @inline(__always)
+    public static func decrement(_ bytes: inout MutableRawSpan, l3Offset: Int) -> Bool {
+        unsafe bytes.withUnsafeMutableBytes { decrement($0, l3Offset: l3Offset) }
+    }
+
+    @inlinable @inline(__always)
+    static func decrement(_ bytes: UnsafeMutableRawBufferPointer, l3Offset: Int) -> Bool {
         precondition(l3Offset >= 0 && bytes.count - l3Offset >= 40, "IPv6 header outside the buffer")
         let header = bytes.baseAddress! + l3Offset
         let hopLimit = header.load(fromByteOffset: 7, as: UInt8.self)
@@ -108,8 +127,33 @@ public enum EthernetAddresses {
     ///   - bytes: The frame.
     ///   - destination: The new destination MAC (the next hop's).
     ///   - source: The new source MAC (the output interface's).
-    @inlinable
-    public static func rewrite(_ bytes: UnsafeMutableRawBufferPointer, destination: MACAddress, source: MACAddress) {
+    @inlinable @inline(__always)
+    public static func rewrite(_ bytes: inout MutableRawSpan, destination: MACAddress, source: MACAddress) {
+        unsafe bytes.withUnsafeMutableBytes { rewrite($0, destination: destination, source: source) }
+    }
+
+    /// Swaps the destination (bytes 0...5) and source (bytes 6...11) MACs,
+    /// as a reflector or MAC-swap forwarder does.
+    ///
+    /// `bytes` must hold at least 12 bytes (checked; traps otherwise).
+    /// - Parameter bytes: The frame.
+    @inlinable @inline(__always)
+    public static func swap(_ bytes: inout MutableRawSpan) {
+        unsafe bytes.withUnsafeMutableBytes { buffer in
+            precondition(buffer.count >= 12, "frame shorter than the Ethernet addresses")
+            // Two 6-byte fields: swapped as a 4-byte and a 2-byte word each.
+            let base = buffer.baseAddress!
+            let d4 = base.loadUnaligned(as: UInt32.self), d2 = base.loadUnaligned(fromByteOffset: 4, as: UInt16.self)
+            let s4 = base.loadUnaligned(fromByteOffset: 6, as: UInt32.self), s2 = base.loadUnaligned(fromByteOffset: 10, as: UInt16.self)
+            base.storeBytes(of: s4, as: UInt32.self)
+            base.storeBytes(of: s2, toByteOffset: 4, as: UInt16.self)
+            base.storeBytes(of: d4, toByteOffset: 6, as: UInt32.self)
+            base.storeBytes(of: d2, toByteOffset: 10, as: UInt16.self)
+        }
+    }
+
+    @inlinable @inline(__always)
+    static func rewrite(_ bytes: UnsafeMutableRawBufferPointer, destination: MACAddress, source: MACAddress) {
         precondition(bytes.count >= 12, "frame shorter than the Ethernet addresses")
         let base = bytes.baseAddress!
         destination.store(to: base)

@@ -229,7 +229,7 @@ public struct L3Forwarder: Sendable, Equatable {
     /// - Parameter frame: The frame, starting at the Ethernet destination MAC.
     /// - Returns: The decision.
     @inlinable
-    public func decide(frame: UnsafeRawBufferPointer) -> L3Decision {
+    public func decide(frame: RawSpan) -> L3Decision {
         let packet: ParsedPacket
         do throws(ParseError) {
             packet = try ParsedPacket.parse(frame)
@@ -265,12 +265,12 @@ public struct L3Forwarder: Sendable, Equatable {
     /// - Returns: `false`, leaving the frame unchanged, if the TTL/hop limit
     ///   is ≤ 1 (``decide(_:)`` never forwards those).
     @inlinable
-    public static func apply(_ action: ForwardAction, to bytes: UnsafeMutableRawBufferPointer) -> Bool {
+    public static func apply(_ action: ForwardAction, to bytes: inout MutableRawSpan) -> Bool {
         let decremented = action.ipVersion == 4
-            ? IPv4TTL.decrement(bytes, l3Offset: action.l3Offset)
-            : IPv6HopLimit.decrement(bytes, l3Offset: action.l3Offset)
+            ? IPv4TTL.decrement(&bytes, l3Offset: action.l3Offset)
+            : IPv6HopLimit.decrement(&bytes, l3Offset: action.l3Offset)
         guard decremented else { return false }
-        EthernetAddresses.rewrite(bytes, destination: action.destinationMAC, source: action.sourceMAC)
+        EthernetAddresses.rewrite(&bytes, destination: action.destinationMAC, source: action.sourceMAC)
         return true
     }
 
@@ -279,9 +279,9 @@ public struct L3Forwarder: Sendable, Equatable {
     /// - Parameter frame: The frame; changed only when the result is `.forward`.
     /// - Returns: The decision.
     @inlinable
-    public func process(_ frame: UnsafeMutableRawBufferPointer) -> L3Decision {
-        let decision = decide(frame: UnsafeRawBufferPointer(frame))
-        if case .forward(let action) = decision, !L3Forwarder.apply(action, to: frame) {
+    public func process(_ frame: inout MutableRawSpan) -> L3Decision {
+        let decision = decide(frame: frame.bytes)
+        if case .forward(let action) = decision, !L3Forwarder.apply(action, to: &frame) {
             return .toKernel(.ttlExpired)
         }
         return decision

@@ -43,9 +43,10 @@ public struct MACAddress: Hashable, Sendable, CustomStringConvertible {
     @inlinable
     public var isGroup: Bool { value & 0x0100_0000_0000 != 0 }
 
-    /// Writes the six bytes in wire order at `pointer`.
+    /// Writes the six bytes in wire order at `pointer` (which the caller
+    /// has checked holds six bytes).
     @inlinable @inline(__always)
-    public func store(to pointer: UnsafeMutableRawPointer) {
+    func store(to pointer: UnsafeMutableRawPointer) {
         pointer.storeBytes(of: UInt32(truncatingIfNeeded: value >> 16).bigEndian, as: UInt32.self)
         (pointer + 4).storeBytes(of: UInt16(truncatingIfNeeded: value).bigEndian, as: UInt16.self)
     }
@@ -285,15 +286,23 @@ public struct ParsedPacket: Hashable, Sendable {
     /// Parses the Ethernet, VLAN, IP and (for UDP/TCP) port fields of a frame.
     ///
     /// Each header is bounds-checked once before it is read; no byte at or
-    /// past `bytes.count` is ever read. IPv4 options are allowed and skipped.
+    /// past the span's end is ever read. IPv4 options are allowed and skipped.
     /// Bytes after the IP packet (Ethernet padding) are ignored.
-    /// - Parameter bytes: The frame, starting at the Ethernet destination MAC.
+    /// - Parameter span: The frame, starting at the Ethernet destination MAC
+    ///   (e.g. a frame's `bytes`).
     /// - Returns: The parsed description.
     /// - Throws: ``ParseError`` for malformed frames and for frames the fast
     ///   path leaves to the kernel (ARP, IPv6 extension headers, other
     ///   EtherTypes, more than two VLAN tags).
     @inlinable
-    public static func parse(_ bytes: UnsafeRawBufferPointer) throws(ParseError) -> ParsedPacket {
+    public static func parse(_ span: RawSpan) throws(ParseError) -> ParsedPacket {
+        try unsafe span.withUnsafeBytes { buffer throws(ParseError) in try parse(buffer) }
+    }
+
+    // Safety: each header is bounds-checked against `count` before its
+    // unchecked loads (``ByteLoad``).
+    @inlinable
+    static func parse(_ bytes: UnsafeRawBufferPointer) throws(ParseError) -> ParsedPacket {
         let count = bytes.count
         guard count >= 14, let base = bytes.baseAddress else { throw .truncatedEthernet }
         let groupDestination = base.load(as: UInt8.self) & 1 != 0
@@ -317,18 +326,6 @@ public struct ParsedPacket: Hashable, Sendable {
         default:
             throw .unsupportedEtherType
         }
-    }
-
-    /// Parses a frame given as a `RawSpan` (e.g. a frame's `bytes`).
-    /// - Parameter span: The frame, starting at the Ethernet destination MAC.
-    /// - Returns: The parsed description.
-    /// - Throws: ``ParseError``, as for the `UnsafeRawBufferPointer` overload.
-    @inlinable
-    public static func parse(_ span: RawSpan) throws(ParseError) -> ParsedPacket {
-        let result: Result<ParsedPacket, ParseError> = span.withUnsafeBytes { buffer in
-            do throws(ParseError) { return .success(try parse(buffer)) } catch { return .failure(error) }
-        }
-        return try result.get()
     }
 
     @inlinable @inline(__always)

@@ -51,8 +51,17 @@ public enum TransportChecksum {
     /// - Returns: `nil` for anything else: not IPv4/IPv6, not TCP/UDP right
     ///   after the IP header (IPv6 extension headers), IPv4 fragments, or
     ///   headers that do not fit in the frame or the IP length.
+    @inlinable @inline(__always)
+    public static func locate(_ bytes: RawSpan) -> Location? {
+        unsafe bytes.withUnsafeBytes { locate($0) }
+    }
+
+    // Safety (this and the pointer implementations below): each checks that
+    // the bytes it touches lie inside the buffer (a guard or a precondition)
+    // before its unchecked loads and stores; the span overloads lend them a
+    // buffer that lives as long as the call.
     @inlinable
-    public static func locate(_ bytes: UnsafeRawBufferPointer) -> Location? {
+    static func locate(_ bytes: UnsafeRawBufferPointer) -> Location? {
         guard let base = bytes.baseAddress, bytes.count >= 14 else { return nil }
         var l3 = 12
         var etherType = UInt16(bigEndian: base.loadUnaligned(fromByteOffset: l3, as: UInt16.self))
@@ -124,8 +133,13 @@ public enum TransportChecksum {
     /// - Parameters:
     ///   - bytes: The frame.
     ///   - location: What ``locate(_:)`` found in it.
+    @inlinable @inline(__always)
+    public static func isPartial(_ bytes: RawSpan, at location: Location) -> Bool {
+        unsafe bytes.withUnsafeBytes { isPartial($0, at: location) }
+    }
+
     @inlinable
-    public static func isPartial(_ bytes: UnsafeRawBufferPointer, at location: Location) -> Bool {
+    static func isPartial(_ bytes: UnsafeRawBufferPointer, at location: Location) -> Bool {
         precondition(location.field &+ 2 <= bytes.count, "checksum field outside the buffer")
         let field = UInt16(bigEndian: bytes.baseAddress!.loadUnaligned(fromByteOffset: location.field, as: UInt16.self))
         return field == location.pseudoHeaderSum
@@ -138,8 +152,13 @@ public enum TransportChecksum {
     /// - Parameters:
     ///   - bytes: The frame.
     ///   - location: What ``locate(_:)`` found in it.
+    @inlinable @inline(__always)
+    public static func finish(_ bytes: inout MutableRawSpan, at location: Location) {
+        unsafe bytes.withUnsafeMutableBytes { finish($0, at: location) }
+    }
+
     @inlinable
-    public static func finish(_ bytes: UnsafeMutableRawBufferPointer, at location: Location) {
+    static func finish(_ bytes: UnsafeMutableRawBufferPointer, at location: Location) {
         precondition(location.start >= 0 && location.end <= bytes.count && location.field &+ 2 <= location.end,
                      "checksum outside the buffer")
         let base = bytes.baseAddress!
@@ -156,17 +175,24 @@ public enum TransportChecksum {
     /// - Parameter bytes: The frame.
     /// - Returns: Whether the frame has a TCP/UDP checksum (now right).
     @inlinable @discardableResult
-    public static func finish(_ bytes: UnsafeMutableRawBufferPointer) -> Bool {
-        guard let location = locate(UnsafeRawBufferPointer(bytes)) else { return false }
-        finish(bytes, at: location)
+    public static func finish(_ bytes: inout MutableRawSpan) -> Bool {
+        guard let location = locate(bytes.bytes) else { return false }
+        finish(&bytes, at: location)
         return true
     }
 
     /// The ones'-complement sum of `bytes` as big-endian 16-bit words, folded
     /// to 16 bits (not complemented). Summed eight bytes at a time in host
     /// order, which folds to the byte-swapped big-endian sum (RFC 1071).
+    /// - Parameter bytes: The bytes to sum.
+    /// - Returns: The folded sum, not complemented.
+    @inlinable @inline(__always)
+    public static func sum(_ bytes: RawSpan) -> UInt16 {
+        unsafe bytes.withUnsafeBytes { sum($0) }
+    }
+
     @inlinable
-    public static func sum(_ bytes: UnsafeRawBufferPointer) -> UInt16 {
+    static func sum(_ bytes: UnsafeRawBufferPointer) -> UInt16 {
         guard let base = bytes.baseAddress else { return 0 }
         var accumulator: UInt64 = 0
         var index = 0

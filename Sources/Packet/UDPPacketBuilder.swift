@@ -34,11 +34,21 @@ public struct UDPPacketBuilder: Sendable, Equatable {
         self.destinationPort = destinationPort
     }
 
-    /// Writes a frame of `frameLength` bytes into `buffer` (which must be at
-    /// least that long): headers, then `payload` (truncated or zero-padded).
+    /// Writes a frame of `frameLength` bytes into `bytes` (which must be at
+    /// least that long, checked): headers, then `payload` (truncated or
+    /// zero-padded).
+    /// - Parameters:
+    ///   - bytes: Where the frame goes, e.g. a frame's `mutableBytes`.
+    ///   - frameLength: The frame length; at least ``minimumFrameLength`` is written.
+    ///   - payload: The bytes after the headers.
     /// - Returns: The frame length written.
     @discardableResult
-    public func write(into buffer: UnsafeMutableRawBufferPointer, frameLength: Int, payload: [UInt8] = []) -> Int {
+    public func write(into bytes: inout MutableRawSpan, frameLength: Int, payload: [UInt8] = []) -> Int {
+        unsafe bytes.withUnsafeMutableBytes { write(into: $0, frameLength: frameLength, payload: payload) }
+    }
+
+    // Safety: checks that the buffer holds the whole frame before writing.
+    func write(into buffer: UnsafeMutableRawBufferPointer, frameLength: Int, payload: [UInt8] = []) -> Int {
         let length = max(frameLength, UDPPacketBuilder.minimumFrameLength)
         precondition(buffer.count >= length, "buffer of \(buffer.count) bytes too small for a \(length)-byte frame")
         let bytes = buffer.baseAddress!.assumingMemoryBound(to: UInt8.self)
@@ -71,7 +81,13 @@ public struct UDPPacketBuilder: Sendable, Equatable {
 /// The Internet checksum (RFC 1071) over a byte buffer.
 public enum InternetChecksum {
     /// The ones'-complement checksum of `bytes`, ready to store.
-    public static func compute(_ bytes: UnsafeRawBufferPointer) -> UInt16 {
+    /// - Parameter bytes: The bytes the checksum covers.
+    /// - Returns: The complemented sum, in host order (store it big-endian).
+    public static func compute(_ bytes: RawSpan) -> UInt16 {
+        unsafe bytes.withUnsafeBytes { compute($0) }
+    }
+
+    static func compute(_ bytes: UnsafeRawBufferPointer) -> UInt16 {
         var sum: UInt32 = 0
         var index = 0
         while index + 1 < bytes.count {

@@ -180,11 +180,12 @@ final class BenchmarkSession {
             let builder = UDPPacketBuilder(sourceMAC: sourceMAC, destinationMAC: packet.destinationMAC,
                                            sourceIPv4: packet.sourceIPv4, destinationIPv4: packet.destinationIPv4,
                                            sourcePort: UInt16(1024 + index % packet.flows), destinationPort: 9)
-            if packet.length <= frame.length {
-                frame.withUnsafeMutableBytes { _ = builder.write(into: $0, frameLength: packet.length) }
+            var bytes = frame.mutableBytes
+            if packet.length <= bytes.byteCount {
+                builder.write(into: &bytes, frameLength: packet.length)
             } else {
-                let bytes = builder.make(frameLength: packet.length)
-                frame.withUnsafeMutableBytes { buffer in bytes.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0.prefix(buffer.count))) } }
+                let whole = builder.make(frameLength: packet.length)
+                for offset in 0..<bytes.byteCount { bytes.storeBytes(of: whole[offset], toByteOffset: offset, as: UInt8.self) }
             }
             index += 1
         }

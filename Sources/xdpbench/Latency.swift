@@ -85,8 +85,9 @@ struct Latency: ParsableCommand {
             let sequence = UInt64(samples + lost)
             let sentAt = ContinuousClock.now
             ping.length = packetSize
-            ping.withUnsafeMutableBytes { bytes in
-                builder.write(into: bytes, frameLength: packetSize)
+            do {
+                var bytes = ping.mutableBytes
+                builder.write(into: &bytes, frameLength: packetSize)
                 bytes.storeBytes(of: sequence, toByteOffset: UDPPacketBuilder.headerLength, as: UInt64.self)
             }
             senderPort.socket.tx.push(ping)

@@ -14,9 +14,9 @@ struct TransportChecksumHandlerTests {
                                        sourceIPv4: [198, 18, 0, 1], destinationIPv4: [198, 18, 1, 1], sourcePort: 40000, destinationPort: 7)
         var bytes = builder.make(frameLength: 42 + payload.count, payload: payload)
         bytes += [UInt8](repeating: 0, count: padding)
-        bytes.withUnsafeMutableBytes { raw in
-            let location = TransportChecksum.locate(UnsafeRawBufferPointer(raw))!
-            TransportChecksum.finish(raw, at: location)   // the full checksum
+        bytes.withMutableBytes { raw in
+            let location = TransportChecksum.locate(raw.bytes)!
+            TransportChecksum.finish(&raw, at: location)   // the full checksum
             if partial {
                 raw.storeBytes(of: location.pseudoHeaderSum.bigEndian, toByteOffset: location.field, as: UInt16.self)
             }
@@ -26,7 +26,7 @@ struct TransportChecksumHandlerTests {
 
     static func full(_ bytes: [UInt8]) -> UInt16 {
         var copy = bytes
-        copy.withUnsafeMutableBytes { _ = TransportChecksum.finish($0) }
+        copy.withMutableBytes { _ = TransportChecksum.finish(&$0) }
         return UInt16(copy[40]) << 8 | UInt16(copy[41])
     }
 
@@ -74,5 +74,14 @@ struct TransportChecksumHandlerTests {
         let result = try Self.handle(bytes, offload: 24)
         #expect(result.offloaded == 0 && result.finished == 0 && result.options == 0)
         #expect(result.bytes == bytes)
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// Calls `body` with the array's bytes as a `MutableRawSpan`.
+    mutating func withMutableBytes<R>(_ body: (inout MutableRawSpan) throws -> R) rethrows -> R {
+        var span = mutableSpan
+        var bytes = span.mutableBytes
+        return try body(&bytes)
     }
 }

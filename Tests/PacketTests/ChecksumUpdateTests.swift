@@ -4,9 +4,9 @@ import Testing
 @Suite("TTL / hop limit decrement and checksum update")
 struct ChecksumUpdateTests {
     /// Runs `body` on a mutable copy of `frame` and returns its result and the bytes after.
-    func mutate<R>(_ frame: [UInt8], _ body: (UnsafeMutableRawBufferPointer) -> R) -> (R, [UInt8]) {
+    func mutate<R>(_ frame: [UInt8], _ body: (inout MutableRawSpan) -> R) -> (R, [UInt8]) {
         var copy = frame
-        let result = copy.withUnsafeMutableBytes { body($0) }
+        let result = copy.withMutableBytes { body(&$0) }
         return (result, copy)
     }
 
@@ -15,7 +15,7 @@ struct ChecksumUpdateTests {
         var header = Array(frame[l3Offset..<(l3Offset + Int(frame[l3Offset] & 0x0f) * 4)])
         header[10] = 0
         header[11] = 0
-        return header.withUnsafeBytes { InternetChecksum.compute($0) }
+        return InternetChecksum.compute(header.span.bytes)
     }
 
     @Test("RFC 1624 §4 example: eqn. 3 gives 0x0000 where eqn. 2 would give 0xFFFF")
@@ -26,7 +26,7 @@ struct ChecksumUpdateTests {
     @Test("after a decrement the header verifies and matches a full recompute")
     func decrementVerifies() {
         let frame = TestFrames.ipv4(ttl: 64)
-        let (ok, after) = mutate(frame) { IPv4TTL.decrement($0, l3Offset: 14) }
+        let (ok, after) = mutate(frame) { IPv4TTL.decrement(&$0, l3Offset: 14) }
         #expect(ok)
         #expect(after[22] == 63)
         #expect(TestFrames.ipv4HeaderVerifies(after))
@@ -38,17 +38,17 @@ struct ChecksumUpdateTests {
     @Test("with options and behind VLAN tags")
     func optionsAndVLANs() {
         let frame = TestFrames.ipv4(ttl: 2, options: [1, 1, 1, 1, 7, 7, 7, 7], tags: [0x88a8, 0x8100])
-        let (ok, after) = mutate(frame) { IPv4TTL.decrement($0, l3Offset: 22) }
+        let (ok, after) = mutate(frame) { IPv4TTL.decrement(&$0, l3Offset: 22) }
         #expect(ok && after[30] == 1)
         #expect(TestFrames.ipv4HeaderVerifies(after, l3Offset: 22))
-        let (again, unchanged) = mutate(after) { IPv4TTL.decrement($0, l3Offset: 22) }
+        let (again, unchanged) = mutate(after) { IPv4TTL.decrement(&$0, l3Offset: 22) }
         #expect(!again && unchanged == after)
     }
 
     @Test("TTL 1 and 0: expired, nothing changed", arguments: [UInt8(0), 1])
     func expired(ttl: UInt8) {
         let frame = TestFrames.ipv4(ttl: ttl)
-        let (ok, after) = mutate(frame) { IPv4TTL.decrement($0, l3Offset: 14) }
+        let (ok, after) = mutate(frame) { IPv4TTL.decrement(&$0, l3Offset: 14) }
         #expect(!ok && after == frame)
     }
 
@@ -56,12 +56,12 @@ struct ChecksumUpdateTests {
     func everyTTL() {
         var frame = TestFrames.ipv4(ttl: 255)
         for expected in stride(from: 254, through: 1, by: -1) {
-            let (ok, after) = mutate(frame) { IPv4TTL.decrement($0, l3Offset: 14) }
+            let (ok, after) = mutate(frame) { IPv4TTL.decrement(&$0, l3Offset: 14) }
             #expect(ok && Int(after[22]) == expected)
             #expect(TestFrames.ipv4Checksum(after) == recomputed(after))
             frame = after
         }
-        let (ok, _) = mutate(frame) { IPv4TTL.decrement($0, l3Offset: 14) }
+        let (ok, _) = mutate(frame) { IPv4TTL.decrement(&$0, l3Offset: 14) }
         #expect(!ok)
     }
 
@@ -84,7 +84,7 @@ struct ChecksumUpdateTests {
     @Test("checksum 0x0000 before the decrement")
     func zeroBefore() throws {
         let frame = try #require(frameWithChecksum(0x0000, afterDecrement: false))
-        let (ok, after) = mutate(frame) { IPv4TTL.decrement($0, l3Offset: 14) }
+        let (ok, after) = mutate(frame) { IPv4TTL.decrement(&$0, l3Offset: 14) }
         #expect(ok && TestFrames.ipv4HeaderVerifies(after))
         #expect(TestFrames.ipv4Checksum(after) == 0x0100)
     }
@@ -95,7 +95,7 @@ struct ChecksumUpdateTests {
         frame[24] = 0xff
         frame[25] = 0xff
         #expect(TestFrames.ipv4HeaderVerifies(frame), "0xFFFF is an equally valid encoding here")
-        let (ok, after) = mutate(frame) { IPv4TTL.decrement($0, l3Offset: 14) }
+        let (ok, after) = mutate(frame) { IPv4TTL.decrement(&$0, l3Offset: 14) }
         #expect(ok && TestFrames.ipv4HeaderVerifies(after))
         #expect(TestFrames.ipv4Checksum(after) == recomputed(after))
     }
@@ -104,7 +104,7 @@ struct ChecksumUpdateTests {
     func zeroAfter() throws {
         let frame = try #require(frameWithChecksum(0x0000, afterDecrement: true))
         #expect(TestFrames.ipv4Checksum(frame) == 0xfeff)
-        let (ok, after) = mutate(frame) { IPv4TTL.decrement($0, l3Offset: 14) }
+        let (ok, after) = mutate(frame) { IPv4TTL.decrement(&$0, l3Offset: 14) }
         #expect(ok && TestFrames.ipv4Checksum(after) == 0x0000)
         #expect(TestFrames.ipv4HeaderVerifies(after))
     }
@@ -126,7 +126,7 @@ struct ChecksumUpdateTests {
                                         protocol: .random(in: 0...255, using: &rng), options: options,
                                         fragment: .random(in: 0...UInt16.max, using: &rng),
                                         identification: .random(in: 0...UInt16.max, using: &rng))
-            let (ok, after) = mutate(frame) { IPv4TTL.decrement($0, l3Offset: 14) }
+            let (ok, after) = mutate(frame) { IPv4TTL.decrement(&$0, l3Offset: 14) }
             #expect(ok && after[22] == frame[22] - 1)
             #expect(TestFrames.ipv4Checksum(after) == recomputed(after))
         }
@@ -136,11 +136,11 @@ struct ChecksumUpdateTests {
     func validity() {
         for frame in [TestFrames.ipv4(), TestFrames.ipv4(options: [UInt8](repeating: 0x44, count: 40))] {
             let length = Int(frame[14] & 0x0f) * 4
-            #expect(frame.withUnsafeBytes { InternetChecksum.isValidIPv4Header($0, l3Offset: 14, headerLength: length) })
+            #expect(InternetChecksum.isValidIPv4Header(frame.span.bytes, l3Offset: 14, headerLength: length) == true)
             for byte in 14..<(14 + length) {
                 var bad = frame
                 bad[byte] ^= 0x10
-                #expect(!bad.withUnsafeBytes { InternetChecksum.isValidIPv4Header($0, l3Offset: 14, headerLength: length) })
+                #expect(InternetChecksum.isValidIPv4Header(bad.span.bytes, l3Offset: 14, headerLength: length) == false)
             }
         }
     }
@@ -148,14 +148,14 @@ struct ChecksumUpdateTests {
     @Test("IPv6 hop limit: decremented; 1 and 0 left alone")
     func hopLimit() {
         let frame = TestFrames.ipv6(hopLimit: 64, tags: [0x8100])
-        let (ok, after) = mutate(frame) { IPv6HopLimit.decrement($0, l3Offset: 18) }
+        let (ok, after) = mutate(frame) { IPv6HopLimit.decrement(&$0, l3Offset: 18) }
         #expect(ok && after[25] == 63)
         var expected = frame
         expected[25] = 63
         #expect(after == expected)
         for limit: UInt8 in [0, 1] {
             let expiring = TestFrames.ipv6(hopLimit: limit)
-            let (ok, unchanged) = mutate(expiring) { IPv6HopLimit.decrement($0, l3Offset: 14) }
+            let (ok, unchanged) = mutate(expiring) { IPv6HopLimit.decrement(&$0, l3Offset: 14) }
             #expect(!ok && unchanged == expiring)
         }
     }
@@ -165,7 +165,7 @@ struct ChecksumUpdateTests {
         let frame = TestFrames.ipv4()
         let destination = MACAddress(0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f)
         let source = MACAddress(bytes: [0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc])!
-        let (_, after) = mutate(frame) { EthernetAddresses.rewrite($0, destination: destination, source: source) }
+        let (_, after) = mutate(frame) { EthernetAddresses.rewrite(&$0, destination: destination, source: source) }
         #expect(Array(after[0..<6]) == [0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f])
         #expect(Array(after[6..<12]) == [0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc])
         #expect(Array(after[12...]) == Array(frame[12...]))

@@ -23,10 +23,10 @@ struct FuzzCorpusTests {
         #expect(seeds.count >= 30, "seed corpus present (Fuzz/make_corpus.py)")
         var decisions: Set<String> = []
         for (name, bytes) in seeds {
-            let violations = bytes.withUnsafeBytes { PacketProperties.violations($0) }
+            let violations = PacketProperties.violations(bytes.span.bytes)
             #expect(violations.isEmpty, "\(name): \(violations)")
             var copy = bytes
-            let decision = copy.withUnsafeMutableBytes { PacketProperties.forwarder.process($0) }
+            let decision = copy.withMutableBytes { PacketProperties.forwarder.process(&$0) }
             switch decision {
             case .forward: decisions.insert("forward")
             case .toKernel: decisions.insert("kernel")
@@ -39,7 +39,7 @@ struct FuzzCorpusTests {
     @Test("every kept crash reproducer now satisfies the properties")
     func reproducers() throws {
         for (name, bytes) in try FuzzCorpusTests.inputs("regressions/packet") {
-            let violations = bytes.withUnsafeBytes { PacketProperties.violations($0) }
+            let violations = PacketProperties.violations(bytes.span.bytes)
             #expect(violations.isEmpty, "\(name): \(violations)")
         }
     }

@@ -41,7 +41,7 @@ struct L3ForwarderTests {
     let forwarder = Self.makeForwarder()
 
     func decide(_ frame: [UInt8]) -> L3Decision {
-        frame.withUnsafeBytes { forwarder.decide(frame: $0) }
+        forwarder.decide(frame: frame.span.bytes)
     }
 
     func decideIPv4(to destination: UInt32, from source: UInt32 = ip(10, 0, 1, 50), ttl: UInt8 = 64) -> L3Decision {
@@ -91,18 +91,18 @@ struct L3ForwarderTests {
         var forwarder = self.forwarder
         let frame = TestFrames.ipv4(destination: ip(10, 0, 2, 7))
         forwarder.localIPv4.insert(ip(10, 0, 2, 7))
-        #expect(frame.withUnsafeBytes { forwarder.decide(frame: $0) } == .toKernel(.localAddress))
+        #expect(forwarder.decide(frame: frame.span.bytes) == .toKernel(.localAddress))
         forwarder.localIPv4.remove(ip(10, 0, 2, 7))
         forwarder.interfaces[2] = nil
-        #expect(frame.withUnsafeBytes { forwarder.decide(frame: $0) } == .toKernel(.outputInterfaceNotHandled))
+        #expect(forwarder.decide(frame: frame.span.bytes) == .toKernel(.outputInterfaceNotHandled))
         forwarder.interfaces[2] = OutputInterface(mac: Self.lanMAC, mtu: 9000)
-        guard case .forward(let action) = frame.withUnsafeBytes({ forwarder.decide(frame: $0) }) else {
+        guard case .forward(let action) = forwarder.decide(frame: frame.span.bytes) else {
             Issue.record("should forward")
             return
         }
         #expect(action.sourceMAC == Self.lanMAC)
         forwarder.localIPv6 = [v6(0x2001_0db8_0002_0000, 0x20)]
-        #expect(TestFrames.ipv6().withUnsafeBytes { forwarder.decide(frame: $0) } == .toKernel(.localAddress))
+        #expect(forwarder.decide(frame: TestFrames.ipv6().span.bytes) == .toKernel(.localAddress))
         #expect(forwarder != self.forwarder)
     }
 
@@ -118,9 +118,9 @@ struct L3ForwarderTests {
         noDefault.ipv4Routes.remove(prefix: 0, length: 0)
         noDefault.ipv6Routes.remove(prefix: .unspecified, length: 0)
         let frame = TestFrames.ipv4(destination: ip(8, 8, 8, 8))
-        #expect(frame.withUnsafeBytes { noDefault.decide(frame: $0) } == .toKernel(.noRoute))
+        #expect(noDefault.decide(frame: frame.span.bytes) == .toKernel(.noRoute))
         let frame6 = TestFrames.ipv6(destination: v6(0x2600_0000_0000_0000, 5))
-        #expect(frame6.withUnsafeBytes { noDefault.decide(frame: $0) } == .toKernel(.noRoute))
+        #expect(noDefault.decide(frame: frame6.span.bytes) == .toKernel(.noRoute))
     }
 
     @Test("no usable neighbor: missing, incomplete, failed")
@@ -132,7 +132,7 @@ struct L3ForwarderTests {
         var gatewayUnresolved = forwarder
         gatewayUnresolved.neighbors.remove(.v4(ip(10, 0, 1, 254)), interface: 1)
         let frame = TestFrames.ipv4(destination: ip(8, 8, 8, 8))
-        #expect(frame.withUnsafeBytes { gatewayUnresolved.decide(frame: $0) } == .toKernel(.noNeighbor))
+        #expect(gatewayUnresolved.decide(frame: frame.span.bytes) == .toKernel(.noNeighbor))
     }
 
     @Test("a route out of an interface the fast path does not own")
@@ -215,7 +215,7 @@ struct L3ForwarderTests {
         #expect(decide(frame) == .drop(.badIPv4Checksum))
         var lenient = forwarder
         lenient.verifiesIPv4Checksum = false
-        if case .forward = frame.withUnsafeBytes({ lenient.decide(frame: $0) }) {} else {
+        if case .forward = lenient.decide(frame: frame.span.bytes) {} else {
             Issue.record("should forward without verification")
         }
     }
@@ -245,7 +245,7 @@ struct L3ForwarderTests {
         var frame = original
         var forwarder = self.forwarder
         forwarder.neighbors.set(Neighbor(mac: Self.hostMAC, state: .delay), for: .v4(ip(10, 0, 2, 99)), interface: 2)
-        let decision = frame.withUnsafeMutableBytes { forwarder.process($0) }
+        let decision = frame.withMutableBytes { forwarder.process(&$0) }
         guard case .forward(let action) = decision else {
             Issue.record("expected forward, got \(decision)")
             return
@@ -260,7 +260,7 @@ struct L3ForwarderTests {
     func applyIPv6() {
         var frame = TestFrames.ipv6(source: Self.host6, destination: v6(0x2600_0000_0000_0000, 5), hopLimit: 2)
         let original = frame
-        let decision = frame.withUnsafeMutableBytes { forwarder.process($0) }
+        let decision = frame.withMutableBytes { forwarder.process(&$0) }
         guard case .forward = decision else {
             Issue.record("expected forward, got \(decision)")
             return
@@ -275,7 +275,7 @@ struct L3ForwarderTests {
         for original in [TestFrames.ipv4(destination: ip(10, 0, 2, 1)), TestFrames.arp(),
                          TestFrames.ipv4(destination: ip(8, 8, 8, 8), ttl: 1)] {
             var frame = original
-            let decision = frame.withUnsafeMutableBytes { forwarder.process($0) }
+            let decision = frame.withMutableBytes { forwarder.process(&$0) }
             if case .forward = decision { Issue.record("should not forward") }
             #expect(frame == original)
         }
@@ -287,14 +287,14 @@ struct L3ForwarderTests {
                                    nextHop: .v4(ip(10, 0, 1, 254)), l3Offset: 14, ipVersion: 4)
         let original = TestFrames.ipv4(ttl: 1)
         var frame = original
-        #expect(!frame.withUnsafeMutableBytes { L3Forwarder.apply(action, to: $0) })
+        #expect(!frame.withMutableBytes { L3Forwarder.apply(action, to: &$0) })
         #expect(frame == original)
     }
 
     @Test("decide on a parsed packet is the same decision")
     func decideParsed() throws {
         let frame = TestFrames.ipv4(destination: ip(8, 8, 8, 8))
-        let packet = try frame.withUnsafeBytes { buffer throws(ParseError) in try ParsedPacket.parse(buffer) }
+        let packet = try ParsedPacket.parse(frame.span.bytes)
         #expect(forwarder.decide(packet) == decide(frame))
     }
 }

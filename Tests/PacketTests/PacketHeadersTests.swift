@@ -338,8 +338,8 @@ struct PacketHeadersTests {
                 }
             }
             let (result, _) = guarded.with(bytes) { buffer -> Result<ParsedPacket, ParseError> in
-                _ = forwarder.process(buffer)
-                return Result { () throws(ParseError) in try ParsedPacket.parse(UnsafeRawBufferPointer(buffer)) }
+                _ = forwarder.process(&buffer)
+                return Result { () throws(ParseError) in try ParsedPacket.parse(buffer.bytes) }
             }
             if case .success(let packet) = result {
                 parsedCount += 1

@@ -35,15 +35,20 @@ enum PacketProperties {
     /// The properties that do not hold for `frame`, empty when all hold.
     /// The frame is copied into an allocation of exactly its size, so an
     /// out-of-bounds read trips AddressSanitizer in the fuzzer.
+    static func violations(_ frame: RawSpan) -> [String] {
+        frame.withUnsafeBytes { violations($0) }
+    }
+
     static func violations(_ frame: UnsafeRawBufferPointer) -> [String] {
         var found: [String] = []
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(frame.count, 1), alignment: 1)
         defer { buffer.deallocate() }
         let bytes = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<frame.count])
         if frame.count > 0 { bytes.copyMemory(from: frame) }
+        var span = MutableRawSpan(_unsafeBytes: bytes)
 
         // Parsing: whatever it accepts lies inside the frame.
-        let parsed = try? ParsedPacket.parse(UnsafeRawBufferPointer(bytes))
+        let parsed = try? ParsedPacket.parse(span.bytes)
         if let packet = parsed {
             if packet.l3Offset < 14 || packet.l3Offset > frame.count { found.append("l3Offset \(packet.l3Offset) outside a \(frame.count)-byte frame") }
             if packet.l4Offset < packet.l3Offset || packet.l4Offset > frame.count { found.append("l4Offset \(packet.l4Offset) outside the frame") }
@@ -52,17 +57,17 @@ enum PacketProperties {
 
         // Forwarding: only a forwarded frame is changed, and then exactly as promised.
         let before = Array(bytes)
-        let decision = forwarder.process(bytes)
+        let decision = forwarder.process(&span)
         switch decision {
         case .forward(let action):
             guard let old = parsed else { found.append("forwarded a frame that does not parse"); break }
-            guard let new = try? ParsedPacket.parse(UnsafeRawBufferPointer(bytes)) else { found.append("a forwarded frame no longer parses"); break }
+            guard let new = try? ParsedPacket.parse(span.bytes) else { found.append("a forwarded frame no longer parses"); break }
             if new.ttlOrHopLimit != old.ttlOrHopLimit &- 1 { found.append("TTL \(old.ttlOrHopLimit) became \(new.ttlOrHopLimit)") }
             if old.ttlOrHopLimit <= 1 { found.append("forwarded with TTL \(old.ttlOrHopLimit)") }
             if MACAddress(bytes: Array(bytes[0..<6])) != action.destinationMAC || MACAddress(bytes: Array(bytes[6..<12])) != action.sourceMAC {
                 found.append("MACs not rewritten to the action's")
             }
-            if old.ipVersion == 4, !InternetChecksum.isValidIPv4Header(UnsafeRawBufferPointer(bytes), l3Offset: new.l3Offset, headerLength: new.ipHeaderLength) {
+            if old.ipVersion == 4, !InternetChecksum.isValidIPv4Header(span.bytes, l3Offset: new.l3Offset, headerLength: new.ipHeaderLength) {
                 found.append("IPv4 header checksum invalid after the TTL rewrite")
             }
             for index in 12..<frame.count where index != action.l3Offset + (old.ipVersion == 4 ? 8 : 7)

@@ -41,7 +41,7 @@ enum TestFrames {
         var header: [UInt8] = [0x40 | UInt8(headerLength / 4), 0]
         header += be16(UInt16(headerLength + payload.count)) + be16(identification) + be16(fragment)
         header += [ttl, ipProtocol, 0, 0] + be32(source) + be32(destination) + options
-        let checksum = header.withUnsafeBytes { InternetChecksum.compute($0) }
+        let checksum = InternetChecksum.compute(header.span.bytes)
         header[10] = UInt8(checksum >> 8)
         header[11] = UInt8(checksum & 0xff)
         var frame = ethernet(destination: destinationMAC, tags: tags, etherType: 0x0800) + header + payload
@@ -73,7 +73,7 @@ enum TestFrames {
     /// Whether the IPv4 header at `l3Offset` sums to zero (verifies).
     static func ipv4HeaderVerifies(_ frame: [UInt8], l3Offset: Int = 14) -> Bool {
         let headerLength = Int(frame[l3Offset] & 0x0f) * 4
-        return frame[l3Offset..<(l3Offset + headerLength)].withUnsafeBytes { InternetChecksum.compute($0) } == 0
+        return InternetChecksum.compute(frame[l3Offset..<(l3Offset + headerLength)].span.bytes) == 0
     }
 }
 
@@ -103,19 +103,20 @@ final class GuardedBuffer {
 
     /// Copies `bytes` to end at the guard page and calls `body` with them
     /// (writable); returns what `body` returns and the bytes afterwards.
-    func with<R>(_ bytes: [UInt8], _ body: (UnsafeMutableRawBufferPointer) -> R) -> (R, [UInt8]) {
+    func with<R>(_ bytes: [UInt8], _ body: (inout MutableRawSpan) -> R) -> (R, [UInt8]) {
         precondition(bytes.count <= pageSize)
         let start = region + pageSize - bytes.count
         let buffer = UnsafeMutableRawBufferPointer(start: start, count: bytes.count)
         if !bytes.isEmpty { buffer.copyBytes(from: bytes) }
-        let result = body(buffer)
+        var span = MutableRawSpan(_unsafeBytes: buffer)
+        let result = body(&span)
         return (result, Array(buffer))
     }
 
     /// Parses `bytes` placed against the guard page.
     func parse(_ bytes: [UInt8]) -> Result<ParsedPacket, ParseError> {
         with(bytes) { buffer in
-            Result { () throws(ParseError) in try ParsedPacket.parse(UnsafeRawBufferPointer(buffer)) }
+            Result { () throws(ParseError) in try ParsedPacket.parse(buffer.bytes) }
         }.0
     }
 }
@@ -130,5 +131,14 @@ struct SplitMix64: RandomNumberGenerator {
         z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
         z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
         return z ^ (z >> 31)
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// Calls `body` with the array's bytes as a `MutableRawSpan`.
+    mutating func withMutableBytes<R>(_ body: (inout MutableRawSpan) throws -> R) rethrows -> R {
+        var span = mutableSpan
+        var bytes = span.mutableBytes
+        return try body(&bytes)
     }
 }

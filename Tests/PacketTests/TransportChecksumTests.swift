@@ -75,28 +75,30 @@ struct TransportChecksumTests {
         for payloadLength in [0, 1, 7, 8, 33, 1400] {
             var (bytes, l3, end) = Self.frame(ipv6: ipv6, proto: proto, vlanTags: vlanTags,
                                               payload: (0..<payloadLength).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) })
-            let location = try #require(bytes.withUnsafeBytes { TransportChecksum.locate($0) })
+            let found = TransportChecksum.locate(bytes.span.bytes)
+            let location = try #require(found)
             #expect(location.start == l3 + (ipv6 ? 40 : 20))
             #expect(location.fieldOffset == (proto == 6 ? 16 : 6))
             #expect(location.end == end)
             Self.store(Self.partial(bytes, l3: l3, ipv6: ipv6, proto: proto, end: end), in: &bytes, at: location.field)
-            #expect(bytes.withUnsafeBytes { TransportChecksum.isPartial($0, at: location) }, "payload \(payloadLength)")
-            bytes.withUnsafeMutableBytes { TransportChecksum.finish($0, at: location) }
+            #expect(TransportChecksum.isPartial(bytes.span.bytes, at: location) == true, "payload \(payloadLength)")
+            bytes.withMutableBytes { TransportChecksum.finish(&$0, at: location) }
             let stored = UInt16(bytes[location.field]) << 8 | UInt16(bytes[location.field + 1])
             #expect(stored == Self.reference(bytes, l3: l3, ipv6: ipv6, proto: proto, end: end), "payload \(payloadLength)")
-            #expect(!bytes.withUnsafeBytes { TransportChecksum.isPartial($0, at: location) }, "a finished checksum is no longer partial")
+            #expect(TransportChecksum.isPartial(bytes.span.bytes, at: location) == false, "a finished checksum is no longer partial")
         }
     }
 
     @Test("a full checksum is not partial, and finishing it changes nothing")
     func fullUntouched() throws {
         var (bytes, l3, end) = Self.frame(proto: 6, payload: Array("full checksum".utf8))
-        let location = try #require(bytes.withUnsafeBytes { TransportChecksum.locate($0) })
+        let found = TransportChecksum.locate(bytes.span.bytes)
+            let location = try #require(found)
         let full = Self.reference(bytes, l3: l3, ipv6: false, proto: 6, end: end)
         Self.store(full, in: &bytes, at: location.field)
         let before = bytes
-        #expect(!bytes.withUnsafeBytes { TransportChecksum.isPartial($0, at: location) })
-        #expect(bytes.withUnsafeMutableBytes { TransportChecksum.finish($0) })
+        #expect(TransportChecksum.isPartial(bytes.span.bytes, at: location) == false)
+        #expect(bytes.withMutableBytes { TransportChecksum.finish(&$0) })
         #expect(bytes == before)
     }
 
@@ -104,7 +106,8 @@ struct TransportChecksumTests {
     func fullEqualToPseudoHeaderSum() throws {
         // Choose the last payload word so that the valid checksum is the pseudo-header sum itself.
         var (bytes, l3, end) = Self.frame(payload: [UInt8](repeating: 0x5a, count: 20))
-        let location = try #require(bytes.withUnsafeBytes { TransportChecksum.locate($0) })
+        let found = TransportChecksum.locate(bytes.span.bytes)
+            let location = try #require(found)
         let pseudo = Self.partial(bytes, l3: l3, ipv6: false, proto: 17, end: end)
         Self.store(0, in: &bytes, at: end - 2)
         let checksumWithZeroWord = Self.reference(bytes, l3: l3, ipv6: false, proto: 17, end: end)
@@ -115,19 +118,20 @@ struct TransportChecksumTests {
         Self.store(~UInt16(need), in: &bytes, at: end - 2)
         Self.store(pseudo, in: &bytes, at: location.field)
         #expect(Self.reference(bytes, l3: l3, ipv6: false, proto: 17, end: end) == pseudo, "the crafted packet's valid checksum is the pseudo-header sum")
-        #expect(bytes.withUnsafeBytes { TransportChecksum.isPartial($0, at: location) }, "indistinguishable from a partial one")
+        #expect(TransportChecksum.isPartial(bytes.span.bytes, at: location) == true, "indistinguishable from a partial one")
         let before = bytes
-        bytes.withUnsafeMutableBytes { TransportChecksum.finish($0, at: location) }
+        bytes.withMutableBytes { TransportChecksum.finish(&$0, at: location) }
         #expect(bytes == before, "finishing it gives the same, right, checksum")
     }
 
     @Test("Ethernet padding is not summed")
     func paddingExcluded() throws {
         var (bytes, l3, end) = Self.frame(payload: [1, 2, 3], padding: 17)
-        let location = try #require(bytes.withUnsafeBytes { TransportChecksum.locate($0) })
+        let found = TransportChecksum.locate(bytes.span.bytes)
+            let location = try #require(found)
         #expect(location.end == end && end < bytes.count)
         Self.store(Self.partial(bytes, l3: l3, ipv6: false, proto: 17, end: end), in: &bytes, at: location.field)
-        bytes.withUnsafeMutableBytes { TransportChecksum.finish($0, at: location) }
+        bytes.withMutableBytes { TransportChecksum.finish(&$0, at: location) }
         #expect(UInt16(bytes[location.field]) << 8 | UInt16(bytes[location.field + 1]) == Self.reference(bytes, l3: l3, ipv6: false, proto: 17, end: end))
     }
 
@@ -135,17 +139,17 @@ struct TransportChecksumTests {
     func noChecksum() throws {
         var (bytes, _, _) = Self.frame(payload: [9, 9, 9])
         let before = bytes
-        #expect(bytes.withUnsafeMutableBytes { TransportChecksum.finish($0) })
+        #expect(bytes.withMutableBytes { TransportChecksum.finish(&$0) })
         #expect(bytes == before, "a zero UDP checksum over IPv4 means none")
         var fragment = Self.frame(payload: [1]).bytes
         fragment[20] = 0x20  // more fragments
-        #expect(fragment.withUnsafeBytes { TransportChecksum.locate($0) } == nil)
+        #expect(TransportChecksum.locate(fragment.span.bytes) == nil)
         var icmp = Self.frame(payload: [1]).bytes
         icmp[23] = 1
-        #expect(icmp.withUnsafeBytes { TransportChecksum.locate($0) } == nil)
+        #expect(TransportChecksum.locate(icmp.span.bytes) == nil)
         let truncated = Array(Self.frame(proto: 6, payload: []).bytes.prefix(40))
-        #expect(truncated.withUnsafeBytes { TransportChecksum.locate($0) } == nil)
-        #expect([UInt8](repeating: 0, count: 10).withUnsafeBytes { TransportChecksum.locate($0) } == nil)
+        #expect(TransportChecksum.locate(truncated.span.bytes) == nil)
+        #expect(TransportChecksum.locate([UInt8](repeating: 0, count: 10).span.bytes) == nil)
     }
 
     @Test("the fast sum matches the byte-wise sum at every length and alignment")
@@ -159,7 +163,7 @@ struct TransportChecksumTests {
                 while index + 1 < slice.count { sum += UInt32(slice[index]) << 8 | UInt32(slice[index + 1]); index += 2 }
                 if index < slice.count { sum += UInt32(slice[index]) << 8 }
                 while sum >> 16 != 0 { sum = (sum & 0xffff) + (sum >> 16) }
-                let fast = data.withUnsafeBytes { TransportChecksum.sum(UnsafeRawBufferPointer(rebasing: $0[start..<(start + length)])) }
+                let fast = TransportChecksum.sum(data[start..<(start + length)].span.bytes)
                 #expect(fast == UInt16(sum) || (fast == 0 && sum == 0xffff) || (fast == 0xffff && sum == 0), "start \(start) length \(length)")
             }
         }

@@ -26,7 +26,7 @@ struct UDPPacketBuilderTests {
     @Test("the IPv4 header checksum verifies to zero")
     func checksum() {
         let frame = builder.make(frameLength: 200)
-        let verify = frame[14..<34].withUnsafeBytes { InternetChecksum.compute($0) }
+        let verify = InternetChecksum.compute(frame[14..<34].span.bytes)
         #expect(verify == 0)
     }
 
@@ -38,6 +38,6 @@ struct UDPPacketBuilderTests {
     @Test("RFC 1071 example")
     func rfc1071() {
         let bytes: [UInt8] = [0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]
-        #expect(bytes.withUnsafeBytes { InternetChecksum.compute($0) } == ~UInt16(0xddf2))
+        #expect(InternetChecksum.compute(bytes.span.bytes) == ~UInt16(0xddf2))
     }
 }

@@ -110,7 +110,7 @@ struct L3FIBTests {
         let total = routed.count - 14
         routed[16] = UInt8(total >> 8); routed[17] = UInt8(total & 0xff)
         routed[24] = 0; routed[25] = 0
-        let checksum = routed.withUnsafeBytes { InternetChecksum.compute(UnsafeRawBufferPointer(rebasing: $0[14..<42])) }
+        let checksum = InternetChecksum.compute(routed[14..<42].span.bytes)
         routed[24] = UInt8(checksum >> 8); routed[25] = UInt8(checksum & 0xff)
         let sent = try {
             var host = try PeerEndpoint(namespace: lab.hostA, interface: link.peerInterface)
@@ -355,7 +355,7 @@ struct L3FIBTests {
         }
         #expect(hairpinned.count == 50, "\(hairpinned.count) of 50 came back out of A (\(back.count) frames in all)")
         #expect(hairpinned.allSatisfy { $0[22] == 63 }, "TTL decremented")
-        #expect(hairpinned.allSatisfy { frame in frame.withUnsafeBytes { InternetChecksum.isValidIPv4Header($0, l3Offset: 14, headerLength: 20) } })
+        #expect(hairpinned.allSatisfy { frame in InternetChecksum.isValidIPv4Header(frame.span.bytes, l3Offset: 14, headerLength: 20) })
         #expect(L3FIBTests.sent(after, lab.portA) - L3FIBTests.sent(before, lab.portA) >= 50, "sent on A by userspace")
         #expect(Daemon.stop(daemon) == 0, "\(daemon.standardError)")
     }

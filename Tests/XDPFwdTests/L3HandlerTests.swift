@@ -66,7 +66,7 @@ struct L3HandlerTests {
         #expect(verdict == .transmit(socket: 1))
         #expect(Array(bytes[0..<6]) == L3HandlerTests.nextHopMAC && Array(bytes[6..<12]) == L3HandlerTests.egressMAC)
         #expect(bytes[22] == 63)
-        #expect(bytes.withUnsafeBytes { InternetChecksum.isValidIPv4Header($0, l3Offset: 14, headerLength: 20) })
+        #expect(InternetChecksum.isValidIPv4Header(bytes.span.bytes, l3Offset: 14, headerLength: 20) == true)
         #expect(Array(bytes[12...]).enumerated().allSatisfy { i, byte in i == 10 || i == 12 || i == 13 || byte == L3HandlerTests.ipv4[12 + i] },
                 "only the TTL and the header checksum changed after the MACs")
         #expect(again == nil, "the magic is erased: a later packet in this chunk cannot reuse the answer")
@@ -96,9 +96,9 @@ struct L3HandlerTests {
         var expiring = L3HandlerTests.ipv4
         expiring[22] = 1
         expiring[24] = 0; expiring[25] = 0
-        let checksum = expiring.withUnsafeBytes { InternetChecksum.compute(UnsafeRawBufferPointer(rebasing: $0[14..<34])) }
+        let checksum = InternetChecksum.compute(expiring[14..<34].span.bytes)
         expiring[24] = UInt8(checksum >> 8); expiring[25] = UInt8(checksum & 0xff)
-        #expect(expiring.withUnsafeBytes { InternetChecksum.isValidIPv4Header($0, l3Offset: 14, headerLength: 20) })
+        #expect(InternetChecksum.isValidIPv4Header(expiring.span.bytes, l3Offset: 14, headerLength: 20) == true)
         #expect(L3HandlerTests.withFrame(expiring, meta: L3HandlerTests.metadata(egress: 7)) { handler.route(&$0) } == .drop)
         #expect(handler.drops.ttlExpired == 1)
         var corrupt = L3HandlerTests.ipv4

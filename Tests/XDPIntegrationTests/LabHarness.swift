@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import Glibc
 import Packet
@@ -77,34 +78,54 @@ func readProcFile(_ path: String) -> String? {
 }
 
 /// 2 MiB huge pages reserved for a test (/proc/sys/vm/nr_hugepages raised
-/// only by what is missing) and given back when the value goes.
+/// only by what is missing, or with `exact` set so that exactly `pages` are
+/// free) and given back when the value goes. nr_hugepages is machine-wide:
+/// one reservation at a time in this process (the tests that use one wait
+/// for each other), so no test sees another's value.
 final class HugePageReservation {
     let original: Int
     private(set) var raised = false
+    private var held = true
+    private static let exclusive = DispatchSemaphore(value: 1)
 
-    init(pages: Int) throws {
-        func read(_ path: String, field: String? = nil) -> Int {
-            guard let text = readProcFile(path) else { return 0 }
-            guard let field else { return Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0 }
-            let line = text.split(separator: "\n").first { $0.hasPrefix(field + ":") } ?? ""
-            return Int(line.split(separator: " ").last ?? "") ?? 0
+    init(pages: Int, exact: Bool = false) throws {
+        Self.exclusive.wait()
+        original = Self.read("/proc/sys/vm/nr_hugepages")
+        do { try reserve(pages: pages, exact: exact) } catch {
+            restore()
+            throw error
         }
-        original = read("/proc/sys/vm/nr_hugepages")
-        let free = read("/proc/meminfo", field: "HugePages_Free")
-        if free < pages {
+    }
+
+    private static func read(_ path: String, field: String? = nil) -> Int {
+        guard let text = readProcFile(path) else { return 0 }
+        guard let field else { return Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0 }
+        let line = text.split(separator: "\n").first { $0.hasPrefix(field + ":") } ?? ""
+        return Int(line.split(separator: " ").last ?? "") ?? 0
+    }
+
+    private func reserve(pages: Int, exact: Bool) throws {
+        let free = Self.read("/proc/meminfo", field: "HugePages_Free")
+        if free < pages || (exact && free != pages) {
             try "\(original + pages - free)".write(toFile: "/proc/sys/vm/nr_hugepages", atomically: false, encoding: .utf8)
             raised = true
         }
-        let now = read("/proc/meminfo", field: "HugePages_Free")
-        if now < pages {
-            Issue.record("only \(now) free 2 MiB huge pages after asking for \(pages) (memory too fragmented?)")
+        let now = Self.read("/proc/meminfo", field: "HugePages_Free")
+        if now < pages || (exact && now != pages) {
+            Issue.record("\(now) free 2 MiB huge pages after asking for \(exact ? "exactly " : "")\(pages) (memory too fragmented?)")
             throw XDPError(.outOfMemory, operation: "reserve huge pages")
         }
     }
 
-    deinit {
+    private func restore() {
+        guard held else { return }
+        held = false
         if raised { try? "\(original)".write(toFile: "/proc/sys/vm/nr_hugepages", atomically: false, encoding: .utf8) }
+        raised = false
+        Self.exclusive.signal()
     }
+
+    deinit { restore() }
 }
 
 /// The kernel page size of the mapping that holds `address` (from /proc/self/smaps), in KiB.

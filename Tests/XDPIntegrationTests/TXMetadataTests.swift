@@ -13,7 +13,7 @@ struct TXMetadataTests {
         var packet = packet
         let udpLength = packet.count - 34
         let pseudo: [UInt8] = Array(packet[26..<34]) + [0, 17, UInt8(udpLength >> 8), UInt8(udpLength & 0xff)]
-        let sum = pseudo.withUnsafeBytes { ~InternetChecksum.compute($0) }
+        let sum = ~InternetChecksum.compute(pseudo.span.bytes)
         packet[40] = UInt8(sum >> 8)
         packet[41] = UInt8(sum & 0xff)
         return packet
@@ -22,14 +22,14 @@ struct TXMetadataTests {
     /// What checksum offload stores when it sums `packet[34..<end]` (the
     /// field holding the pseudo-header sum, as `offloadReady` leaves it).
     static func offloadChecksum(_ packet: [UInt8], summingUpTo end: Int) -> UInt16 {
-        Array(offloadReady(packet)[34..<end]).withUnsafeBytes { InternetChecksum.compute($0) }
+        InternetChecksum.compute(offloadReady(packet)[34..<end].span.bytes)
     }
 
     /// Whether a UDP/IPv4 frame's checksum verifies.
     static func udpChecksumValid(_ packet: [UInt8]) -> Bool {
         let udpLength = packet.count - 34
         let covered: [UInt8] = Array(packet[26..<34]) + [0, 17, UInt8(udpLength >> 8), UInt8(udpLength & 0xff)] + Array(packet[34...])
-        return covered.withUnsafeBytes { InternetChecksum.compute($0) } == 0
+        return InternetChecksum.compute(covered.span.bytes) == 0
     }
 
     @Test("checksum offload requested per packet is filled in (XDP_UMEM_TX_SW_CSUM), others left alone",

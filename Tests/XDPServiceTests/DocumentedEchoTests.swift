@@ -11,16 +11,12 @@ import XDPService
 /// Answers each UDP datagram with itself: addresses and ports swapped in place.
 struct DocumentedEchoHandler: PacketHandler {
     mutating func handle(_ frame: inout Frame) -> PacketVerdict {
-        frame.withUnsafeMutableBytes { bytes in
-            guard let udp = try? ParsedPacket.parse(UnsafeRawBufferPointer(bytes)),
-                  udp.ipVersion == 4, udp.ipProtocol == 17, !udp.isFragment else { return .drop }
-            func swap(_ a: Int, _ b: Int, _ count: Int) { for i in 0..<count { bytes.swapAt(a + i, b + i) } }
-            swap(0, 6, 6)                                   // MAC addresses
-            swap(udp.l3Offset + 12, udp.l3Offset + 16, 4)   // IPv4 addresses
-            swap(udp.l4Offset, udp.l4Offset + 2, 2)         // UDP ports
-            TransportChecksum.finish(bytes)                 // a client with checksum offload sent a partial one
-            return .transmit                                // back out of the queue it came in on
-        }
+        var bytes = frame.mutableBytes                  // the frame's bytes, checked, no pointer
+        guard let udp = try? ParsedPacket.parse(bytes.bytes),
+              udp.ipProtocol == 17, !udp.isFragment else { return .drop }
+        udp.swapEndpoints(in: &bytes)                   // MAC and IP addresses, UDP ports
+        TransportChecksum.finish(&bytes)                // a client with checksum offload sent a partial one
+        return .transmit                                // back out of the queue it came in on
     }
 }
 
@@ -46,7 +42,7 @@ struct DocumentedEchoTests {
         let request = builder.make(frameLength: 80, payload: Array("hello".utf8))
         var frame = umem.pool.allocate()!
         frame.length = request.count
-        frame.withUnsafeMutableBytes { bytes in request.withUnsafeBytes { bytes.copyMemory(from: $0) } }
+        do { var bytes = frame.mutableBytes; for (i, byte) in request.enumerated() { bytes.storeBytes(of: byte, toByteOffset: i, as: UInt8.self) } }
         var handler = DocumentedEchoHandler()
         let verdict = handler.handle(&frame)
         #expect(verdict == .transmit)

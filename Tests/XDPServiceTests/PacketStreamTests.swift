@@ -90,7 +90,11 @@ struct PacketStreamTests {
                         for i in 0..<6 { bytes.swapAt(i, i + 6) }
                         for i in 0..<4 { bytes.swapAt(26 + i, 30 + i) }
                         for i in 0..<2 { bytes.swapAt(34 + i, 36 + i) }
-                        TransportChecksum.finish(bytes)  // the client leaves its checksum to offload
+                    }
+                    do {
+                        var span = reply.mutableSpan
+                        var bytes = span.mutableBytes
+                        TransportChecksum.finish(&bytes)  // the client leaves its checksum to offload
                     }
                     try? await stream.send(reply, queue: packet.queue)
                 }

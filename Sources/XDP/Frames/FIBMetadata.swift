@@ -61,12 +61,12 @@ public struct FIBMetadata: Sendable, Equatable {
     /// - Parameter bytes: The frame; at least 12 bytes.
     /// - Returns: `false`, writing nothing, when the frame is shorter.
     @inlinable @inline(__always)
-    public func writeEthernetAddresses(to bytes: UnsafeMutableRawBufferPointer) -> Bool {
-        guard bytes.count >= 12, let base = bytes.baseAddress else { return false }
-        base.storeBytes(of: UInt32(truncatingIfNeeded: destinationMAC >> 16).bigEndian, as: UInt32.self)
-        base.storeBytes(of: UInt16(truncatingIfNeeded: destinationMAC).bigEndian, toByteOffset: 4, as: UInt16.self)
-        base.storeBytes(of: UInt32(truncatingIfNeeded: sourceMAC >> 16).bigEndian, toByteOffset: 6, as: UInt32.self)
-        base.storeBytes(of: UInt16(truncatingIfNeeded: sourceMAC).bigEndian, toByteOffset: 10, as: UInt16.self)
+    public func writeEthernetAddresses(to bytes: inout MutableRawSpan) -> Bool {
+        guard bytes.byteCount >= 12 else { return false }
+        bytes.storeBytes(of: UInt32(truncatingIfNeeded: destinationMAC >> 16).bigEndian, toByteOffset: 0, as: UInt32.self)
+        bytes.storeBytes(of: UInt16(truncatingIfNeeded: destinationMAC).bigEndian, toByteOffset: 4, as: UInt16.self)
+        bytes.storeBytes(of: UInt32(truncatingIfNeeded: sourceMAC >> 16).bigEndian, toByteOffset: 6, as: UInt32.self)
+        bytes.storeBytes(of: UInt16(truncatingIfNeeded: sourceMAC).bigEndian, toByteOffset: 10, as: UInt16.self)
         return true
     }
 }
