@@ -229,7 +229,7 @@ func kernelPageSize(of address: UnsafeMutableRawPointer) -> Int? {
 func udpChecksumValid(_ packet: [UInt8]) -> Bool {
     let udpLength = packet.count - 34
     let covered: [UInt8] = Array(packet[26..<34]) + [0, 17, UInt8(udpLength >> 8), UInt8(udpLength & 0xff)] + Array(packet[34...])
-    return covered.withUnsafeBytes { InternetChecksum.compute($0) } == 0
+    return InternetChecksum.compute(covered.span.bytes) == 0
 }
 
 /// The frame with its UDP checksum field holding the pseudo-header sum, as
@@ -238,7 +238,7 @@ func offloadReady(_ packet: [UInt8]) -> [UInt8] {
     var packet = packet
     let udpLength = packet.count - 34
     let pseudo: [UInt8] = Array(packet[26..<34]) + [0, 17, UInt8(udpLength >> 8), UInt8(udpLength & 0xff)]
-    let sum = pseudo.withUnsafeBytes { ~InternetChecksum.compute($0) }
+    let sum = ~InternetChecksum.compute(pseudo.span.bytes)
     packet[40] = UInt8(sum >> 8)
     packet[41] = UInt8(sum & 0xff)
     return packet
