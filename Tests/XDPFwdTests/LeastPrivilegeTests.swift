@@ -41,7 +41,11 @@ struct LeastPrivilegeTests {
     @Test("run inside the namespace: every thread keeps only CAP_NET_ADMIN, and the daemon still forwards, reattaches, reloads and detaches")
     func onlyNetAdminRemains() throws {
         let lab = try ForwardingLab(.bridge)
-        let daemon = try ToolProcess(tool: "xdpfwd", ["run", "--mode", "xconnect", "-i", lab.portA, "-i", lab.portB, "--metrics", "off"],
+        // From a file, so that SIGHUP has something to re-read and apply.
+        let text = "mode: xconnect\nports:\n  - interface: \(lab.portA)\n  - interface: \(lab.portB)\nmetrics: \"off\"\n"
+        let path = try ConfigurationCheckTests.write(text)
+        defer { unlink(path) }
+        let daemon = try ToolProcess(tool: "xdpfwd", ["run", "--config", path],
                                      prefix: ["ip", "netns", "exec", lab.device])
         #expect(try waitForProgram(lab.lab, interface: lab.portB))
         #expect(try lab.ping(lab.addressB, count: 20) == 20)
@@ -62,14 +66,16 @@ struct LeastPrivilegeTests {
         let back = try lab.lab.inDevice { () throws(XDPError) -> UInt32? in XDPProgram.attachedProgramID(interface: lab.portA) }
         #expect(back != nil, "reattached without CAP_BPF or CAP_SYS_ADMIN: \(daemon.standardError)")
         #expect(try lab.ping(lab.addressB, count: 10) == 10)
-        // ...SIGHUP reloads with no capability at all...
+        // ...SIGHUP re-reads the file and applies a live change with no capability at all...
+        try (text + "program_loss_policy: exit\n").write(toFile: path, atomically: true, encoding: .utf8)
+        chmod(path, 0o644)
         kill(daemon.pid, SIGHUP)
-        usleep(300_000)
+        usleep(600_000)
         #expect(try lab.ping(lab.addressB, count: 10) == 10)
         // ...and detaching at stop.
         #expect(Daemon.stop(daemon) == 0, "\(daemon.standardError)")
         #expect(daemon.standardError.contains("capabilities: gave up"))
-        #expect(daemon.standardError.contains("reload (SIGHUP)"), "\(daemon.standardError)")
+        #expect(daemon.standardError.contains("reload (SIGHUP): program_loss_policy \"reattach\" -> \"exit\" (applied)"), "\(daemon.standardError)")
         for port in [lab.portA, lab.portB] {
             let left = try lab.lab.inDevice { () throws(XDPError) -> UInt32? in XDPProgram.attachedProgramID(interface: port) }
             #expect(left == nil, "\(port): nothing left attached after a clean stop")
