@@ -115,17 +115,31 @@ struct ErrorTests {
     }
 
     @Test("memlock limit below the UMEM without CAP_IPC_LOCK: ENOMEM naming the limit")
-    func memlockTooLow() throws {
+    func memlockTooLow() async throws {
         try requireRoot()
-        let original = cxdp_memlock_limit()
-        #expect(cxdp_set_memlock_limit(min(original, 1 << 20)) == 0)
-        defer { _ = cxdp_set_memlock_limit(original) }
-        let error = try withoutCapabilities(1 << 14) { () throws(XDPError) -> XDPError? in  // CAP_IPC_LOCK
-            do throws(XDPError) { _ = try UMEM(configuration: UMEMConfiguration(frameCount: 4096, frameSize: 4096)) } catch { return error }
-            return nil
+        // In a child process (an exit test): the memlock limit is the
+        // process's, and suites running beside this one must never see it lowered.
+        // Exit codes: 1 wrong error, 2 limit not lowered, 3 capability not dropped.
+        await #expect(processExitsWith: .exitCode(0)) {
+            let original = cxdp_memlock_limit()
+            guard cxdp_set_memlock_limit(min(original, 1 << 20)) == 0 else {
+                exit(2)
+            }
+            var found: XDPError?
+            do throws(XDPError) {
+                found = try withoutCapabilities(1 << 14) { () throws(XDPError) -> XDPError? in  // CAP_IPC_LOCK
+                    do throws(XDPError) { _ = try UMEM(configuration: UMEMConfiguration(frameCount: 4096, frameSize: 4096)) } catch { return error }
+                    return nil
+                }
+            } catch {
+                exit(3)
+            }
+            guard let error = found, error.kind == .outOfMemory || error.kind == .permissionDenied,
+                  error.description.contains("memlock") else {
+                exit(1)
+            }
+            exit(0)
         }
-        #expect(error?.kind == .outOfMemory || error?.kind == .permissionDenied, "\(String(describing: error))")
-        #expect(error?.description.contains("memlock") == true, "\(String(describing: error))")
     }
 }
 
