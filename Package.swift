@@ -169,11 +169,14 @@ let package = Package(
         // xskxceiver-style cases on two existing, wired NICs with every socket
         // in zero-copy: the emulated-NIC lab runs it in its guest
         // (scripts/emulated-nic/guest-conformance.sh). Test-only: no product.
+        // Its own XDP programs (xsk_test_progs.bpf.c) are embedded by EmbedBPF.
         .executableTarget(
             name: "nic-conformance",
             dependencies: ["XDP", "XDPControl", "Packet"],
             path: "Tests/EmulatedNIC/nic-conformance",
-            swiftSettings: swiftSettings
+            exclude: ["xsk_test_progs.bpf.c"],
+            swiftSettings: swiftSettings,
+            plugins: ["EmbedBPF"]
         ),
         // What the package's command-line tools share (their entry point).
         .target(

@@ -8,8 +8,14 @@
 //
 // Usage: nic-conformance TX_IFACE RX_IFACE [CASE...]
 // Cases: headroom invalid-tx rx-ring-full rx-dropped tx-metadata unaligned-huge
-// order-at-queue-exhaustion (default: all but the last two; unaligned-huge
-// needs free 2 MiB huge pages, order-at-queue-exhaustion fails on QEMU 7.2).
+// order-at-queue-exhaustion, and by xskxceiver's names (XSKCases.swift):
+// SEND_RECEIVE_SINGLE_PKT POLL_RXQ_FULL POLL_TXQ_FULL ALIGNED_INV_DESC
+// UNALIGNED_INV_DESC XDP_PROG_CLEANUP HW_SW_MIN_RING_SIZE HW_SW_MAX_RING_SIZE
+// XDP_DROP_HALF XDP_METADATA_COPY XDP_ADJUST_TAIL_SHRINK XDP_ADJUST_TAIL_GROW
+// (default: all but unaligned-huge and UNALIGNED_INV_DESC, which need free
+// 2 MiB huge pages, order-at-queue-exhaustion, which fails on QEMU 7.2, and
+// the HW_SW cases, which change the NICs' rings). The cases with a program
+// of their own run last, after the embedded program is detached.
 // Prints "PASS: ..." or "FAIL: ..." per case; exits with the number failed.
 import Glibc
 import Packet
@@ -104,7 +110,7 @@ func exchange(_ packets: [[UInt8]], from sender: inout Endpoint, to receiver: in
     let deadline = Deadline(seconds: timeout)
     while (completed < packets.count || received.count < expected) && !deadline.passed {
         var progress = false
-        let done = sender.socket.completion.drain(into: &sender.umem.pool)
+        let done = sender.socket.completion.drainSkippingFrameless(into: &sender.umem.pool)
         completed += done
         var pushed = 0
         let room = next < packets.count ? sender.socket.tx.freeCount(wanting: 64) : 0
@@ -186,7 +192,7 @@ func drainCompletions(_ endpoint: inout Endpoint, expecting: Int, seconds: Doubl
     let deadline = Deadline(seconds: seconds)
     while taken < expecting && !deadline.passed {
         endpoint.socket.kickTransmit()
-        taken += endpoint.socket.completion.drain(into: &endpoint.umem.pool)
+        taken += endpoint.socket.completion.drainSkippingFrameless(into: &endpoint.umem.pool)
         if taken < expecting { endpoint.socket.poll(forTransmit: true, timeoutMilliseconds: 10) }
     }
     return taken
@@ -319,7 +325,7 @@ struct Cases {
         // The kernel completes invalid descriptors unsent (copy mode and, on
         // 7.3, zero-copy): wait a moment for those.
         let (completed, received) = exchange([], from: &sender, to: &receiver, expect: packets.count)
-        var taken = completed + sender.socket.completion.drain(into: &sender.umem.pool)
+        var taken = completed + sender.socket.completion.drainSkippingFrameless(into: &sender.umem.pool)
         taken += drainCompletions(&sender, expecting: packets.count + invalid - taken, seconds: 0.5)
         let stats = try sender.socket.statistics()
         try check(stats.txInvalidDescriptors == UInt64(invalid), "tx_invalid_descs \(stats.txInvalidDescriptors), want \(invalid)")
@@ -476,45 +482,97 @@ struct Cases {
     }
 }
 
+/// xskxceiver's cases by name, on the embedded redirect program (shared by
+/// the cases, attached once).
+let embeddedProgramCases: [String] = [
+    "SEND_RECEIVE_SINGLE_PKT", "POLL_RXQ_FULL", "POLL_TXQ_FULL", "ALIGNED_INV_DESC", "UNALIGNED_INV_DESC",
+    "XDP_PROG_CLEANUP", "HW_SW_MIN_RING_SIZE", "HW_SW_MAX_RING_SIZE",
+]
+/// Cases with a program of their own (xsk_test_progs.bpf.c), each attaching
+/// it through the custom-program path: they run after the embedded program
+/// is detached.
+let ownProgramCases = ["XDP_DROP_HALF", "XDP_METADATA_COPY", "XDP_ADJUST_TAIL_SHRINK", "XDP_ADJUST_TAIL_GROW"]
+
+/// Runs the case `name` on the shared embedded program.
+func embeddedProgramCase(_ name: String, _ cases: Cases, _ program: borrowing XDPProgram) throws -> String {
+    switch name {
+    case "headroom": try cases.headroom(program)
+    case "invalid-tx": try cases.invalidTX(program)
+    case "rx-ring-full": try cases.rxRingFull(program)
+    case "rx-dropped": try cases.rxDropped(program)
+    case "tx-metadata": try cases.txMetadata(program)
+    case "order-at-queue-exhaustion": try cases.orderAtQueueExhaustion(program)
+    case "unaligned-huge": try cases.unalignedHuge(program)
+    case "SEND_RECEIVE_SINGLE_PKT": try cases.sendReceiveSinglePacket(program)
+    case "POLL_RXQ_FULL": try cases.pollRXQueue(program)
+    case "POLL_TXQ_FULL": try cases.pollTXQueueFull(program)
+    case "ALIGNED_INV_DESC": try cases.alignedInvalidDescriptors4K(program)
+    case "UNALIGNED_INV_DESC": try cases.unalignedInvalidDescriptors(program)
+    case "XDP_PROG_CLEANUP": try cases.xdpProgCleanup(program)
+    case "HW_SW_MIN_RING_SIZE": try cases.hwSwMinRingSize(program)
+    default: try cases.hwSwMaxRingSize(program)
+    }
+}
+
 func runCases() -> Int32 {
     let arguments = Array(CommandLine.arguments.dropFirst())
     let all = ["headroom", "invalid-tx", "rx-ring-full", "rx-dropped", "tx-metadata", "unaligned-huge", "order-at-queue-exhaustion"]
+        + embeddedProgramCases + ownProgramCases
     guard arguments.count >= 2, arguments[2...].allSatisfy(all.contains) else {
         print("usage: nic-conformance TX_IFACE RX_IFACE [\(all.joined(separator: "|"))...]")
         return 2
     }
     let (tx, rx) = (arguments[0], arguments[1])
-    let chosen = arguments.count > 2 ? Array(arguments[2...]) : all.filter { $0 != "unaligned-huge" && $0 != "order-at-queue-exhaustion" }
+    // Not by default: those that need huge pages, fail on QEMU 7.2, or change the NICs' rings.
+    let optIn: Set = ["unaligned-huge", "order-at-queue-exhaustion", "UNALIGNED_INV_DESC", "HW_SW_MIN_RING_SIZE", "HW_SW_MAX_RING_SIZE"]
+    let chosen = arguments.count > 2 ? Array(arguments[2...]) : all.filter { !optIn.contains($0) }
     let cases: Cases
-    let program: XDPProgram
     do {
         cases = Cases(tx: tx, rx: rx, wire: Wire(senderMAC: try InterfaceAddress.mac(of: tx), receiverMAC: try InterfaceAddress.mac(of: rx)))
-        program = try XDPProgram(interface: rx, mode: .native)
     } catch {
         print("FAIL: setup on \(tx) -> \(rx): \(error)")
         return 1
     }
     var failed: Int32 = 0
-    for name in chosen {
+    func run(_ name: String, _ body: () throws -> String) {
         let started = ContinuousClock.now
         do {
-            let line: String
-            switch name {
-            case "headroom": line = try cases.headroom(program)
-            case "invalid-tx": line = try cases.invalidTX(program)
-            case "rx-ring-full": line = try cases.rxRingFull(program)
-            case "rx-dropped": line = try cases.rxDropped(program)
-            case "tx-metadata": line = try cases.txMetadata(program)
-            case "order-at-queue-exhaustion": line = try cases.orderAtQueueExhaustion(program)
-            default: line = try cases.unalignedHuge(program)
-            }
-            print("PASS: \(line) (\(ContinuousClock.now - started))")
+            print("PASS: \(try body()) (\(ContinuousClock.now - started))")
         } catch {
             print("FAIL: \(name): \(error)")
             failed += 1
         }
     }
-    _ = consume program
+    let shared = chosen.filter { !ownProgramCases.contains($0) }
+    if !shared.isEmpty {
+        let program: XDPProgram
+        do {
+            program = try XDPProgram(interface: rx, mode: .native)
+        } catch {
+            print("FAIL: attach the embedded program to \(rx): \(error)")
+            return 1
+        }
+        for name in shared {
+            let started = ContinuousClock.now
+            do {
+                print("PASS: \(try embeddedProgramCase(name, cases, program)) (\(ContinuousClock.now - started))")
+            } catch {
+                print("FAIL: \(name): \(error)")
+                failed += 1
+            }
+        }
+        _ = consume program  // detached: the own-program cases attach theirs
+    }
+    for name in chosen where ownProgramCases.contains(name) {
+        run(name) {
+            switch name {
+            case "XDP_DROP_HALF": try cases.xdpDropHalf()
+            case "XDP_METADATA_COPY": try cases.xdpMetadataCopy()
+            case "XDP_ADJUST_TAIL_SHRINK": try cases.xdpAdjustTail(by: -4)
+            default: try cases.xdpAdjustTail(by: 4)
+            }
+        }
+    }
     return failed
 }
 
