@@ -87,17 +87,18 @@ extension Socket {
         _ ready: Int, from rx: inout RXRing, recyclingTo fill: inout FillRing, sendingTo tx: inout TXRing,
         pool: inout FramePool, handler: inout Handler
     ) -> BatchResult {
-        var fillRoom = fill.freeCount(wanting: ready)
-        var txRoom = tx.freeCount(wanting: ready)
+        // The fill ring's slots as locals, so the loop keeps its index in a register.
+        var fillSlots = fill.ring.reserve(upTo: UInt32(truncatingIfNeeded: ready))
+        // A handler that never transmits needs no TX room (and no read of the TX ring).
+        var txRoom = Handler.transmits ? tx.freeCount(wanting: ready) : 0
         var result = BatchResult(packets: ready)
         for _ in 0..<ready {
-            var frame = rx.receive()
+            var frame = rx.receiveReserved()
             result.bytes &+= frame.length
             switch handler.handle(&frame) {
             case .drop:
-                if fillRoom > 0 {
-                    fill.pushReserved(frame)
-                    fillRoom &-= 1
+                if fillSlots.room > 0 {
+                    fillSlots.append(frame.surrender().chunk)
                 } else {
                     pool.release(frame)
                 }
@@ -113,6 +114,7 @@ extension Socket {
                 }
             }
         }
+        fill.ring.commit(fillSlots)
         return result
     }
 

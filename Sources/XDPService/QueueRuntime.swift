@@ -31,7 +31,9 @@ final class QueueRuntime: @unchecked Sendable {
     enum Phase { case ready, running, stopped }
 
     @usableFromInline
-    init(configuration: PacketServiceConfiguration) throws(XDPError) {
+    /// - Parameter transmitReserve: Frames per queue kept in the pool for
+    ///   packets the application sends on its own (``PacketStream``).
+    init(configuration: PacketServiceConfiguration, transmitReserve: Int = 0) throws(XDPError) {
         try configuration.validate()
         self.configuration = configuration
         let discover = { () throws(XDPError) -> (Interface, QueuePlan) in
@@ -78,7 +80,8 @@ final class QueueRuntime: @unchecked Sendable {
             for worker in plan.workers {
                 let queues = try QueueRuntime.inNamespace(configuration.namespace) { () throws(XDPError) -> WorkerQueues in
                     try WorkerQueues(serving: worker.assignments, framesPerSocket: configuration.framesPerQueue,
-                                     frameSize: configuration.frameSize, socketConfiguration: socketConfiguration) { (socket: borrowing Socket) throws(XDPError) in
+                                     frameSize: configuration.frameSize, socketConfiguration: socketConfiguration,
+                                     transmitReserve: transmitReserve) { (socket: borrowing Socket) throws(XDPError) in
                         try program?.register(socket)
                         try pluginMap?.register(socket)
                         zeroCopy = socket.isZeroCopy
