@@ -159,8 +159,9 @@ final class BenchmarkSession {
             var output: Socket?
             if let second = plan.secondInterface {
                 var secondSocket = try Socket(umem: umem, interface: second, queue: queue, configuration: plan.socket)
-                // Half the frames wait on each port's fill ring.
-                secondSocket.fill.refill(from: &umem.pool, upTo: umem.pool.count / 2)
+                // A quarter of the frames wait on the second port's fill ring (the
+                // return direction), the rest on the first port's (below).
+                secondSocket.fill.refill(from: &umem.pool, upTo: umem.pool.count / 4)
                 try secondProgram?.register(secondSocket)
                 output = consume secondSocket
             }
@@ -338,7 +339,11 @@ final class BenchmarkSession {
                 : BatchResult()
             let handled = forward.packets + back.packets
             budget.refund(wanted - handled)
-            if handled < wanted, plan.wait == .pollWhenIdle { state.socket.poll(timeoutMilliseconds: 1) }
+            if handled < wanted, plan.wait == .pollWhenIdle {
+                // poll() drives TX only on the socket it waits on (copy mode).
+                output.kickPendingTransmit()
+                state.socket.poll(timeoutMilliseconds: 1)
+            }
             if handled == 0 { continue }
             packets &+= UInt64(handled)
             bytes &+= UInt64(forward.bytes + back.bytes)
