@@ -6,7 +6,7 @@
 #
 #   Benchmarks/callgrind.sh [RATE_PPS (0: flood)] [SHORT_S] [LONG_S]
 #
-# Tools measured: the release xdpbench (`rxdrop`), xdpref (`rxdrop -p`), and
+# Tools measured (TOOLS="xdpbench xdpref xdpsock" to choose): the release xdpbench (`rxdrop`), xdpref (`rxdrop -p`), and
 # xdpsock (`-r -p -c`) when XDPSOCK names an executable you built yourself
 # (bpf-examples' AF_XDP-example; not part of this repository).
 # valgrind 3.19 cannot read Swift 6.3's DWARF 5: the Swift binary is run
@@ -48,6 +48,26 @@ sleep 1
 
 instructions() { awk '/^summary:/ { print $2 }' "$1"; }
 
+# Calls of functions whose name contains $2 in callgrind file $1 (the batch
+# function: Socket.receiveBatch; poll for the C tools, one per batch with -p).
+calls_of() {
+    python3 - "$1" "$2" <<'EOF'
+import re, sys
+names, total, current = {}, 0, None
+for line in open(sys.argv[1], errors="replace"):
+    m = re.match(r"c?fn=\((\d+)\)(?: (.*))?", line)
+    if m:
+        if m.group(2):
+            names[m.group(1)] = m.group(2).strip()
+        if line.startswith("cfn="):
+            current = names.get(m.group(1), "")
+        continue
+    if line.startswith("calls=") and current is not None and sys.argv[2] in current:
+        total += int(line.split()[0][6:])
+print(total)
+EOF
+}
+
 # $1 tool, $2 seconds -> "instructions packets"
 run_dut() {
     local tool=$1 secs=$2 file="$OUT/$1.$2.out" log="$OUT/$1.$2.log"
@@ -76,22 +96,29 @@ EOF
         nsenter --net=/run/netns/"$DUT_NS" taskset -c 1 valgrind --tool=callgrind --callgrind-out-file="$file" \
             "$XDPSOCK" -r -p -c -i "$DUT_IF" -q 0 -d "$secs" -a -x >"$log" 2>"$log.err" || true
         # The last "rx" line of the statistics: "rx  PPS  PACKETS".
-        awk '$1 == "rx" && $2 ~ /^[0-9]+$/ { n = $3 } END { gsub(",", "", n); print n }' "$log" >"$log.packets"
+        awk '$1 == "rx" && $2 ~ /^[0-9]+$/ { n = $3 } $1 == "opt" && $2 == "polls" { p = $4 } END { gsub(",", "", n); print n, "opt_polls=" p }' "$log" >"$log.packets"
         ;;
     esac
     echo "$(instructions "$file") $(cat "$log.packets")"
 }
 
-tools="xdpbench xdpref"
-[ -n "${XDPSOCK:-}" ] && [ -x "$XDPSOCK" ] && tools="$tools xdpsock"
-printf '| tool | rate (pps) | packets short/long | instructions short/long | instructions per packet |\n|---|---|---|---|---|\n' >"$OUT/table.md"
+tools=${TOOLS:-xdpbench xdpref}
+[ -z "${TOOLS:-}" ] && [ -n "${XDPSOCK:-}" ] && [ -x "$XDPSOCK" ] && tools="$tools xdpsock"
+printf '| tool | rate (pps) | packets short/long | instructions short/long | instructions per packet | packets per batch |\n|---|---|---|---|---|---|\n' >"$OUT/table.md"
 for tool in $tools; do
     read -r i1 p1 rest1 < <(run_dut "$tool" "$SHORT")
     read -r i2 p2 rest2 < <(run_dut "$tool" "$LONG")
     per=$(python3 -c "print(round(($i2 - $i1) / max(1, $p2 - $p1), 1))")
+    # Batches: xdpbench's receiveBatch calls; the C tools' poll() calls (-p:
+    # one batch per poll that says ready).
+    case $tool in
+    xdpbench) b1=$(calls_of "$OUT/$tool.$SHORT.out" receiveBatch); b2=$(calls_of "$OUT/$tool.$LONG.out" receiveBatch) ;;
+    *) b1=$(calls_of "$OUT/$tool.$SHORT.out" poll); b2=$(calls_of "$OUT/$tool.$LONG.out" poll) ;;
+    esac
+    perbatch=$(python3 -c "d = (${b2:-0}) - (${b1:-0}); print(round(($p2 - $p1) / d, 1) if d > 0 else '')")
     echo "$tool short: $p1 packets, $i1 instr; $rest1" >&2
     echo "$tool long:  $p2 packets, $i2 instr; $rest2" >&2
-    printf '| %s | %s | %s / %s | %s / %s | %s |\n' "$tool" "$RATE" "$p1" "$p2" "$i1" "$i2" "$per" >>"$OUT/table.md"
+    printf '| %s | %s | %s / %s | %s / %s | %s | %s |\n' "$tool" "$RATE" "$p1" "$p2" "$i1" "$i2" "$per" "$perbatch" >>"$OUT/table.md"
 done
 cat "$OUT/table.md"
 echo "callgrind files in $OUT (callgrind_annotate $OUT/xdpbench.$LONG.out)" >&2
