@@ -141,12 +141,18 @@ def parse_json_tool(text):
             "rx_ring_full": stats.get("rx_ring_full"), "fill_ring_empty": stats.get("rx_fill_ring_empty_descs")}
 
 
-def parse(tool, text):
-    return {"xdpsock": parse_xdpsock, "testpmd": parse_testpmd}.get(tool, parse_json_tool)(text)
+def parse(tool, text, mode="rxdrop"):
+    r = {"xdpsock": parse_xdpsock, "testpmd": parse_testpmd}.get(tool, parse_json_tool)(text)
+    if mode == "txonly" and tool in ("xdpsock", "testpmd"):
+        r["packets"] = r["tx"] or 0
+    if not r["packets"]:
+        print(f"{tool} {mode}: nothing counted; its output ends:\n" + "\n".join(text.strip().splitlines()[-8:]), file=sys.stderr)
+    return r
 
 
 def one_run(tool, mode, attach, seconds):
     """Returns a dict: offered (pps), delivered (fraction), rate (pps), drops."""
+    time.sleep(1.2)  # the kernel frees the previous run's queue asynchronously (EBUSY for about a second)
     if mode == "txonly":
         if tool == "xdpbench":
             cmd = [SWIFT, "txonly", "--netns", PEER_NS, "-i", PEER_IF, "--cpus", str(APP_CPU), "-d", str(seconds), "--json"]
@@ -156,12 +162,12 @@ def one_run(tool, mode, attach, seconds):
             cmd = dut_command(tool, mode, attach, seconds)
         if tool == "testpmd":
             with subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
-                time.sleep(seconds)
+                time.sleep(seconds + 2.5)  # EAL and port setup (about 2 s here), then the window
                 out, _ = proc.communicate(input="\n", timeout=30)
-            r = parse(tool, out)
+            r = parse(tool, out, mode)
         else:
             out = run(cmd, timeout=seconds + 30)
-            r = parse(tool, out.stdout + out.stderr)
+            r = parse(tool, out.stdout + out.stderr, mode)
         pps = r["packets"] / seconds
         return {"offered": pps, "delivered": 1.0, "rate": pps, "rx_ring_full": None, "fill_ring_empty": None}
     started = time.monotonic()
