@@ -34,7 +34,7 @@ public struct WorkerQueues: ~Copyable, Sendable {
     ///     (`UMEMConfiguration.txMetadataLength`), for checksum offload
     ///     requests; a kernel that refuses it (before 6.8) gets a UMEM without.
     ///   - transmitReserve: Frames per socket kept in the pool for packets the
-    ///     application sends on its own (``XDP/FramePool/allocate()``); the
+    ///     application sends on its own (`FramePool.allocate()`); the
     ///     rest wait on the socket's fill ring, which holds them all (as
     ///     xdpsock's does). 0, the default, for handlers that only receive,
     ///     drop or send back what they received.
