@@ -128,12 +128,6 @@ struct XSKConformanceTests {
         var receiver = try openEndpoint(namespace: lab.deviceNamespace, interface: link.deviceInterface)
         let program = try attachProgram(namespace: lab.deviceNamespace, interface: link.deviceInterface, mode: mode, registering: receiver.socket)
         var sender = try openEndpoint(namespace: lab.peerNamespace, interface: link.peerInterface, fill: false)
-        // swift-xdp raises the budget to 256 (XDP_MAX_TX_SKB_BUDGET); the
-        // selftest's case is the kernel's default of 32.
-        var budget: UInt32 = 32
-        let fd = sender.socket.fileDescriptor
-        let lowered = setsockopt(fd, 283 /* SOL_XDP */, 9 /* XDP_MAX_TX_SKB_BUDGET */, &budget, 4)
-        #expect(lowered == 0)
         let packets = sequencedPackets(33, link: link)
         for packet in packets {
             guard var frame = sender.umem.pool.allocate() else { Issue.record("the pool ran out"); return }
@@ -170,28 +164,6 @@ struct XSKConformanceTests {
             return bpf_redirect_map(&xsks, ctx->rx_queue_index, XDP_DROP);
         }
         """
-
-    @Test("XDP_MAX_TX_SKB_BUDGET: swift-xdp's sockets send 33 descriptors in one copy-mode kick (budget 256)",
-          arguments: [AttachMode.native])
-    func raisedTransmitBudget(mode: AttachMode) throws {
-        let lab = try makeLab()
-        let link = lab.links[0]
-        var receiver = try openEndpoint(namespace: lab.deviceNamespace, interface: link.deviceInterface)
-        let program = try attachProgram(namespace: lab.deviceNamespace, interface: link.deviceInterface, mode: mode, registering: receiver.socket)
-        var sender = try openEndpoint(namespace: lab.peerNamespace, interface: link.peerInterface, fill: false)
-        for packet in sequencedPackets(33, link: link) {
-            guard var frame = sender.umem.pool.allocate() else { Issue.record("the pool ran out"); return }
-            write(packet, into: &frame)
-            sender.socket.tx.push(frame)
-        }
-        sender.socket.tx.submit()
-        let kicked = sender.socket.kickTransmit()
-        #expect(kicked)
-        #expect(sender.socket.tx.outstanding == 0, "all 33 consumed by one kick")
-        #expect(drainCompletions(&sender, expecting: 33) == 33)
-        #expect(receive(33, on: &receiver).count == 33)
-        _ = consume program
-    }
 
     @Test("XDP_ADJUST_TAIL_SHRINK / XDP_ADJUST_TAIL_GROW: 128-byte packets arrive 4 bytes shorter, or 4 longer with the new bytes zeroed",
           arguments: [AttachMode.generic, .native], [Int32(-4), 4])
