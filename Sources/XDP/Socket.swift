@@ -157,14 +157,6 @@ public struct Socket: ~Copyable, @unchecked Sendable {
             }
         }
         let options = try? SystemCall.getOption(fd, level: SOL_XDP, name: XDP_OPTIONS, as: xdp_options.self, operation: "read XDP_OPTIONS")
-        // Copy mode sends at most 32 frames per sendto() unless the socket
-        // allows more: XDP_MAX_TX_SKB_BUDGET (Linux 6.17+, 32 to the TX ring's
-        // size). 256, so one kick drains four batches while one syscall stays
-        // short. Best effort: an older kernel refuses it, which costs only kicks.
-        var transmitBudget = UInt32(min(configuration.txRingSize, Socket.copyModeTransmitBudget))
-        if transmitBudget >= 32 {
-            _ = setsockopt(fd, SOL_XDP, Socket.maxTransmitSKBBudgetOption, &transmitBudget, socklen_t(MemoryLayout<UInt32>.size))
-        }
         if let busyPollError {
             Socket.close(handle: created, fd: fd, directRings: directRings, storage: storage)
             headers.deallocate()
@@ -204,11 +196,6 @@ public struct Socket: ~Copyable, @unchecked Sendable {
         syscallCounts.deallocate()
         storage.boundQueues.withLock { _ = $0.remove(boundKey) }
     }
-
-    /// XDP_MAX_TX_SKB_BUDGET from linux/if_xdp.h (Linux 6.17), absent from older headers.
-    static let maxTransmitSKBBudgetOption: Int32 = 9
-    /// Frames one copy-mode sendto() may send (the kernel's default is 32).
-    static let copyModeTransmitBudget = 256
 
     static func bindError(_ error: Int32, interface: String, queue: UInt32, retries: Int,
                           configuration: SocketConfiguration) -> XDPError {
