@@ -2,7 +2,7 @@
 SWIFT ?= swift
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: man deps build build-static install uninstall install-check test emulated-nic sanitize sanitize-address sanitize-thread fuzz soak demo bench-compare lab-clean clean docs api-check api-update
+.PHONY: man deps bench-deps build build-static install uninstall install-check test emulated-nic sanitize sanitize-address sanitize-thread fuzz soak demo bench-compare lab-clean clean docs api-check api-update
 
 deps:
 	@scripts/deps.sh
@@ -115,10 +115,17 @@ soak: build
 demo: build
 	BIN=.build/release scripts/demo.sh
 
-# Swift vs the C reference on the lab, A B A B with the same generator (Benchmarks/compare.py).
-bench-compare: build
+# xdpbench against xdpref, xdpsock (XDPSOCK=/path/to/xdpsock, built by you) and
+# DPDK testpmd on the lab, every tool every round, shared-core layout, native
+# and generic (Benchmarks/compare.py; about 8 minutes with the defaults).
+bench-compare: build bench-deps
 	$(MAKE) -C Benchmarks/reference
 	python3 Benchmarks/compare.py $(COMPARE_FLAGS)
+
+# What the benchmarks use beyond the build: valgrind (Benchmarks/callgrind.sh),
+# DPDK's testpmd with the AF_XDP PMD (compare.py's outside peer).
+bench-deps:
+	@scripts/bench-deps.sh
 
 # DocC for the library modules (XDP, XDPControl, XDPService); any warning fails.
 # Archives: .build/plugins/Swift-DocC/outputs/*.doccarchive

@@ -74,6 +74,8 @@ struct options {
     int cpu;                 // -1: not pinned
     bool json;
     const char *bpf_object;  // NULL: default next to the executable
+    bool libxdp_program;     // libxdp's own default program, as xdpsock (default)
+    int poll_timeout_ms;     // -p: poll()'s timeout (xdpsock's 1000 ms)
     uint8_t src_mac[6];
     bool src_mac_set;
     uint8_t dst_mac[6];
@@ -127,7 +129,12 @@ static void usage(FILE *out) {
         "  -s, --packet-size N      txonly packet length in bytes, no FCS (default 64)\n"
         "      --attach MODE        native|generic (default native)\n"
         "      --no-need-wakeup     do not bind with XDP_USE_NEED_WAKEUP; kick TX always\n"
-        "  -p, --poll               poll() before every RX batch\n"
+        "  -p, --poll               poll() before every RX batch, as xdpsock -p: a\n"
+        "                           batch only when poll() reports ready\n"
+        "      --poll-timeout MS    -p's poll() timeout (default 1000, xdpsock's)\n"
+        "      --program WHICH      libxdp: libxdp's default redirect program, loaded\n"
+        "                           by xsk_socket__create as xdpsock does (default);\n"
+        "                           project: --bpf-object's xdp_redirect_queues\n"
         "      --cpu N              pin to CPU N\n"
         "      --json               print one JSON object on stdout at the end\n"
         "      --bpf-object PATH    BPF object with XSKMAP `xsks` and program\n"
@@ -185,7 +192,7 @@ static void parse_options(int argc, char **argv, struct options *o) {
     enum {
         OPT_NETNS = 256, OPT_FRAMES, OPT_ATTACH, OPT_NO_NEED_WAKEUP, OPT_CPU, OPT_JSON,
         OPT_BPF_OBJECT, OPT_SRC_MAC, OPT_DST_MAC, OPT_SRC_IP, OPT_DST_IP, OPT_SRC_PORT,
-        OPT_DST_PORT,
+        OPT_DST_PORT, OPT_PROGRAM, OPT_POLL_TIMEOUT,
     };
     static const struct option longopts[] = {
         {"interface", required_argument, NULL, 'i'},
@@ -203,6 +210,8 @@ static void parse_options(int argc, char **argv, struct options *o) {
         {"cpu", required_argument, NULL, OPT_CPU},
         {"json", no_argument, NULL, OPT_JSON},
         {"bpf-object", required_argument, NULL, OPT_BPF_OBJECT},
+        {"program", required_argument, NULL, OPT_PROGRAM},
+        {"poll-timeout", required_argument, NULL, OPT_POLL_TIMEOUT},
         {"src-mac", required_argument, NULL, OPT_SRC_MAC},
         {"dst-mac", required_argument, NULL, OPT_DST_MAC},
         {"src-ip", required_argument, NULL, OPT_SRC_IP},
@@ -216,6 +225,7 @@ static void parse_options(int argc, char **argv, struct options *o) {
     *o = (struct options){
         .queue = 0, .duration = 5.0, .batch = 64, .frame_size = 4096, .frames = 4096,
         .packet_size = 64, .need_wakeup = true, .cpu = -1,
+        .libxdp_program = true, .poll_timeout_ms = 1000,
         .dst_mac = {0x02, 0, 0, 0, 0, 0x02}, .src_port = 49152, .dst_port = 9,
     };
     inet_pton(AF_INET, "198.18.0.1", &o->src_ip);
@@ -287,7 +297,17 @@ static void parse_options(int argc, char **argv, struct options *o) {
             if (!*optarg)
                 bad_usage("--bpf-object: empty path");
             o->bpf_object = optarg;
+            o->libxdp_program = false;
             break;
+        case OPT_PROGRAM:
+            if (!strcmp(optarg, "libxdp"))
+                o->libxdp_program = true;
+            else if (!strcmp(optarg, "project"))
+                o->libxdp_program = false;
+            else
+                bad_usage("--program: '%s' is not libxdp or project", optarg);
+            break;
+        case OPT_POLL_TIMEOUT: o->poll_timeout_ms = (int)parse_u64("--poll-timeout", optarg, 0, 60000); break;
         case OPT_SRC_MAC: parse_mac("--src-mac", optarg, o->src_mac); o->src_mac_set = true; break;
         case OPT_DST_MAC: parse_mac("--dst-mac", optarg, o->dst_mac); break;
         case OPT_SRC_IP: parse_ip("--src-ip", optarg, &o->src_ip); break;
@@ -431,13 +451,19 @@ static inline void wait_rx(struct state *s) {
     poll(&s->pfd, 1, 1);
 }
 
+// -p, as xdpsock: poll() before every batch, with its timeout; a batch only
+// when poll() says the socket is ready.
+static inline bool poll_ready(struct state *s) {
+    return poll(&s->pfd, 1, s->opt->poll_timeout_ms) > 0;
+}
+
 // rxdrop: at most `budget` packets from RX straight back to the fill ring.
 static inline void rx_drop(struct state *s, unsigned budget) {
     unsigned batch = s->opt->batch < budget ? s->opt->batch : budget;
     uint32_t idx_rx = 0, idx_fq = 0;
 
-    if (s->opt->poll)
-        wait_rx(s);
+    if (s->opt->poll && !poll_ready(s))
+        return;
     unsigned rcvd = xsk_ring_cons__peek(&s->rx, batch, &idx_rx);
     if (!rcvd) {
         if (xsk_ring_prod__needs_wakeup(&s->fill))
@@ -550,8 +576,8 @@ static inline void l2fwd(struct state *s, unsigned budget) {
     uint32_t idx_rx = 0, idx_tx = 0;
 
     complete_tx_l2fwd(s);
-    if (s->opt->poll)
-        wait_rx(s);
+    if (s->opt->poll && !poll_ready(s))
+        return;
     unsigned rcvd = xsk_ring_cons__peek(&s->rx, batch, &idx_rx);
     if (!rcvd) {
         if (xsk_ring_prod__needs_wakeup(&s->fill))
@@ -819,7 +845,7 @@ int main(int argc, char **argv) {
     int xsks_fd = -1;
     bool rx = o.mode != MODE_TXONLY, tx = o.mode != MODE_RXDROP;
 
-    if (rx && load_program(&prog, o.bpf_object ? o.bpf_object : default_bpf_object(), &xsks_fd) < 0)
+    if (rx && !o.libxdp_program && load_program(&prog, o.bpf_object ? o.bpf_object : default_bpf_object(), &xsks_fd) < 0)
         goto out;
 
     s.umem_size = (size_t)o.frames * o.frame_size;
@@ -843,7 +869,9 @@ int main(int argc, char **argv) {
     struct xsk_socket_config xcfg = {
         .rx_size = RING_SIZE,
         .tx_size = RING_SIZE,
-        .libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
+        // libxdp's program: xsk_socket__create loads and attaches it and puts
+        // the socket in its map (xdpsock's way); else ours, attached below.
+        .libxdp_flags = rx && o.libxdp_program ? 0 : XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
         .xdp_flags = xdp_flags,
         .bind_flags = o.need_wakeup ? XDP_USE_NEED_WAKEUP : 0,
     };
@@ -902,6 +930,8 @@ int main(int argc, char **argv) {
             *xsk_ring_prod__fill_addr(&s.fill, idx++) = (uint64_t)i * o.frame_size;
         xsk_ring_prod__submit(&s.fill, o.frames);
 
+        if (o.libxdp_program) // attached by xsk_socket__create; xsk_socket__delete detaches it
+            goto attached;
         // Socket into xsks[queue] first, then attach: the program never runs without it.
         uint32_t key = o.queue;
         int value = s.fd;
@@ -922,6 +952,7 @@ int main(int argc, char **argv) {
         }
         prog.attached = true;
     }
+attached:
 
     if (!stop_requested) {
         run_loop(&s, &times);

@@ -138,7 +138,10 @@ extension ForwardingLoops {
             }
             iterations &+= 1
             if iterations & 63 == 0 { publishFrames(&state) }
-            if handled == 0 { state.queues.sockets.pollAny(timeoutMilliseconds: 1) }
+            // Wait in poll() unless a full batch came in: it returns at once when
+            // packets are ready, else lets them gather (bigger batches) and gives a
+            // core shared with the queue's NAPI work to NAPI.
+            if handled < batch { state.queues.sockets.pollAny(timeoutMilliseconds: 1) }
         }
         publishFrames(&state)
     }

@@ -50,7 +50,9 @@ public final class PacketStream: AsyncSequence, @unchecked Sendable {
         guard bufferCapacity > 0, sendCapacity > 0 else {
             throw XDPError(.invalidConfiguration, operation: "packet stream", hint: "buffer and send capacities must be positive")
         }
-        runtime = try QueueRuntime(configuration: configuration)
+        // Half the frames stay in the pool for send(_:), as before; the
+        // other half wait on the fill ring.
+        runtime = try QueueRuntime(configuration: configuration, transmitReserve: configuration.framesPerQueue / 2)
         buffer = BatchBuffer(capacity: bufferCapacity)
         outboxes = runtime.plan.workers.map { _ in Outbox(capacity: sendCapacity) }
         maximumPacketLength = configuration.frameSize - UMEMConfiguration.kernelHeadroom

@@ -19,7 +19,9 @@ final class QueueRuntime: @unchecked Sendable {
     let programID: UInt32
 
     @usableFromInline
-    init(configuration: PacketServiceConfiguration) throws(XDPError) {
+    /// - Parameter transmitReserve: Frames per queue kept in the pool for
+    ///   packets the application sends on its own (``PacketStream``).
+    init(configuration: PacketServiceConfiguration, transmitReserve: Int = 0) throws(XDPError) {
         try configuration.validate()
         self.configuration = configuration
         let socketMap: DataPlane.SocketMapSource
@@ -32,12 +34,14 @@ final class QueueRuntime: @unchecked Sendable {
         } else {
             socketMap = .redirect(configuration.match)
         }
-        dataPlane = try DataPlane(configuration: DataPlane.Configuration(
+        var planeConfiguration = DataPlane.Configuration(
             ports: [DataPlane.Port(interface: configuration.interface, queues: configuration.queues)], cpus: configuration.cpus,
             namespace: configuration.namespace, socketMap: socketMap, attach: configuration.attach,
             replaceExistingProgram: configuration.replaceExistingProgram,
             socket: SocketConfiguration(zeroCopy: configuration.zeroCopy, needWakeup: configuration.needWakeup),
-            framesPerSocket: configuration.framesPerQueue, frameSize: configuration.frameSize))
+            framesPerSocket: configuration.framesPerQueue, frameSize: configuration.frameSize)
+        planeConfiguration.transmitReserve = transmitReserve
+        dataPlane = try DataPlane(configuration: planeConfiguration)
         programID = dataPlane.attachedProgramIDs()[configuration.interface] ?? 0
     }
 

@@ -132,11 +132,12 @@ final class BenchmarkSession {
         } else {
             socketMap = .redirect(.everything, multiBuffer: plan.socket.multiBuffer, rxMetadata: plan.rxMetadata)
         }
-        // The fill rings as xdpsock primes them: half the UMEM on the
-        // queue's socket, a quarter first on the second port's (--to).
+        // The fill rings as xdpsock primes them: every frame on the queue's
+        // socket, none idle in the pool; with --to a quarter waits on the
+        // second port's (the return direction), the rest on the first's.
         let frames = plan.umem.frameCount
         let fill = !needsProgram ? interfaces.map { _ in 0 }
-            : plan.secondInterface == nil ? [frames / 2] : [(frames - frames / 4) / 2, frames / 4]
+            : plan.secondInterface == nil ? [frames] : [frames - frames / 4, frames / 4]
         var configuration = DataPlane.Configuration(
             ports: interfaces.map { DataPlane.Port(interface: $0, queues: plan.queues) }, namespace: plan.namespace,
             socketMap: socketMap, attach: plan.attach, socket: plan.socket)
@@ -308,14 +309,15 @@ final class BenchmarkSession {
             if plan.wait == .pollEveryBatch { state.socket.poll(timeoutMilliseconds: 1) }
             let result = batch(&state, wanted, &handler)
             budget.refund(wanted - result.packets)
-            if result.packets == 0 {
-                if plan.wait == .pollWhenIdle { state.socket.poll(timeoutMilliseconds: 1) }
-                continue
+            if result.packets > 0 {
+                packets &+= UInt64(result.packets)
+                bytes &+= UInt64(result.bytes)
+                dropped &+= UInt64(result.transmitDropped)
+                counters.publish(packets: packets, bytes: bytes, transmitDropped: dropped)
             }
-            packets &+= UInt64(result.packets)
-            bytes &+= UInt64(result.bytes)
-            dropped &+= UInt64(result.transmitDropped)
-            counters.publish(packets: packets, bytes: bytes, transmitDropped: dropped)
+            // A partial batch: wait in poll() (at once when more are ready) so
+            // packets gather and a core shared with NAPI gives it the CPU.
+            if result.packets < wanted, plan.wait == .pollWhenIdle { state.socket.poll(timeoutMilliseconds: 1) }
         }
         settleTransmit(&state.socket, pool: &state.umem.pool)
     }
@@ -338,10 +340,12 @@ final class BenchmarkSession {
                 : BatchResult()
             let handled = forward.packets + back.packets
             budget.refund(wanted - handled)
-            if handled == 0 {
-                if plan.wait == .pollWhenIdle { state.socket.poll(timeoutMilliseconds: 1) }
-                continue
+            if handled < wanted, plan.wait == .pollWhenIdle {
+                // poll() drives TX only on the socket it waits on (copy mode).
+                output.kickPendingTransmit()
+                state.socket.poll(timeoutMilliseconds: 1)
             }
+            if handled == 0 { continue }
             packets &+= UInt64(handled)
             bytes &+= UInt64(forward.bytes + back.bytes)
             dropped &+= UInt64(forward.transmitDropped + back.transmitDropped)

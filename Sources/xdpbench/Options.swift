@@ -171,9 +171,11 @@ struct CommonOptions: ParsableArguments {
     /// The time limit: --duration, or 5 s, or 60 s when only --count is given.
     var timeLimit: Double { duration ?? (count != nil ? 60 : 5) }
 
+    /// A fill ring that holds every frame (xdpsock: 4096 frames, a 4096-entry
+    /// fill ring), so a slow loop runs out of RX ring room, not of frames.
     var umemConfiguration: UMEMConfiguration {
         UMEMConfiguration(frameCount: frames, frameSize: frameSize,
-                          fillRingSize: min(2048, frames.nextPowerOfTwoAtMost), completionRingSize: min(2048, frames.nextPowerOfTwoAtMost),
+                          fillRingSize: frames.nextPowerOfTwoAtLeast, completionRingSize: min(2048, frames.nextPowerOfTwoAtMost),
                           unalignedChunks: unaligned)
     }
 
@@ -218,9 +220,11 @@ struct PacketOptions: ParsableArguments {
 
 /// How a worker waits when its ring has nothing for it.
 enum WaitPolicy: String {
-    /// poll() with a short timeout only when the RX ring is empty: safe on a
-    /// CPU shared with the queue's softirq work.
-    case pollWhenIdle = "poll when idle"
+    /// poll() with a short timeout after a batch that was not full (at once
+    /// when more packets are ready): safe on a CPU shared with the queue's
+    /// softirq or NAPI work, and batches grow instead of the loop spinning
+    /// on one or two packets.
+    case pollWhenIdle = "poll after a partial batch"
     /// poll() before every batch (xdpsock -p).
     case pollEveryBatch = "poll every batch"
     /// Never sleep.
@@ -244,4 +248,6 @@ func parseIPv4(_ text: String, option: String) throws -> [UInt8] {
 extension Int {
     /// The largest power of two not above self (self > 0).
     var nextPowerOfTwoAtMost: Int { 1 << (Int.bitWidth - 1 - leadingZeroBitCount) }
+    /// The smallest power of two not below this positive value.
+    var nextPowerOfTwoAtLeast: Int { self <= 1 ? 1 : 1 << (Int.bitWidth - (self - 1).leadingZeroBitCount) }
 }

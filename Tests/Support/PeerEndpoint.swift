@@ -10,7 +10,11 @@ public struct PeerEndpoint: ~Copyable {
     let program: XDPProgram
 
     public init(namespace: String, interface: String) throws(XDPError) {
-        var umem = try NetworkNamespace.withEntered(namespace) { () throws(XDPError) -> UMEM in try UMEM() }
+        // A 2048-entry fill ring: half the 4096 frames stay in the pool for
+        // sending (exchange refills from the pool it sends from).
+        var umem = try NetworkNamespace.withEntered(namespace) { () throws(XDPError) -> UMEM in
+            try UMEM(configuration: UMEMConfiguration(fillRingSize: 2048))
+        }
         var socket = try NetworkNamespace.withEntered(namespace) { () throws(XDPError) -> Socket in try Socket(umem: umem, interface: interface, queue: 0) }
         let program = try NetworkNamespace.withEntered(namespace) { () throws(XDPError) -> XDPProgram in try XDPProgram(interface: interface, mode: .native) }
         try program.register(socket)

@@ -35,9 +35,11 @@ func makeLab(linkCount: Int = 1, queues: Int = 1, mtu: Int = 1500) throws -> Vet
     return try VethLab(linkCount: linkCount, queues: queues, mtu: mtu)
 }
 
-/// Opens an endpoint on `interface` inside `namespace`, with its fill ring full.
+/// Opens an endpoint on `interface` inside `namespace`, with its fill ring
+/// full. The default UMEM keeps half its frames out of the fill ring, for
+/// endpoints that also send.
 func openEndpoint(namespace: String, interface: String, queue: UInt32 = 0,
-                  umem umemConfiguration: UMEMConfiguration = .init(),
+                  umem umemConfiguration: UMEMConfiguration = .init(fillRingSize: 2048),
                   socket socketConfiguration: SocketConfiguration = .init(),
                   fill: Bool = true) throws(XDPError) -> Endpoint {
     try NetworkNamespace.withEntered(namespace) { () throws(XDPError) -> Endpoint in

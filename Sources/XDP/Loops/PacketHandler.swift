@@ -16,6 +16,17 @@ public protocol PacketHandler {
     /// - Parameter frame: The received packet, borrowed mutably.
     /// - Returns: The verdict.
     mutating func handle(_ frame: inout Frame) -> PacketVerdict
+
+    /// Whether `handle` can ever return ``PacketVerdict/transmit``. A handler
+    /// that never transmits (`false`) lets the batch loops skip the TX ring's
+    /// bookkeeping on every batch. Default: `true`.
+    static var transmits: Bool { get }
+}
+
+extension PacketHandler {
+    /// `true`: a handler may transmit unless it says otherwise.
+    @inlinable @inline(__always)
+    public static var transmits: Bool { true }
 }
 
 /// Drops every packet (the `rxdrop` loop): frames go straight back to the fill ring.
@@ -23,6 +34,9 @@ public protocol PacketHandler {
 public struct DropHandler: PacketHandler {
     /// Creates the handler.
     @inlinable public init() {}
+    /// `false`: every packet goes back to the fill ring.
+    @inlinable @inline(__always)
+    public static var transmits: Bool { false }
     @inlinable @inline(__always)
     public mutating func handle(_ frame: inout Frame) -> PacketVerdict { .drop }
 }

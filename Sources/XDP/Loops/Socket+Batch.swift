@@ -43,13 +43,36 @@ extension Socket {
     /// - Returns: What the batch did; `packets == 0` means the RX ring was empty.
     @inlinable
     public mutating func receiveBatch<Handler: PacketHandler>(limit: Int, pool: inout FramePool, handler: inout Handler) -> BatchResult {
+        let result = Socket.receive(limit: limit, rx: &rx, fill: &fill, tx: &tx, completion: &completion, pool: &pool, handler: &handler)
+        if result.packets == 0 {
+            wakeReceive()
+            kickPendingTransmit()
+        } else if result.transmitted > 0 {
+            kickTransmit()
+        }
+        return result
+    }
+
+    /// ``receiveBatch(limit:pool:handler:)`` over the four rings, without
+    /// the syscalls (the caller makes them): shared with ``InMemoryQueue``.
+    @inlinable @inline(__always)
+    static func receive<Handler: PacketHandler>(
+        limit: Int, rx: inout RXRing, fill: inout FillRing, tx: inout TXRing, completion: inout CompletionRing,
+        pool: inout FramePool, handler: inout Handler
+    ) -> BatchResult {
         if tx.produced != completion.consumed {
             completion.drain(into: &pool)
         }
         let ready = rx.peek(upTo: limit)
-        guard ready > 0 else { return idleBatch(pool: &pool) }
+        guard ready > 0 else {
+            fill.refill(from: &pool)
+            return BatchResult()
+        }
         let result = Socket.dispatch(ready, from: &rx, recyclingTo: &fill, sendingTo: &tx, pool: &pool, handler: &handler)
-        finishReceiveBatch(result, frames: ready, pool: &pool)
+        rx.release()
+        if result.transmitted > 0 { tx.submit() }
+        fill.submit()
+        if pool.count > 0 { fill.refill(from: &pool, upTo: ready) }
         return result
     }
 
@@ -87,17 +110,18 @@ extension Socket {
         _ ready: Int, from rx: inout RXRing, recyclingTo fill: inout FillRing, sendingTo tx: inout TXRing,
         pool: inout FramePool, handler: inout Handler
     ) -> BatchResult {
-        var fillRoom = fill.freeCount(wanting: ready)
-        var txRoom = tx.freeCount(wanting: ready)
+        // The fill ring's slots as locals, so the loop keeps its index in a register.
+        var fillSlots = fill.ring.reserve(upTo: UInt32(truncatingIfNeeded: ready))
+        // A handler that never transmits needs no TX room (and no read of the TX ring).
+        var txRoom = Handler.transmits ? tx.freeCount(wanting: ready) : 0
         var result = BatchResult(packets: ready)
         for _ in 0..<ready {
-            var frame = rx.receive()
+            var frame = rx.receiveReserved()
             result.bytes &+= frame.length
             switch handler.handle(&frame) {
             case .drop:
-                if fillRoom > 0 {
-                    fill.pushReserved(frame)
-                    fillRoom &-= 1
+                if fillSlots.room > 0 {
+                    fillSlots.append(frame.surrender().chunk)
                 } else {
                     pool.release(frame)
                 }
@@ -113,6 +137,7 @@ extension Socket {
                 }
             }
         }
+        fill.ring.commit(fillSlots)
         return result
     }
 
@@ -123,6 +148,16 @@ extension Socket {
     /// - Returns: What was queued.
     @inlinable
     public mutating func transmitBatch(limit: Int, pool: inout FramePool, length: Int) -> BatchResult {
+        let result = Socket.transmit(limit: limit, tx: &tx, completion: &completion, pool: &pool, length: length)
+        kickTransmit()
+        return result
+    }
+
+    /// ``transmitBatch(limit:pool:length:)`` over the rings, without the
+    /// kick (the caller makes it): shared with ``InMemoryQueue``.
+    @inlinable @inline(__always)
+    static func transmit(limit: Int, tx: inout TXRing, completion: inout CompletionRing, pool: inout FramePool,
+                         length: Int) -> BatchResult {
         if tx.produced != completion.consumed {
             completion.drain(into: &pool)
         }
@@ -132,15 +167,23 @@ extension Socket {
             frame.length = length
             tx.pushReserved(frame)
         }
-        return finishTransmitBatch(count: count, length: length)
+        return transmitted(count: count, length: length, tx: &tx)
     }
 
     /// The end of a transmit batch of `count` packets of `length` bytes:
     /// publish, kick when the kernel asks, and say what was queued.
     @inlinable @inline(__always)
     mutating func finishTransmitBatch(count: Int, length: Int) -> BatchResult {
-        if count > 0 { tx.submit() }
+        let result = Socket.transmitted(count: count, length: length, tx: &tx)
         kickTransmit()
+        return result
+    }
+
+    /// The end of a transmit batch of `count` packets of `length` bytes:
+    /// publish, and say what was queued.
+    @inlinable @inline(__always)
+    static func transmitted(count: Int, length: Int, tx: inout TXRing) -> BatchResult {
+        if count > 0 { tx.submit() }
         var result = BatchResult(packets: count, bytes: count &* length, transmitted: count)
         result.transmittedBytes = result.bytes
         return result

@@ -10,7 +10,10 @@ public struct UMEMConfiguration: Sendable, Equatable {
     /// Bytes reserved in front of every received packet for the application
     /// (on top of the kernel's 256-byte XDP headroom).
     public var headroom: Int
-    /// Entries in each fill ring (a power of two).
+    /// Entries in each fill ring (a power of two). At least ``frameCount``
+    /// (the default) lets every free frame wait on the fill ring, as the
+    /// kernel's xdpsock does: the kernel then runs out of RX ring room, not
+    /// of frames, when the application falls behind.
     public var fillRingSize: Int
     /// Entries in each completion ring (a power of two).
     public var completionRingSize: Int
@@ -35,9 +38,10 @@ public struct UMEMConfiguration: Sendable, Equatable {
     /// bytes on veth.
     public var softwareTXChecksum: Bool = false
 
-    /// Creates a configuration; defaults suit one socket on one queue.
+    /// Creates a configuration; defaults suit one socket on one queue (4096
+    /// frames, a fill ring that holds all of them, as xdpsock's).
     public init(frameCount: Int = 4096, frameSize: Int = 2048, headroom: Int = 0,
-                fillRingSize: Int = 2048, completionRingSize: Int = 2048, hugePages: Bool = false,
+                fillRingSize: Int = 4096, completionRingSize: Int = 2048, hugePages: Bool = false,
                 unalignedChunks: Bool = false) {
         self.frameCount = frameCount
         self.frameSize = frameSize

@@ -26,7 +26,7 @@ public struct CompletionRing: ~Copyable, @unchecked Sendable {
     }
 
     /// Completed frames ready to take, at most `limit`.
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func peek(upTo limit: Int = .max) -> Int {
         Int(ring.available(upTo: UInt32(clamping: limit)))
     }
@@ -43,7 +43,7 @@ public struct CompletionRing: ~Copyable, @unchecked Sendable {
     }
 
     /// Gives the taken entries' slots back to the kernel.
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func release() { ring.release() }
 
     /// Moves up to `limit` completed frames into `pool` and releases them.
@@ -51,7 +51,7 @@ public struct CompletionRing: ~Copyable, @unchecked Sendable {
     /// that do not, and it drains them with `drainSkippingFrameless(into:upTo:)`
     /// (debug builds check it here).
     /// - Returns: The number of entries taken.
-    @inlinable
+    @inlinable @inline(__always)
     @discardableResult
     public mutating func drain(into pool: inout FramePool, upTo limit: Int = .max) -> Int {
         let count = Int(ring.available(upTo: UInt32(clamping: limit)))

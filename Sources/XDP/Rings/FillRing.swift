@@ -17,7 +17,7 @@ public struct FillRing: ~Copyable, @unchecked Sendable {
 
     /// Slots free for pushing, re-reading the kernel's index only when fewer
     /// than `wanted` are known free.
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func freeCount(wanting wanted: Int = 1) -> Int {
         Int(ring.freeCount(wanting: UInt32(clamping: wanted)))
     }
@@ -43,7 +43,7 @@ public struct FillRing: ~Copyable, @unchecked Sendable {
     }
 
     /// Makes the pushed frames visible to the kernel.
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func submit() { ring.publish() }
 
     /// Moves up to `limit` frames from `pool` into the ring and submits them.
@@ -51,7 +51,7 @@ public struct FillRing: ~Copyable, @unchecked Sendable {
     ///   - pool: Where the frames come from.
     ///   - limit: The most frames to move.
     /// - Returns: The number moved (bounded by the pool, the ring's room and `limit`).
-    @inlinable
+    @inlinable @inline(__always)
     @discardableResult
     public mutating func refill(from pool: inout FramePool, upTo limit: Int = .max) -> Int {
         let wanted = min(limit, pool.count)

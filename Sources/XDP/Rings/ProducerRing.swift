@@ -55,6 +55,22 @@ struct ProducerRing<Entry: BitwiseCopyable>: ~Copyable {
         cachedProducer &+= 1
     }
 
+    /// Up to `wanted` free slots as a value of its own (the reserve of
+    /// xdpsock's `xsk_ring_prod__reserve`): a loop that writes through it keeps
+    /// the producer index in a register, since stores into the ring cannot
+    /// alias a local. Give it back with ``commit(_:)``.
+    @inlinable @inline(__always)
+    mutating func reserve(upTo wanted: UInt32) -> ProducerSlots<Entry> {
+        ProducerSlots(entries: entries, mask: mask, next: cachedProducer, room: min(freeCount(wanting: wanted), wanted))
+    }
+
+    /// Takes back the slots of ``reserve(upTo:)``: what was appended through
+    /// them counts as written (not yet published).
+    @inlinable @inline(__always)
+    mutating func commit(_ slots: ProducerSlots<Entry>) {
+        cachedProducer = slots.next
+    }
+
     /// Entries written since the last ``publish()``.
     @inlinable @inline(__always)
     var unpublished: UInt32 { cachedProducer &- producer.pointee.load(ordering: .relaxed) }
@@ -74,5 +90,37 @@ struct ProducerRing<Entry: BitwiseCopyable>: ~Copyable {
     /// Entries published and not yet consumed by the kernel, as last seen.
     var outstanding: UInt32 {
         producer.pointee.load(ordering: .relaxed) &- consumer.pointee.load(ordering: .acquiring)
+    }
+}
+
+/// Free slots of a ``ProducerRing`` reserved for one batch: the entries
+/// pointer, mask and producer index as locals of the loop.
+///
+/// Safety: made only by ``ProducerRing/reserve(upTo:)`` with `room` no more
+/// than the ring's free count, so every slot written is one the kernel has
+/// consumed; the ring is not touched until ``ProducerRing/commit(_:)``.
+@usableFromInline @frozen
+struct ProducerSlots<Entry: BitwiseCopyable> {
+    @usableFromInline let entries: UnsafeMutablePointer<Entry>
+    @usableFromInline let mask: UInt32
+    /// The producer index after the entries written so far.
+    @usableFromInline var next: UInt32
+    /// Slots still free.
+    @usableFromInline var room: UInt32
+
+    @inlinable @inline(__always)
+    init(entries: UnsafeMutablePointer<Entry>, mask: UInt32, next: UInt32, room: UInt32) {
+        self.entries = entries
+        self.mask = mask
+        self.next = next
+        self.room = room
+    }
+
+    /// Writes one entry into a reserved slot; the caller checked `room > 0`.
+    @inlinable @inline(__always)
+    mutating func append(_ entry: Entry) {
+        entries[Int(truncatingIfNeeded: next & mask)] = entry
+        next &+= 1
+        room &-= 1
     }
 }

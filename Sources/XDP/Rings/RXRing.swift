@@ -23,7 +23,7 @@ public struct RXRing: ~Copyable, @unchecked Sendable {
 
     /// Packets ready to receive, at most `limit`; reads the kernel's index
     /// only when none are known to be ready.
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func peek(upTo limit: Int = .max) -> Int {
         Int(ring.available(upTo: UInt32(clamping: limit)))
     }
@@ -34,6 +34,13 @@ public struct RXRing: ~Copyable, @unchecked Sendable {
     public mutating func receive() -> Frame {
         precondition(ring.cachedAvailable > 0, "RX ring: receive without peek")
         return frame(ring.next())
+    }
+
+    /// Takes the next received packet without the check: the caller's
+    /// ``peek(upTo:)`` reported it (the batch loops, once per batch).
+    @inlinable @inline(__always)
+    mutating func receiveReserved() -> Frame {
+        frame(ring.next())
     }
 
     @inlinable @inline(__always)
@@ -80,7 +87,7 @@ public struct RXRing: ~Copyable, @unchecked Sendable {
     }
 
     /// Gives the received entries' slots back to the kernel (once per batch).
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func release() { ring.release() }
 
     /// The ring's size in entries.

@@ -28,7 +28,7 @@ public struct TXRing: ~Copyable, @unchecked Sendable {
 
     /// Slots free for pushing, re-reading the kernel's index only when fewer
     /// than `wanted` are known free.
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func freeCount(wanting wanted: Int = 1) -> Int {
         Int(ring.freeCount(wanting: UInt32(clamping: wanted)))
     }
@@ -128,7 +128,7 @@ public struct TXRing: ~Copyable, @unchecked Sendable {
     }
 
     /// Makes the pushed packets visible to the kernel.
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func submit() { ring.publish() }
 
     /// Whether the kernel wants a syscall to start sending.

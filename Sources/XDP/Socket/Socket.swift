@@ -291,7 +291,7 @@ public struct Socket: ~Copyable, @unchecked Sendable {
     ///   - forTransmit: Also wake when the socket can send (POLLOUT).
     ///   - timeoutMilliseconds: How long to wait; 0 returns at once.
     /// - Returns: Whether the socket is ready.
-    @discardableResult
+    @inlinable @discardableResult
     public func poll(forTransmit: Bool = false, timeoutMilliseconds: Int32) -> Bool {
         var descriptor = pollfd(fd: fileDescriptor, events: Int16(POLLIN) | (forTransmit ? Int16(POLLOUT) : 0), revents: 0)
         let result = SystemCall.poll(&descriptor, timeoutMilliseconds: timeoutMilliseconds)

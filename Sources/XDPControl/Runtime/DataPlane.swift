@@ -87,6 +87,9 @@ public final class DataPlane: @unchecked Sendable {
         public var frameSize: Int
         /// TX metadata bytes in front of each packet (checksum offload requests).
         public var txMetadataLength: Int
+        /// Frames per socket kept in the pool, off the fill ring, for packets
+        /// the application sends on its own (the rest wait on the fill ring).
+        public var transmitReserve = 0
         /// Each worker's UMEM exactly as given (frames, ring sizes, huge
         /// pages, unaligned chunks) instead of ``framesPerSocket`` frames per
         /// socket of ``frameSize``; with ``fillFrames``.
@@ -298,7 +301,8 @@ public final class DataPlane: @unchecked Sendable {
             } else {
                 queues = try WorkerQueues(serving: worker.assignments, framesPerSocket: config.framesPerSocket, frameSize: config.frameSize,
                                           socketConfiguration: socketConfiguration,
-                                          txMetadataLength: config.txMetadataLength, register: register)
+                                          txMetadataLength: config.txMetadataLength, transmitReserve: config.transmitReserve,
+                                          register: register)
             }
             try prepareWorker(workerIndex, &queues)
             let workerQueues = worker.assignments.enumerated().map { index, assignment in

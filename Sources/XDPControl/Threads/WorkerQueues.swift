@@ -33,18 +33,23 @@ public struct WorkerQueues: ~Copyable, Sendable {
     ///   - txMetadataLength: TX metadata bytes in front of each packet
     ///     (`UMEMConfiguration.txMetadataLength`), for checksum offload
     ///     requests; a kernel that refuses it (before 6.8) gets a UMEM without.
+    ///   - transmitReserve: Frames per socket kept in the pool for packets the
+    ///     application sends on its own (`FramePool.allocate()`); the
+    ///     rest wait on the socket's fill ring, which holds them all (as
+    ///     xdpsock's does). 0, the default, for handlers that only receive,
+    ///     drop or send back what they received.
     ///   - register: Registers a freshly bound socket with the program of its
     ///     interface (``XDPProgram/register(_:)``), so its queue is redirected to it.
     /// - Throws: `XDPError` from mapping, binding or registering; what was
     ///   made so far is closed again.
     public init(serving assignments: [QueuePlan.Assignment], framesPerSocket: Int, frameSize: Int,
-                socketConfiguration: SocketConfiguration, txMetadataLength: Int = 0,
+                socketConfiguration: SocketConfiguration, txMetadataLength: Int = 0, transmitReserve: Int = 0,
                 register: (borrowing Socket) throws(XDPError) -> Void) throws(XDPError) {
         guard !assignments.isEmpty else {
             throw XDPError(.invalidConfiguration, operation: "set up worker queues", hint: "a worker serves at least one queue")
         }
         var umemConfig = UMEMConfiguration(frameCount: framesPerSocket * assignments.count, frameSize: frameSize,
-                                           fillRingSize: 2048, completionRingSize: 2048)
+                                           fillRingSize: WorkerQueues.ringSize(holding: framesPerSocket), completionRingSize: 2048)
         umemConfig.txMetadataLength = txMetadataLength
         var umem: UMEM
         do throws(XDPError) {
@@ -56,7 +61,7 @@ public struct WorkerQueues: ~Copyable, Sendable {
         var sockets = SocketSet(capacity: assignments.count)
         for assignment in assignments {
             var socket = try Socket(umem: umem, interface: assignment.port, queue: assignment.queue, configuration: socketConfiguration)
-            socket.fill.refill(from: &umem.pool, upTo: min(2048, umemConfig.frameCount / (2 * assignments.count)))
+            socket.fill.refill(from: &umem.pool, upTo: max(0, framesPerSocket - transmitReserve))
             try register(socket)
             sockets.append(socket)
         }
@@ -74,6 +79,13 @@ public struct WorkerQueues: ~Copyable, Sendable {
         self.umem = umem
         self.sockets = sockets
         self.assignments = assignments
+    }
+
+    /// The smallest power of two at least `frames` (a fill ring that holds them all).
+    static func ringSize(holding frames: Int) -> Int {
+        var size = 64
+        while size < frames { size <<= 1 }
+        return size
     }
 
     /// Where this worker's frames are now (exact at a batch boundary, on the worker's thread).
