@@ -44,6 +44,7 @@ enum SystemCall {
     }
 
     /// `poll` over one descriptor.
+    @inlinable @inline(__always)
     static func poll(_ descriptor: inout pollfd, timeoutMilliseconds: Int32) -> Int32 {
         Glibc.poll(&descriptor, 1, timeoutMilliseconds)
     }

@@ -48,8 +48,14 @@ public struct WorkerQueues: ~Copyable, Sendable {
         guard !assignments.isEmpty else {
             throw XDPError(.invalidConfiguration, operation: "set up worker queues", hint: "a worker serves at least one queue")
         }
+        // The fill ring holds every frame, unless frames are kept for sending:
+        // then it is no bigger than what it may hold, since an idle batch
+        // tops it up from the pool and would otherwise take the reserve too.
+        let fillRingSize = transmitReserve > 0
+            ? WorkerQueues.ringSize(atMost: framesPerSocket - transmitReserve)
+            : WorkerQueues.ringSize(holding: framesPerSocket)
         var umemConfig = UMEMConfiguration(frameCount: framesPerSocket * assignments.count, frameSize: frameSize,
-                                           fillRingSize: WorkerQueues.ringSize(holding: framesPerSocket), completionRingSize: 2048)
+                                           fillRingSize: fillRingSize, completionRingSize: 2048)
         umemConfig.txMetadataLength = txMetadataLength
         var umem: UMEM
         do throws(XDPError) {
@@ -85,6 +91,13 @@ public struct WorkerQueues: ~Copyable, Sendable {
     static func ringSize(holding frames: Int) -> Int {
         var size = 64
         while size < frames { size <<= 1 }
+        return size
+    }
+
+    /// The largest ring size (a power of two, at least 64) not above `frames`.
+    static func ringSize(atMost frames: Int) -> Int {
+        var size = 64
+        while size * 2 <= frames { size <<= 1 }
         return size
     }
 

@@ -80,9 +80,9 @@ public struct InMemoryQueue: ~Copyable {
             return ring
         }
         let umemSize = frameCount * frameSize
-        fill = FillRing(producer(0, UnsafeMutableRawPointer(fillEntries), size: fillSize))
+        fill = FillRing(producer(0, UnsafeMutableRawPointer(fillEntries), size: fillSize), umemBase: area)
         rx = RXRing(consumer(1, UnsafeMutableRawPointer(rxEntries), size: UInt32(ringSize)), base: area, frameSize: frameSize)
-        tx = TXRing(producer(2, UnsafeMutableRawPointer(txEntries), size: UInt32(ringSize)), umemSize: umemSize, frameSize: frameSize)
+        tx = TXRing(producer(2, UnsafeMutableRawPointer(txEntries), size: UInt32(ringSize)), umemBase: area, umemSize: umemSize, frameSize: frameSize)
         completion = CompletionRing(consumer(3, UnsafeMutableRawPointer(completionEntries), size: UInt32(ringSize)),
                                     base: area, umemSize: umemSize, frameSize: frameSize)
         pool = FramePool(base: area, frameCount: frameCount, frameSize: frameSize, dataOffset: UMEMConfiguration.kernelHeadroom)
