@@ -4,7 +4,7 @@ import XDP
 extension WorkerQueues {
     /// Maps a UMEM of exactly `umemConfiguration`, binds one socket per
     /// assignment on it, puts `fillFrames[i]` frames on socket `i`'s fill
-    /// ring and registers each socket: ``init(serving:framesPerSocket:frameSize:socketConfiguration:txMetadataLength:register:)``
+    /// ring and registers each socket: ``init(serving:framesPerSocket:frameSize:socketConfiguration:txMetadataLength:transmitReserve:register:)``
     /// for a caller that sizes the UMEM, its rings and the fill priming
     /// itself (xdpbench: xdpsock's sizes, nothing on the fill ring for transmit only).
     /// - Parameters:
