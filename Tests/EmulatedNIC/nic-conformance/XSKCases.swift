@@ -174,10 +174,10 @@ extension Cases {
         let (completed, received) = exchange([], from: &sender, to: &receiver, expect: packets.count)
         let taken = completed + drainCompletions(&sender, expecting: packets.count - completed, seconds: 1)
         try check(taken == packets.count, "\(taken) of \(packets.count) completed")
-        try check(difference(received, packets) == nil, difference(received, packets) ?? "")
+        let swaps = try checkInOrderButForQueueExhaustion(received, packets)
         try check(sender.umem.pool.count == sender.umem.pool.capacity, "\(sender.umem.pool.count) of \(sender.umem.pool.capacity) sender frames back")
         return "POLL_TXQ_FULL: 64 completions untaken, 256 more on a full 256-entry TX ring: poll() for TX timed out after \(waited.formatted), 256 left unconsumed; "
-            + "then all 320 completed and received in order"
+            + "then all 320 completed and received \(swapsNote(swaps))"
     }
 
     /// Pushes `table`'s descriptors (frame i is chunk i; `special` rows at an
@@ -484,9 +484,7 @@ extension Cases {
                 // holds a frame and delivers the next one first (order-at-queue-
                 // exhaustion). Such neighbours swapped are counted; anything else
                 // out of place, lost, repeated or changed fails.
-                let (restored, swaps) = undoNeighbourSwaps(received, packets)
-                swapped += swaps
-                try check(difference(restored, packets) == nil, "batches of \(step.batch): " + (difference(received, packets) ?? ""))
+                swapped += try checkInOrderButForQueueExhaustion(received, packets, "batches of \(step.batch): ")
             }
             let stats = try receiver.socket.statistics()
             try check(stats.rxRingFull == 0 && stats.rxDropped == 0, "rx_ring_full \(stats.rxRingFull), rx_dropped \(stats.rxDropped)")
@@ -496,6 +494,23 @@ extension Cases {
                 + "where the RX queue ran dry (QEMU), rx_ring_full 0"
         }
     }
+}
+
+/// Checks that `received` is `expected` but for neighbours swapped where
+/// virtio-net's RX queue ran dry, and returns how many pairs were swapped.
+/// More packets than the NIC's 256 RX buffers can drain its queue when the
+/// guest's NAPI refill falls behind (TCG on a loaded host): QEMU 7.2 then
+/// holds a frame and delivers the next one first (order-at-queue-
+/// exhaustion). Anything else out of place, lost, repeated or changed fails.
+func checkInOrderButForQueueExhaustion(_ received: [[UInt8]], _ expected: [[UInt8]], _ context: String = "") throws -> Int {
+    let (restored, swaps) = undoNeighbourSwaps(received, expected)
+    try check(difference(restored, expected) == nil, context + (difference(received, expected) ?? ""))
+    return swaps
+}
+
+/// A note for a case's PASS line: how many neighbours QEMU swapped.
+func swapsNote(_ swaps: Int) -> String {
+    swaps == 0 ? "in order" : "in order but for \(swaps) pair(s) of neighbours swapped where the RX queue ran dry (QEMU)"
 }
 
 /// `received` with each pair of neighbours that `expected` has the other

@@ -459,7 +459,9 @@ struct Cases {
     /// physically contiguous.
     func unalignedHuge(_ program: borrowing XDPProgram) throws -> String {
         // 680 chunks of 3000 bytes fit one 2 MiB page; the fill ring keeps more
-        // than virtio_net's 256 RX buffers (order-at-queue-exhaustion).
+        // than virtio_net's 256 RX buffers, which makes QEMU's reordering at
+        // RX queue exhaustion rare but, under TCG on a loaded host, not
+        // impossible: swapped neighbours are tolerated and reported.
         let config = UMEMConfiguration(frameCount: 680, frameSize: 3000, fillRingSize: 512, completionRingSize: 512,
                                        hugePages: true, unalignedChunks: true)
         var receiver = try receiver(program, umem: config)
@@ -476,8 +478,8 @@ struct Cases {
         try check(sent == packets.count, "\(sent) of \(packets.count) sent")
         try check(crossing > 0, "no packet crossed a 4 KiB page: the case proves nothing")
         try check(stats.txInvalidDescriptors == 0, "tx_invalid_descs \(stats.txInvalidDescriptors) (packets crossing a page rejected)")
-        try check(difference(received, packets) == nil, difference(received, packets) ?? "")
-        return "unaligned 3000-byte chunks on 2 MiB huge pages: \(packets.count) of \(packets.count) received intact, \(crossing) of them crossing a 4 KiB page, "
+        let swaps = try checkInOrderButForQueueExhaustion(received, packets)
+        return "unaligned 3000-byte chunks on 2 MiB huge pages: \(packets.count) of \(packets.count) received intact, \(swapsNote(swaps)), \(crossing) of them crossing a 4 KiB page, "
             + "tx_invalid_descs 0, rx_invalid_descs \(receiverStats.rxInvalidDescriptors)"
     }
 }
