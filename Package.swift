@@ -2,9 +2,12 @@
 import PackageDescription
 
 /// Settings every Swift target shares. `Lifetimes` lets `Frame` hand out
-/// `Span`-family views tied to its own lifetime; clients need no flag.
+/// `Span`-family views tied to its own lifetime; `SuppressedAssociatedTypes`
+/// lets `BatchHandler.Packet` be a move-only `Frame` or `FramePacket` (one
+/// batch API over both kinds). Clients need neither flag.
 let swiftSettings: [SwiftSetting] = [
     .enableExperimentalFeature("Lifetimes"),
+    .enableExperimentalFeature("SuppressedAssociatedTypes"),
 ]
 
 let package = Package(

@@ -245,55 +245,63 @@ final class BenchmarkSession {
         }
     }
 
-    /// The worker loop. Generic over the handler so each mode's loop is
-    /// specialised: no existential or closure call per packet.
+    /// The worker loop: the choice of a handler (per mode) and of the packet
+    /// kind (single frames, or whole chains with `--multi-buffer`); the
+    /// loops are generic over both, so each is specialised: no existential
+    /// or closure call per packet.
     static func run(plan: SessionPlan, state: inout QueueState, counters: QueueCounters, stop: StopFlag, budget: PacketBudget) {
         switch plan.mode {
+        case .txonly:
+            transmitLoop(plan: plan, state: &state, counters: counters, stop: stop, budget: budget)
         case .rxdrop where plan.rxMetadata:
             var handler = MetadataReadingHandler()
-            if plan.socket.multiBuffer {
-                receiveLoop(plan: plan, state: &state, handler: &handler, counters: counters, stop: stop, budget: budget) {
-                    $0.socket.receivePacketBatch(limit: $1, pool: &$0.umem.pool, handler: &$2)
-                }
-            } else {
-                receiveLoop(plan: plan, state: &state, handler: &handler, counters: counters, stop: stop, budget: budget) {
-                    $0.socket.receiveBatch(limit: $1, pool: &$0.umem.pool, handler: &$2)
-                }
-            }
+            serve(plan: plan, state: &state, handler: &handler, counters: counters, stop: stop, budget: budget)
             counters.storeMetadataPackets(handler.withHash)
-        case .rxdrop where plan.socket.multiBuffer:
-            var handler = DropHandler()
-            receiveLoop(plan: plan, state: &state, handler: &handler, counters: counters, stop: stop, budget: budget) {
-                $0.socket.receivePacketBatch(limit: $1, pool: &$0.umem.pool, handler: &$2)
-            }
         case .rxdrop:
             var handler = DropHandler()
-            receiveLoop(plan: plan, state: &state, handler: &handler, counters: counters, stop: stop, budget: budget) {
-                $0.socket.receiveBatch(limit: $1, pool: &$0.umem.pool, handler: &$2)
-            }
-        case .l2fwd where state.output != nil && plan.socket.multiBuffer:
-            var handler = ForwardHandler()
-            forwardLoop(plan: plan, state: &state, handler: &handler, counters: counters, stop: stop, budget: budget) {
-                Socket.forwardPacketBatch(from: &$0, to: &$1, limit: $2, pool: &$3, handler: &$4)
-            }
-        case .l2fwd where state.output != nil:
-            // Packets go on to another port: finish partial checksums (hosts with checksum offload).
+            serve(plan: plan, state: &state, handler: &handler, counters: counters, stop: stop, budget: budget)
+        case .l2fwd where state.output != nil && !plan.socket.multiBuffer:
+            // Packets go on to another port: finish partial checksums (hosts
+            // with checksum offload; a chain's sum spans frames the first
+            // frame's handler cannot see, so chains go on unchanged).
             var handler = TransportChecksumHandler(ForwardHandler(), offloadMetadataLength: 0)
+            serve(plan: plan, state: &state, handler: &handler, counters: counters, stop: stop, budget: budget)
+        case .l2fwd where state.output != nil:
+            var handler = ForwardHandler()
+            serve(plan: plan, state: &state, handler: &handler, counters: counters, stop: stop, budget: budget)
+        case .l2fwd:
+            var handler = MACSwapHandler()
+            serve(plan: plan, state: &state, handler: &handler, counters: counters, stop: stop, budget: budget)
+        }
+    }
+
+    /// Runs a frame handler over the packet kind the socket is bound for:
+    /// single frames, or (`--multi-buffer`) whole chains, the handler on
+    /// each one's first frame.
+    static func serve<Handler: PacketHandler>(plan: SessionPlan, state: inout QueueState, handler: inout Handler,
+                                              counters: QueueCounters, stop: StopFlag, budget: PacketBudget) {
+        if plan.socket.multiBuffer {
+            var chains = FirstFrameHandler(handler)
+            serveKind(plan: plan, state: &state, handler: &chains, counters: counters, stop: stop, budget: budget)
+            handler = chains.base
+        } else {
+            serveKind(plan: plan, state: &state, handler: &handler, counters: counters, stop: stop, budget: budget)
+        }
+    }
+
+    /// The loop for the mode: forwarding between the two ports (`l2fwd
+    /// --to`), else receiving on the one; the batch functions are generic
+    /// over the handler's packet kind.
+    static func serveKind<Handler: BatchHandler>(plan: SessionPlan, state: inout QueueState, handler: inout Handler,
+                                                 counters: QueueCounters, stop: StopFlag, budget: PacketBudget) {
+        if plan.mode == .l2fwd && state.output != nil {
             forwardLoop(plan: plan, state: &state, handler: &handler, counters: counters, stop: stop, budget: budget) {
                 Socket.forwardBatch(from: &$0, to: &$1, limit: $2, pool: &$3, handler: &$4)
             }
-        case .l2fwd where plan.socket.multiBuffer:
-            var handler = MACSwapHandler()
-            receiveLoop(plan: plan, state: &state, handler: &handler, counters: counters, stop: stop, budget: budget) {
-                $0.socket.receivePacketBatch(limit: $1, pool: &$0.umem.pool, handler: &$2)
-            }
-        case .l2fwd:
-            var handler = MACSwapHandler()
+        } else {
             receiveLoop(plan: plan, state: &state, handler: &handler, counters: counters, stop: stop, budget: budget) {
                 $0.socket.receiveBatch(limit: $1, pool: &$0.umem.pool, handler: &$2)
             }
-        case .txonly:
-            transmitLoop(plan: plan, state: &state, counters: counters, stop: stop, budget: budget)
         }
     }
 
@@ -375,7 +383,7 @@ final class BenchmarkSession {
             let wanted = budget.claim(perQueueRate == nil ? plan.batch : min(plan.batch, 16))
             if wanted == 0 { break }
             let result = plan.socket.multiBuffer
-                ? state.socket.transmitPacketBatch(limit: wanted, pool: &state.umem.pool, length: length)
+                ? state.socket.transmitBatch(limit: wanted, pool: &state.umem.pool, length: length, as: FramePacket.self)
                 : state.socket.transmitBatch(limit: wanted, pool: &state.umem.pool, length: length)
             budget.refund(wanted - result.packets)
             if result.packets == 0 {
@@ -458,7 +466,8 @@ final class BenchmarkSession {
 
 /// Drops every packet after reading its RX metadata (rxdrop --rx-metadata),
 /// counting the packets that carried a hash: the cost of the metadata path.
-struct MetadataReadingHandler: PacketHandler, MultiBufferHandler {
+/// On chains (through `FirstFrameHandler`) the metadata is the first frame's.
+struct MetadataReadingHandler: PacketHandler {
     var withHash: UInt64 = 0
 
     @inline(__always)
@@ -466,19 +475,10 @@ struct MetadataReadingHandler: PacketHandler, MultiBufferHandler {
         if frame.metadata?.hash != nil { withHash &+= 1 }
         return .drop
     }
-
-    @inline(__always)
-    mutating func handle(_ packet: inout FramePacket) -> PacketVerdict {
-        if packet.metadata?.hash != nil { withHash &+= 1 }
-        return .drop
-    }
 }
 
 /// Sends every packet on unchanged (l2fwd --to: the other port).
-struct ForwardHandler: PacketHandler, MultiBufferHandler {
+struct ForwardHandler: PacketHandler {
     @inline(__always)
     mutating func handle(_ frame: inout Frame) -> PacketVerdict { .transmit }
-
-    @inline(__always)
-    mutating func handle(_ packet: inout FramePacket) -> PacketVerdict { .transmit }
 }

@@ -38,7 +38,7 @@ struct MultiBufferTests {
         #expect(jumbo.receiver.socket.rx.oversizedPackets == 0)
     }
 
-    @Test("receivePacketBatch reflects jumbo chains whole (MAC swap in the first frame)", arguments: [AttachMode.generic, .native])
+    @Test("receiveBatch with a chain handler reflects jumbo chains whole (MAC swap in the first frame)", arguments: [AttachMode.generic, .native])
     func reflectChains(mode: AttachMode) throws {
         let lab = try makeLab(mtu: 9000)
         let link = lab.links[0]
@@ -51,11 +51,11 @@ struct MultiBufferTests {
                                             multiBuffer: true, registering: peer.socket)
         let packets = sequencedPackets(100, link: link, frameLength: MultiBufferTests.jumbo)
         #expect(transmitChains(packets, from: &peer) == packets.count)
-        var handler = MACSwapHandler()
+        var handler = FirstFrameHandler(MACSwapHandler())
         var reflected = 0
         let deadline = Deadline(seconds: 5)
         while reflected < packets.count && !deadline.passed {
-            let result = device.socket.receivePacketBatch(limit: 16, pool: &device.umem.pool, handler: &handler)
+            let result = device.socket.receiveBatch(limit: 16, pool: &device.umem.pool, handler: &handler)
             #expect(result.transmitDropped == 0)
             reflected += result.transmitted
             if result.packets == 0 { device.socket.poll(timeoutMilliseconds: 10) }
@@ -77,7 +77,7 @@ struct MultiBufferTests {
         _ = peerProgram
     }
 
-    @Test("forwardPacketBatch moves jumbo chains from one interface to another through one UMEM", arguments: [AttachMode.generic, .native])
+    @Test("forwardBatch with a chain handler moves jumbo chains from one interface to another through one UMEM", arguments: [AttachMode.generic, .native])
     func forwardChains(mode: AttachMode) throws {
         let lab = try makeLab(linkCount: 2, mtu: 9000)
         let (inbound, outbound) = (lab.links[0], lab.links[1])
@@ -105,7 +105,7 @@ struct MultiBufferTests {
         var received: [ReceivedPacket] = []
         let deadline = Deadline(seconds: 10)
         while received.count < packets.count && !deadline.passed {
-            let result = Socket.forwardPacketBatch(from: &first, to: &second, limit: 16, pool: &umem.pool, handler: &handler)
+            let result = Socket.forwardBatch(from: &first, to: &second, limit: 16, pool: &umem.pool, handler: &handler)
             forwarded += result.transmitted
             second.kickPendingTransmit()
             received += receivePackets(16, on: &sink, timeout: 0.001)

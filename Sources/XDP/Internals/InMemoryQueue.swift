@@ -124,13 +124,16 @@ public struct InMemoryQueue: ~Copyable {
         words[9] = completionProducer
     }
 
-    /// One receive batch: ``Socket/receiveBatch(limit:pool:handler:)``'s code without its syscalls.
+    /// One receive batch: ``Socket/receiveBatch(limit:pool:handler:)``'s code
+    /// without its syscalls, for either packet kind (the handler's; the
+    /// stand-in kernel sends one-frame packets, so a chain handler sees
+    /// chains of one frame).
     /// - Parameters:
     ///   - limit: The most packets to take.
     ///   - handler: The per-packet logic.
     /// - Returns: What the batch did.
     @inlinable
-    public mutating func receiveBatch<Handler: PacketHandler>(limit: Int, handler: inout Handler) -> BatchResult {
+    public mutating func receiveBatch<Handler: BatchHandler>(limit: Int, handler: inout Handler) -> BatchResult {
         Socket.receive(limit: limit, rx: &rx, fill: &fill, tx: &tx, completion: &completion, pool: &pool, handler: &handler)
     }
 
@@ -141,7 +144,19 @@ public struct InMemoryQueue: ~Copyable {
     /// - Returns: What was queued.
     @inlinable
     public mutating func transmitBatch(limit: Int, length: Int) -> BatchResult {
-        Socket.transmit(limit: limit, tx: &tx, completion: &completion, pool: &pool, length: length)
+        Socket.transmit(limit: limit, tx: &tx, completion: &completion, pool: &pool, length: length, as: Frame.self)
+    }
+
+    /// One transmit batch of either packet kind:
+    /// ``Socket/transmitBatch(limit:pool:length:as:)``'s code without its syscall.
+    /// - Parameters:
+    ///   - limit: The most packets to queue.
+    ///   - length: Bytes per packet.
+    ///   - kind: ``Frame`` or ``FramePacket``.
+    /// - Returns: What was queued.
+    @inlinable
+    public mutating func transmitBatch<Packet: RingPacket & ~Copyable>(limit: Int, length: Int, as kind: Packet.Type) -> BatchResult {
+        Socket.transmit(limit: limit, tx: &tx, completion: &completion, pool: &pool, length: length, as: kind)
     }
 
     /// Where the frames are now.

@@ -1,7 +1,7 @@
 /// What one batch did.
 @frozen
 public struct BatchResult: Sendable, Equatable {
-    /// Packets taken from the RX ring (or queued for TX by ``Socket/transmitBatch(limit:pool:length:)``).
+    /// Packets taken from the RX ring (or queued for TX by ``Socket/transmitBatch(limit:pool:length:as:)``).
     public var packets: Int
     /// Their bytes.
     public var bytes: Int
@@ -28,21 +28,26 @@ extension Socket {
     /// submit the fill and TX rings and release the RX ring once, and make a
     /// syscall only when the kernel asks (need-wakeup).
     ///
-    /// Frames dropped by the handler go back to the fill ring; transmitted
+    /// Packets dropped by the handler go back to the fill ring; transmitted
     /// ones to the TX ring (or, when it is full, to the pool, counted); the
     /// fill ring is topped up from the pool. Every frame stays accounted for.
     ///
-    /// On a multi-buffer socket (``SocketConfiguration/multiBuffer``) this
-    /// hands over each frame of a chain on its own; use
-    /// ``receivePacketBatch(limit:pool:handler:)`` to get whole packets.
+    /// The handler's ``BatchHandler/Packet`` picks the kind: a
+    /// ``PacketHandler`` sees single frames (on a multi-buffer socket, each
+    /// frame of a chain on its own); a ``MultiBufferHandler`` (for a socket
+    /// bound with ``SocketConfiguration/multiBuffer``) sees whole packets,
+    /// each a ``FramePacket`` of one or more frames, and every frame of a
+    /// packet goes to the same place (fill ring, TX ring as one chain, or
+    /// the pool).
     ///
     /// - Parameters:
     ///   - limit: The most packets to take (the batch size).
     ///   - pool: The UMEM's frame pool.
     ///   - handler: The per-packet logic.
-    /// - Returns: What the batch did; `packets == 0` means the RX ring was empty.
+    /// - Returns: What the batch did (``BatchResult/packets`` counts packets,
+    ///   not frames); `packets == 0` means no whole packet was ready.
     @inlinable
-    public mutating func receiveBatch<Handler: PacketHandler>(limit: Int, pool: inout FramePool, handler: inout Handler) -> BatchResult {
+    public mutating func receiveBatch<Handler: BatchHandler>(limit: Int, pool: inout FramePool, handler: inout Handler) -> BatchResult {
         let result = Socket.receive(limit: limit, rx: &rx, fill: &fill, tx: &tx, completion: &completion, pool: &pool, handler: &handler)
         if result.packets == 0 {
             wakeReceive()
@@ -56,127 +61,135 @@ extension Socket {
     /// ``receiveBatch(limit:pool:handler:)`` over the four rings, without
     /// the syscalls (the caller makes them): shared with ``InMemoryQueue``.
     @inlinable @inline(__always)
-    static func receive<Handler: PacketHandler>(
+    static func receive<Handler: BatchHandler>(
         limit: Int, rx: inout RXRing, fill: inout FillRing, tx: inout TXRing, completion: inout CompletionRing,
         pool: inout FramePool, handler: inout Handler
     ) -> BatchResult {
         if tx.produced != completion.consumed {
             completion.drain(into: &pool)
         }
-        let ready = rx.peek(upTo: limit)
-        guard ready > 0 else {
+        let ready = Handler.Packet._ready(in: &rx, limit: limit)
+        guard ready.packets > 0 else {
             fill.refill(from: &pool)
             return BatchResult()
         }
-        let result = Socket.dispatch(ready, from: &rx, recyclingTo: &fill, sendingTo: &tx, pool: &pool, handler: &handler)
+        let (result, frames) = Socket.dispatch(ready, from: &rx, recyclingTo: &fill, sendingTo: &tx, pool: &pool, handler: &handler)
         rx.release()
         if result.transmitted > 0 { tx.submit() }
         fill.submit()
-        if pool.count > 0 { fill.refill(from: &pool, upTo: ready) }
+        if pool.count > 0 { fill.refill(from: &pool, upTo: frames) }
         return result
     }
 
-    /// A batch that found nothing to receive: top the fill ring up, and
-    /// make the syscalls the kernel asks for (need-wakeup).
+    /// The per-packet part of every batch loop, for either packet kind: take
+    /// up to `ready.packets` received packets from `rx`, let the handler
+    /// decide, and put each (all its frames) where it goes: the fill ring
+    /// (`.drop`), the TX ring (`.transmit`), or the pool when a ring is out
+    /// of room (counted). Nothing is published here; the caller releases,
+    /// submits and kicks once per batch.
+    ///
+    /// The fill ring's slots are reserved into a local for `ready.frames`,
+    /// and a handler that never transmits reads nothing of the TX ring: for
+    /// ``Frame`` (one frame per packet, `_receive` never `nil` below
+    /// `ready.packets`) this is the single-frame loop written by hand.
+    /// - Returns: What was done, and the frames taken (for the refill).
     @inlinable @inline(__always)
-    mutating func idleBatch(pool: inout FramePool) -> BatchResult {
-        fill.refill(from: &pool)
-        wakeReceive()
-        kickPendingTransmit()
-        return BatchResult()
-    }
-
-    /// The end of a receive batch: release the RX slots, publish (and kick)
-    /// what was transmitted, publish the fill ring and refill it for the
-    /// `frames` taken.
-    @inlinable @inline(__always)
-    mutating func finishReceiveBatch(_ result: BatchResult, frames: Int, pool: inout FramePool) {
-        rx.release()
-        if result.transmitted > 0 {
-            tx.submit()
-            kickTransmit()
-        }
-        fill.submit()
-        if pool.count > 0 { fill.refill(from: &pool, upTo: frames) }
-    }
-
-    /// The per-packet part of every batch loop: take `ready` received frames
-    /// from `rx`, let the handler decide, and put each where it goes: the
-    /// fill ring (`.drop`), the TX ring (`.transmit`), or the pool when a
-    /// ring is out of room (counted). Nothing is published here; the caller
-    /// releases, submits and kicks once per batch.
-    @inlinable @inline(__always)
-    static func dispatch<Handler: PacketHandler>(
-        _ ready: Int, from rx: inout RXRing, recyclingTo fill: inout FillRing, sendingTo tx: inout TXRing,
+    static func dispatch<Handler: BatchHandler>(
+        _ ready: (packets: Int, frames: Int), from rx: inout RXRing, recyclingTo fill: inout FillRing, sendingTo tx: inout TXRing,
         pool: inout FramePool, handler: inout Handler
-    ) -> BatchResult {
+    ) -> (BatchResult, frames: Int) {
         // The fill ring's slots as locals, so the loop keeps its index in a register.
-        var fillSlots = fill.ring.reserve(upTo: UInt32(truncatingIfNeeded: ready))
+        var fillSlots = fill.reserve(upTo: ready.frames)
         // A handler that never transmits needs no TX room (and no read of the TX ring).
-        var txRoom = Handler.transmits ? tx.freeCount(wanting: ready) : 0
-        var result = BatchResult(packets: ready)
-        for _ in 0..<ready {
-            var frame = rx.receiveReserved()
-            result.bytes &+= frame.length
-            switch handler.handle(&frame) {
+        var txRoom = Handler.transmits ? tx.freeCount(wanting: ready.frames) : 0
+        var result = BatchResult()
+        var frames = 0
+        while result.packets < ready.packets {
+            guard var packet = Handler.Packet._receive(from: &rx, pool: &pool) else { break }
+            let count = packet.frameCount
+            frames &+= count
+            result.packets &+= 1
+            result.bytes &+= packet.length
+            switch handler.handle(&packet) {
             case .drop:
-                if fillSlots.room > 0 {
-                    fillSlots.append(frame.surrender().chunk)
+                if fillSlots.room < count {
+                    // More frames than the batch reserved (a chain that
+                    // arrived during the batch): ask the ring again.
+                    fill.commit(fillSlots)
+                    fillSlots = fill.reserve(upTo: count)
+                }
+                if fillSlots.room >= count {
+                    packet._recycle(into: &fillSlots)
                 } else {
-                    pool.release(frame)
+                    packet._release(to: &pool)
                 }
             case .transmit:
-                if txRoom > 0, frame.length > 0 {
-                    result.transmittedBytes &+= frame.length
-                    tx.pushReserved(frame)
-                    txRoom &-= 1
+                let length = packet.length
+                if txRoom < count { txRoom = tx.freeCount(wanting: count) }
+                if length > 0, txRoom >= count {
+                    result.transmittedBytes &+= length
+                    packet._transmit(on: &tx)
+                    txRoom &-= count
                     result.transmitted &+= 1
                 } else {
-                    pool.release(frame)
+                    packet._release(to: &pool)
                     result.transmitDropped &+= 1
                 }
             }
         }
-        fill.ring.commit(fillSlots)
-        return result
+        fill.commit(fillSlots)
+        return (result, frames)
     }
 
     /// One batch of the transmit loop (`txonly`): take completed frames back,
-    /// then queue up to `limit` frames from the pool with `length`-byte
-    /// packets (whatever their bytes already hold: write them once up front),
-    /// submit, and kick when the kernel asks.
+    /// then queue up to `limit` single-frame packets of `length` bytes from
+    /// the pool (whatever their bytes already hold: write them once up
+    /// front), submit, and kick when the kernel asks.
+    /// ``transmitBatch(limit:pool:length:as:)`` with ``Frame``.
     /// - Returns: What was queued.
     @inlinable
     public mutating func transmitBatch(limit: Int, pool: inout FramePool, length: Int) -> BatchResult {
-        let result = Socket.transmit(limit: limit, tx: &tx, completion: &completion, pool: &pool, length: length)
+        transmitBatch(limit: limit, pool: &pool, length: length, as: Frame.self)
+    }
+
+    /// One batch of the transmit loop (`txonly`) for either packet kind:
+    /// take completed frames back, then queue up to `limit` packets of
+    /// `length` bytes from the pool, each over as many frames as it needs
+    /// (one for ``Frame``; a chain for ``FramePacket`` on a socket bound
+    /// with ``SocketConfiguration/multiBuffer``), whatever their bytes
+    /// already hold, submit, and kick when the kernel asks.
+    /// Traps if a packet needs more frames than the kind holds (a ``Frame``
+    /// longer than its capacity, a chain of more than ``FramePacket/capacity``).
+    /// - Parameters:
+    ///   - limit: The most packets to queue.
+    ///   - pool: The UMEM's frame pool.
+    ///   - length: Bytes per packet.
+    ///   - kind: ``Frame`` or ``FramePacket``.
+    /// - Returns: What was queued (``BatchResult/packets`` counts packets).
+    @inlinable
+    public mutating func transmitBatch<Packet: RingPacket & ~Copyable>(limit: Int, pool: inout FramePool, length: Int,
+                                                                        as kind: Packet.Type) -> BatchResult {
+        let result = Socket.transmit(limit: limit, tx: &tx, completion: &completion, pool: &pool, length: length, as: kind)
         kickTransmit()
         return result
     }
 
-    /// ``transmitBatch(limit:pool:length:)`` over the rings, without the
+    /// ``transmitBatch(limit:pool:length:as:)`` over the rings, without the
     /// kick (the caller makes it): shared with ``InMemoryQueue``.
     @inlinable @inline(__always)
-    static func transmit(limit: Int, tx: inout TXRing, completion: inout CompletionRing, pool: inout FramePool,
-                         length: Int) -> BatchResult {
+    static func transmit<Packet: RingPacket & ~Copyable>(limit: Int, tx: inout TXRing, completion: inout CompletionRing,
+                                                         pool: inout FramePool, length: Int, as kind: Packet.Type) -> BatchResult {
         if tx.produced != completion.consumed {
             completion.drain(into: &pool)
         }
-        let count = min(limit, pool.count, tx.freeCount(wanting: limit))
-        for _ in 0..<count {
-            var frame = pool.allocateKnownAvailable()
-            frame.length = length
-            tx.pushReserved(frame)
+        let frames = Packet._frames(forLength: length, in: pool)
+        let count = min(limit, pool.count / frames, tx.freeCount(wanting: limit &* frames) / frames)
+        var sent = 0
+        while sent < count, let packet = Packet._allocate(length: length, frames: frames, from: &pool) {
+            packet._transmit(on: &tx)
+            sent &+= 1
         }
-        return transmitted(count: count, length: length, tx: &tx)
-    }
-
-    /// The end of a transmit batch of `count` packets of `length` bytes:
-    /// publish, kick when the kernel asks, and say what was queued.
-    @inlinable @inline(__always)
-    mutating func finishTransmitBatch(count: Int, length: Int) -> BatchResult {
-        let result = Socket.transmitted(count: count, length: length, tx: &tx)
-        kickTransmit()
-        return result
+        return transmitted(count: sent, length: length, tx: &tx)
     }
 
     /// The end of a transmit batch of `count` packets of `length` bytes:

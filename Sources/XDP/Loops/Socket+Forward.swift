@@ -6,24 +6,29 @@ extension Socket {
     /// `output`'s completed frames return to `pool`, and `input`'s fill ring
     /// is topped up from it. Both sockets must be on the UMEM `pool` belongs to.
     ///
+    /// The handler's ``BatchHandler/Packet`` picks the kind: single frames,
+    /// or (``MultiBufferHandler``, multi-buffer sockets) whole chains, which
+    /// go out of `output` as the very same chains.
+    ///
     /// - Parameters:
     ///   - input: The receiving socket.
     ///   - output: The transmitting socket.
     ///   - limit: The batch size.
     ///   - pool: The shared UMEM's frame pool.
     ///   - handler: The per-packet logic; `.transmit` means "out of `output`".
-    /// - Returns: What the batch did.
+    /// - Returns: What the batch did (``BatchResult/packets`` counts packets).
     @inlinable
-    public static func forwardBatch<Handler: PacketHandler>(
+    public static func forwardBatch<Handler: BatchHandler>(
         from input: inout Socket, to output: inout Socket, limit: Int, pool: inout FramePool, handler: inout Handler
     ) -> BatchResult {
         if output.tx.produced != output.completion.consumed {
             output.completion.drain(into: &pool)
         }
-        let ready = input.rx.peek(upTo: limit)
-        guard ready > 0 else { return idleForward(from: &input, to: &output, pool: &pool) }
-        let result = Socket.dispatch(ready, from: &input.rx, recyclingTo: &input.fill, sendingTo: &output.tx, pool: &pool, handler: &handler)
-        finishForwardBatch(result, frames: ready, from: &input, to: &output, pool: &pool)
+        let ready = Handler.Packet._ready(in: &input.rx, limit: limit)
+        guard ready.packets > 0 else { return idleForward(from: &input, to: &output, pool: &pool) }
+        let (result, frames) = Socket.dispatch(ready, from: &input.rx, recyclingTo: &input.fill, sendingTo: &output.tx,
+                                               pool: &pool, handler: &handler)
+        finishForwardBatch(result, frames: frames, from: &input, to: &output, pool: &pool)
         return result
     }
 

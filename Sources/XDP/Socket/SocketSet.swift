@@ -67,22 +67,24 @@ public struct SocketSet: ~Copyable, @unchecked Sendable {
         return result > 0
     }
 
-    /// ``Socket/forwardBatch(from:to:limit:pool:handler:)`` between two sockets of the set.
+    /// ``Socket/forwardBatch(from:to:limit:pool:handler:)`` between two
+    /// sockets of the set, for either packet kind (the handler's).
     @inlinable
-    public mutating func forwardBatch<Handler: PacketHandler>(
+    public mutating func forwardBatch<Handler: BatchHandler>(
         from input: Int, to output: Int, limit: Int, pool: inout FramePool, handler: inout Handler
     ) -> BatchResult {
         checkPair(input, output)
         return Socket.forwardBatch(from: &storage[input], to: &storage[output], limit: limit, pool: &pool, handler: &handler)
     }
 
-    /// ``Socket/forwardPacketBatch(from:to:limit:pool:handler:)`` between two sockets of the set.
+    /// ``forwardBatch(from:to:limit:pool:handler:)`` with a
+    /// ``MultiBufferHandler``: the same function, under its old name.
+    @available(*, deprecated, renamed: "forwardBatch(from:to:limit:pool:handler:)")
     @inlinable
     public mutating func forwardPacketBatch<Handler: MultiBufferHandler>(
         from input: Int, to output: Int, limit: Int, pool: inout FramePool, handler: inout Handler
     ) -> BatchResult {
-        checkPair(input, output)
-        return Socket.forwardPacketBatch(from: &storage[input], to: &storage[output], limit: limit, pool: &pool, handler: &handler)
+        forwardBatch(from: input, to: output, limit: limit, pool: &pool, handler: &handler)
     }
 
     /// Traps unless `input` and `output` are two distinct sockets of the set.
