@@ -18,6 +18,10 @@ public protocol RingPacket: ~Copyable {
     /// The packet's length in bytes, over all its frames.
     var length: Int { get }
 
+    /// Machinery: whether a packet can span several frames (`false` for
+    /// ``Frame``: the loops' per-frame bookkeeping folds away).
+    static var _isChain: Bool { get }
+
     /// Machinery: how many packets a batch of at most `limit` may try to
     /// take from `rx`, and a bound on the frames they hold as far as known
     /// now (what the batch reserves on the fill and TX rings).
@@ -27,11 +31,14 @@ public protocol RingPacket: ~Copyable {
     /// - Returns: `packets == 0` when nothing is ready.
     static func _ready(in rx: inout RXRing, limit: Int) -> (packets: Int, frames: Int)
 
-    /// Machinery: takes the next whole packet from `rx`.
+    /// Machinery: takes the next whole packet from `rx`, one of those
+    /// `_ready(in:limit:)` reported (a ``Frame`` is taken unchecked, as the
+    /// batch loop's bound already says it is there: called past that bound
+    /// it reads a stale descriptor of the ring).
     /// - Parameters:
     ///   - rx: The RX ring.
     ///   - pool: Where a chain too long to take goes (``FramePacket``).
-    /// - Returns: The packet, or `nil` when no whole packet is ready.
+    /// - Returns: The packet, or `nil` when no whole chain is ready.
     static func _receive(from rx: inout RXRing, pool: inout FramePool) -> Self?
 
     /// Machinery: gives every frame of the packet back to the kernel for
@@ -60,7 +67,7 @@ public protocol RingPacket: ~Copyable {
     static func _frames(forLength length: Int, in pool: borrowing FramePool) -> Int
 
     /// Machinery: takes a `length`-byte packet of `frames` frames (from
-    /// ``_frames(forLength:in:)``) from `pool`, its bytes as the frames hold them.
+    /// `_frames(forLength:in:)`) from `pool`, its bytes as the frames hold them.
     /// - Returns: The packet, or `nil` when the pool has fewer than `frames` frames.
     static func _allocate(length: Int, frames: Int, from pool: inout FramePool) -> Self?
 }
@@ -102,6 +109,9 @@ extension Frame: RingPacket {
     public var frameCount: Int { 1 }
 
     @inlinable @inline(__always)
+    public static var _isChain: Bool { false }
+
+    @inlinable @inline(__always)
     public static func _ready(in rx: inout RXRing, limit: Int) -> (packets: Int, frames: Int) {
         let ready = rx.peek(upTo: limit)
         return (ready, ready)
@@ -109,8 +119,7 @@ extension Frame: RingPacket {
 
     @inlinable @inline(__always)
     public static func _receive(from rx: inout RXRing, pool: inout FramePool) -> Frame? {
-        guard rx.ring.cachedAvailable > 0 else { return nil }
-        return rx.receiveReserved()
+        rx.receiveReserved()
     }
 
     @inlinable @inline(__always)
@@ -146,6 +155,9 @@ extension FramePacket: RingPacket {
     /// Frames in the packet (``count``).
     @inlinable
     public var frameCount: Int { segmentCount }
+
+    @inlinable @inline(__always)
+    public static var _isChain: Bool { true }
 
     @inlinable @inline(__always)
     public static func _ready(in rx: inout RXRing, limit: Int) -> (packets: Int, frames: Int) {

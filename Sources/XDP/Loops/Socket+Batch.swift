@@ -89,9 +89,10 @@ extension Socket {
     /// submits and kicks once per batch.
     ///
     /// The fill ring's slots are reserved into a local for `ready.frames`,
-    /// and a handler that never transmits reads nothing of the TX ring: for
-    /// ``Frame`` (one frame per packet, `_receive` never `nil` below
-    /// `ready.packets`) this is the single-frame loop written by hand.
+    /// the TX ring's room is read once, and a handler that never transmits
+    /// reads nothing of the TX ring: for ``Frame`` (one frame per packet,
+    /// taken unchecked below `ready.packets`) this is the single-frame loop
+    /// written by hand.
     /// - Returns: What was done, and the frames taken (for the refill).
     @inlinable @inline(__always)
     static func dispatch<Handler: BatchHandler>(
@@ -104,7 +105,10 @@ extension Socket {
         var txRoom = Handler.transmits ? tx.freeCount(wanting: ready.frames) : 0
         var result = BatchResult()
         var frames = 0
-        while result.packets < ready.packets {
+        for _ in 0..<ready.packets {
+            // No more frames than reserved (for Frame, one per packet: never
+            // true); a chain still ending past them goes to the pool below.
+            if Handler.Packet._isChain, frames >= ready.frames { break }
             guard var packet = Handler.Packet._receive(from: &rx, pool: &pool) else { break }
             let count = packet.frameCount
             frames &+= count
@@ -112,12 +116,10 @@ extension Socket {
             result.bytes &+= packet.length
             switch handler.handle(&packet) {
             case .drop:
-                if fillSlots.room < count {
-                    // More frames than the batch reserved (a chain that
-                    // arrived during the batch): ask the ring again.
-                    fill.commit(fillSlots)
-                    fillSlots = fill.reserve(upTo: count)
-                }
+                // Out of reserved slots (a ring short of room): to the pool,
+                // from which the refill after the batch tops the ring up.
+                // No kernel index is read in the loop: an acquire load here
+                // would keep the RX ring's fields out of registers.
                 if fillSlots.room >= count {
                     packet._recycle(into: &fillSlots)
                 } else {
@@ -125,7 +127,6 @@ extension Socket {
                 }
             case .transmit:
                 let length = packet.length
-                if txRoom < count { txRoom = tx.freeCount(wanting: count) }
                 if length > 0, txRoom >= count {
                     result.transmittedBytes &+= length
                     packet._transmit(on: &tx)
