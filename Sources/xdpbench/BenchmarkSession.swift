@@ -308,11 +308,12 @@ final class BenchmarkSession {
             if wanted == 0 { break }
             if plan.wait == .pollEveryBatch { state.socket.poll(timeoutMilliseconds: 1) }
             let result = batch(&state, wanted, &handler)
-            budget.refund(wanted - result.packets)
+            budget.refund(wanted &- result.packets)
             if result.packets > 0 {
-                packets &+= UInt64(result.packets)
-                bytes &+= UInt64(result.bytes)
-                dropped &+= UInt64(result.transmitDropped)
+                // Wrapping, unchecked: counts of one batch are small and non-negative.
+                packets &+= UInt64(truncatingIfNeeded: result.packets)
+                bytes &+= UInt64(truncatingIfNeeded: result.bytes)
+                dropped &+= UInt64(truncatingIfNeeded: result.transmitDropped)
                 counters.publish(packets: packets, bytes: bytes, transmitDropped: dropped)
             }
             // A partial batch: wait in poll() (at once when more are ready) so

@@ -112,9 +112,26 @@ extension Socket {
     ) -> BatchResult {
         // The fill ring's slots as locals, so the loop keeps its index in a register.
         var fillSlots = fill.ring.reserve(upTo: UInt32(truncatingIfNeeded: ready))
+        var result = BatchResult(packets: ready)
+        if !Handler.transmits, fillSlots.room == UInt32(truncatingIfNeeded: ready) {
+            // The usual case of a handler that never transmits (rxdrop): every
+            // frame goes back to the fill ring and it has a slot for each, so
+            // the loop checks no room per packet.
+            for _ in 0..<ready {
+                var frame = rx.receiveReserved()
+                result.bytes &+= frame.length
+                if _fastPath(handler.handle(&frame) == .drop) {
+                    fillSlots.append(frame.surrender().chunk)
+                } else {
+                    pool.release(frame)
+                    result.transmitDropped &+= 1
+                }
+            }
+            fill.ring.commit(fillSlots)
+            return result
+        }
         // A handler that never transmits needs no TX room (and no read of the TX ring).
         var txRoom = Handler.transmits ? tx.freeCount(wanting: ready) : 0
-        var result = BatchResult(packets: ready)
         for _ in 0..<ready {
             var frame = rx.receiveReserved()
             result.bytes &+= frame.length
@@ -191,8 +208,10 @@ extension Socket {
 
     /// Kicks the TX ring if it still holds packets the kernel has not taken
     /// (copy mode sends a bounded number per kick).
-    @inlinable
+    @inlinable @inline(__always)
     public func kickPendingTransmit() {
-        if tx.produced != completion.consumed { kickTransmit() }
+        let fd = fileDescriptor, counts = syscallCounts  // before any store: see kickTransmit()
+        guard tx.produced != completion.consumed, !usesNeedWakeup || tx.needsWakeup else { return }
+        Socket.kickTransmit(fd, counts: counts)
     }
 }

@@ -243,22 +243,33 @@ public struct Socket: ~Copyable, @unchecked Sendable {
     /// (``SyscallCounts/refusedTransmitKicks``): call ``checkTransmitKicks()``
     /// off the hot path to turn it into an error that names the fix.
     /// - Returns: Whether a syscall was made.
-    @inlinable
+    // Inlined, and every field it needs read before the syscall and the
+    // counter's store: a store through a pointer while `self` is borrowed
+    // from a batch loop's `inout` made the compiler copy the whole 480-byte
+    // `Socket` to the stack (memcpy) before every kick (callgrind, Benchmarks/README).
+    @inlinable @inline(__always)
     @discardableResult
     public func kickTransmit() -> Bool {
+        let fd = fileDescriptor, counts = syscallCounts
         guard !usesNeedWakeup || tx.needsWakeup else { return false }
-        let failure = SystemCall.wakeTransmit(fileDescriptor)
-        syscallCounts.pointee.transmitKicks &+= 1
-        if _slowPath(failure != 0) { noteTransmitKickFailure(failure) }
+        Socket.kickTransmit(fd, counts: counts)
         return true
+    }
+
+    /// The syscall of ``kickTransmit()``, counted (a refusal too, unless transient).
+    @inlinable @inline(__always)
+    static func kickTransmit(_ fd: Int32, counts: UnsafeMutablePointer<SyscallCounts>) {
+        let failure = SystemCall.wakeTransmit(fd)
+        counts.pointee.transmitKicks &+= 1
+        if _slowPath(failure != 0) { noteTransmitKickFailure(failure, counts: counts) }
     }
 
     /// Counts a failed kick unless its errno is transient.
     @usableFromInline @inline(never)
-    func noteTransmitKickFailure(_ error: Int32) {
+    static func noteTransmitKickFailure(_ error: Int32, counts: UnsafeMutablePointer<SyscallCounts>) {
         guard !XDPError.isTransientTransmitKickError(error) else { return }
-        syscallCounts.pointee.refusedTransmitKicks &+= 1
-        syscallCounts.pointee.lastTransmitKickError = error
+        counts.pointee.refusedTransmitKicks &+= 1
+        counts.pointee.lastTransmitKickError = error
     }
 
     /// Throws when the kernel refused a TX kick since the socket was created
@@ -277,12 +288,13 @@ public struct Socket: ~Copyable, @unchecked Sendable {
     /// Lets the kernel notice new fill-ring frames (or runs a busy-poll round),
     /// when it asks for it.
     /// - Returns: Whether a syscall was made.
-    @inlinable
+    @inlinable @inline(__always)
     @discardableResult
     public func wakeReceive() -> Bool {
+        let fd = fileDescriptor, counts = syscallCounts  // before any store: see kickTransmit()
         guard usesBusyPoll || (usesNeedWakeup && fill.needsWakeup) else { return false }
-        SystemCall.wakeReceive(fileDescriptor)
-        syscallCounts.pointee.receiveWakeups &+= 1
+        SystemCall.wakeReceive(fd)
+        counts.pointee.receiveWakeups &+= 1
         return true
     }
 
@@ -291,11 +303,12 @@ public struct Socket: ~Copyable, @unchecked Sendable {
     ///   - forTransmit: Also wake when the socket can send (POLLOUT).
     ///   - timeoutMilliseconds: How long to wait; 0 returns at once.
     /// - Returns: Whether the socket is ready.
-    @inlinable @discardableResult
+    @inlinable @inline(__always) @discardableResult
     public func poll(forTransmit: Bool = false, timeoutMilliseconds: Int32) -> Bool {
+        let counts = syscallCounts  // before any store: see kickTransmit()
         var descriptor = pollfd(fd: fileDescriptor, events: Int16(POLLIN) | (forTransmit ? Int16(POLLOUT) : 0), revents: 0)
         let result = SystemCall.poll(&descriptor, timeoutMilliseconds: timeoutMilliseconds)
-        syscallCounts.pointee.count(poll: result)
+        counts.pointee.count(poll: result)
         return result > 0
     }
 
