@@ -150,10 +150,16 @@ final class BenchmarkSession {
         let dataPlane = try DataPlane(configuration: configuration, prepareWorker: { (_: Int, queues: inout WorkerQueues) throws(XDPError) in
             if plan.mode == .txonly {
                 var refused: XDPError?
+                var budgetRefusal: Int32 = 0
                 queues.sockets.withSocket(at: 0) { (socket: borrowing Socket) in
                     do throws(XDPError) { try TransmitWakeupProbe.check(socket) } catch { refused = error }
+                    budgetRefusal = socket.isZeroCopy ? 0 : socket.transmitBudgetRefusal
                 }
                 if let refused { throw refused }
+                if budgetRefusal != 0 {
+                    note("note: copy-mode TX sends the kernel's default of \(Socket.kernelDefaultTransmitBudget) frames per kick: "
+                         + "XDP_MAX_TX_SKB_BUDGET refused (\(String(cString: strerror(budgetRefusal))); Linux 6.17+ takes more)")
+                }
             }
             if let packet = plan.packet {
                 BenchmarkSession.prime(&queues.umem.pool, with: packet, sourceMAC: sourceMAC)

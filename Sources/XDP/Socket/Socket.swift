@@ -38,6 +38,15 @@ public struct Socket: ~Copyable, @unchecked Sendable {
     public let usesMultiBuffer: Bool
     /// Bind attempts that failed with EBUSY before this one succeeded.
     public let busyRetriesUsed: Int
+    /// The most frames one copy-mode TX syscall sends: the configuration's
+    /// ``SocketConfiguration/transmitBudget`` (capped at the TX ring's size)
+    /// when the kernel took it, else the kernel's default of 32.
+    public let transmitBudget: Int
+    /// Why the kernel kept its default TX budget although a larger one was
+    /// asked for: the errno of XDP_MAX_TX_SKB_BUDGET (ENOPROTOOPT before
+    /// Linux 6.17, EACCES for a value it refuses), or 0 when it was applied
+    /// or not asked for. Not an error: only copy-mode kicks are affected.
+    public let transmitBudgetRefusal: Int32
 
     /// libxdp's socket, or `nil` on a directly registered UMEM (`directRings` then).
     let handle: OpaquePointer?
@@ -156,6 +165,7 @@ public struct Socket: ~Copyable, @unchecked Sendable {
             }
         }
         let options = try? SystemCall.getOption(fd, level: SOL_XDP, name: XDP_OPTIONS, as: xdp_options.self, operation: "read XDP_OPTIONS")
+        let (budget, budgetRefusal) = Socket.raiseTransmitBudget(fd, to: min(configuration.transmitBudget, configuration.txRingSize))
         if let busyPollError {
             Socket.close(handle: created, fd: fd, directRings: directRings, storage: storage)
             rollBack(releasingInitialRings: false)  // the rings were used: the kernel sets them once
@@ -179,6 +189,8 @@ public struct Socket: ~Copyable, @unchecked Sendable {
         usesBusyPoll = configuration.busyPoll != nil
         usesMultiBuffer = configuration.multiBuffer
         busyRetriesUsed = retries
+        transmitBudget = budget
+        transmitBudgetRefusal = budgetRefusal
         handle = created
         self.directRings = directRings
         ringHeaders = headers
@@ -193,6 +205,23 @@ public struct Socket: ~Copyable, @unchecked Sendable {
         ringHeaders.deallocate()
         syscallCounts.deallocate()
         storage.boundQueues.withLock { _ = $0.remove(boundKey) }
+    }
+
+    /// XDP_MAX_TX_SKB_BUDGET from linux/if_xdp.h (Linux 6.17), absent from older headers.
+    static let maxTransmitSKBBudgetOption: Int32 = 9
+    /// The kernel's copy-mode TX budget without the option.
+    public static let kernelDefaultTransmitBudget = 32
+
+    /// Asks the kernel to send up to `budget` frames per copy-mode TX
+    /// syscall (after the TX ring exists; 0 or less than 32: not asked).
+    /// - Returns: The budget in effect and, when the kernel refused, its errno.
+    static func raiseTransmitBudget(_ fd: Int32, to budget: Int) -> (budget: Int, refusal: Int32) {
+        guard budget > kernelDefaultTransmitBudget else { return (kernelDefaultTransmitBudget, 0) }
+        var value = UInt32(budget)
+        guard setsockopt(fd, SOL_XDP, maxTransmitSKBBudgetOption, &value, socklen_t(MemoryLayout<UInt32>.size)) == 0 else {
+            return (kernelDefaultTransmitBudget, errno)
+        }
+        return (budget, 0)
     }
 
     /// Runs `attempt` (a bind; 0 or -errno) until it succeeds, fails with
