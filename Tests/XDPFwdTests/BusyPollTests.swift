@@ -1,4 +1,4 @@
-import Forwarding
+@testable import Forwarding
 import Foundation
 import Glibc
 import TestSupport
@@ -77,10 +77,11 @@ struct BusyPollTests {
                 }
             }
             #expect(options?.count == 2, "both ports' sockets")
-            let expected: [Int32] = busyPoll == nil ? [0, 0, 0] : [1, 20, 48]
             for socket in options ?? [] {
-                // SO_BUSY_POLL_BUDGET reads back the kernel's default (8) when never set.
-                #expect(busyPoll == nil ? socket[0...1] == [0, 0] : socket == expected, "\(socket) for \(String(describing: busyPoll))")
+                #expect(Array(socket[0...1]) == (busyPoll == nil ? [0, 0] : [1, 20]), "\(socket) for \(String(describing: busyPoll))")
+                // This kernel does not read SO_BUSY_POLL_BUDGET back (ENOPROTOOPT);
+                // setting it succeeded, or Socket.init would have thrown.
+                #expect(socket[2] == -ENOPROTOOPT || socket[2] == (busyPoll == nil ? 8 : 48), "\(socket)")
             }
         }
     }
