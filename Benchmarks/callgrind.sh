@@ -14,6 +14,8 @@
 # `callgrind_annotate` still names functions). Also prints, per run, packets
 # per receive call (xdpbench's syscall counters) and the socket's
 # XDP_STATISTICS drop reasons. Root; the generator runs on CPU 0, the DUT on CPU 1.
+# CALLGRIND_FLAGS (e.g. --dump-instr=yes, for callgrind_annotate per instruction
+# with objdump) go to xdpbench's valgrind.
 set -euo pipefail
 RATE=${1:-30000}
 SHORT=${2:-2}
@@ -73,7 +75,7 @@ run_dut() {
     local tool=$1 secs=$2 file="$OUT/$1.$2.out" log="$OUT/$1.$2.log"
     case $tool in
     xdpbench)
-        valgrind --tool=callgrind --callgrind-out-file="$file" "$OUT/xdpbench" rxdrop --netns "$DUT_NS" -i "$DUT_IF" \
+        valgrind --tool=callgrind ${CALLGRIND_FLAGS:-} --callgrind-out-file="$file" "$OUT/xdpbench" rxdrop --netns "$DUT_NS" -i "$DUT_IF" \
             --cpus 1 -d "$secs" --json >"$log" 2>"$log.err"
         python3 - "$log" <<'EOF' >"$log.packets"
 import json, sys

@@ -10,7 +10,9 @@ default, xdpref -p, xdpsock -p; testpmd's PMD uses preferred busy polling).
 txonly: the sender alone on CPU 1.
 
 What decides is not raw pps (the lab is bimodal) but, per run:
-  offered   = the DUT veth's NAPI input (ethtool -S rx_queue_0_xdp_packets delta)
+  offered   = the DUT veth's NAPI input (ethtool -S rx_queue_N_xdp_packets delta);
+              where veth counted none there (generic mode, packets through
+              netif_rx's backlog), its rx_packets delta (ip -s link)
   delivered = packets the tool received / offered
   drops     = XDP_STATISTICS: rx_ring_full (app too slow, RX ring full) and
               fill_ring_empty (no frame to receive into)
@@ -51,15 +53,46 @@ def last_json(text):
     return {}
 
 
-def napi_input():
-    """The DUT veth's NAPI input so far (all packets veth_poll took in)."""
-    out = run(in_dut(["ethtool", "-S", DUT_IF])).stdout
+def parse_ethtool_xdp_packets(text):
+    """Sum of veth's per-queue NAPI counters (rx_queue_N_xdp_packets) in `ethtool -S` output."""
     total = 0
-    for line in out.splitlines():
+    for line in text.splitlines():
         m = re.match(r"\s*rx_queue_\d+_xdp_packets:\s*(\d+)", line)
         if m:
             total += int(m.group(1))
     return total
+
+
+def parse_ip_link_rx_packets(text):
+    """rx packets of the one interface in `ip -j -s link show DEV` output (stats64), or 0."""
+    try:
+        links = json.loads(text)
+        return int(links[0]["stats64"]["rx"]["packets"])
+    except (ValueError, LookupError, TypeError):
+        return 0
+
+
+def dut_input():
+    """What the DUT veth took in so far, as (NAPI input, all received).
+
+    NAPI input: veth's per-queue XDP counters (every packet veth_poll took
+    in; native mode, and generic mode when veth receives through NAPI).
+    All received: the interface's rx_packets (veth counts NAPI input plus
+    what its peer handed to netif_rx's backlog, the generic-mode path when
+    the peer's offloads keep packets off NAPI, where the per-queue counters
+    stay at zero)."""
+    napi = parse_ethtool_xdp_packets(run(in_dut(["ethtool", "-S", DUT_IF])).stdout)
+    received = parse_ip_link_rx_packets(run(["ip", "-n", DUT_NS, "-j", "-s", "link", "show", "dev", DUT_IF]).stdout)
+    return napi, received
+
+
+def offered_delta(before, after):
+    """Packets offered to the DUT between two dut_input() readings and where
+    the count came from: NAPI input when veth counted any, else rx_packets."""
+    napi, received = after[0] - before[0], after[1] - before[1]
+    if napi > 0:
+        return napi, "napi"
+    return received, "rx_packets"
 
 
 def set_layout(attach):
@@ -169,17 +202,17 @@ def one_run(tool, mode, attach, seconds):
             out = run(cmd, timeout=seconds + 30)
             r = parse(tool, out.stdout + out.stderr, mode)
         pps = r["packets"] / seconds
-        return {"offered": pps, "delivered": 1.0, "rate": pps, "rx_ring_full": None, "fill_ring_empty": None}
+        return {"offered": pps, "delivered": 1.0, "rate": pps, "rx_ring_full": None, "fill_ring_empty": None, "offered_from": "sent"}
     started = time.monotonic()
     dut = subprocess.Popen(dut_command(tool, mode, attach, seconds + 2), stdin=subprocess.PIPE,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     time.sleep(2.5 if tool == "testpmd" else 1.5)  # attach and fill
     pin_napi_threads()
-    before = napi_input()
+    before = dut_input()
     generator = last_json(run([C, "txonly", "--netns", PEER_NS, "-i", PEER_IF, "--cpu", str(GEN_CPU), "-d", str(seconds), "--json"],
                               timeout=seconds + 30).stdout)
     time.sleep(0.3)
-    offered = napi_input() - before
+    offered, source = offered_delta(before, dut_input())
     if tool == "xdpsock":
         # xdpsock -p leaves its loop only when a poll() reports packets after
         # its duration: a few packets once it has passed (counted by it, not offered).
@@ -194,7 +227,7 @@ def one_run(tool, mode, attach, seconds):
     r = parse(tool, out)
     window = generator.get("duration_s") or seconds
     return {"offered": offered / window, "delivered": r["packets"] / offered if offered else 0.0, "rate": r["packets"] / window,
-            "rx_ring_full": r["rx_ring_full"], "fill_ring_empty": r["fill_ring_empty"]}
+            "rx_ring_full": r["rx_ring_full"], "fill_ring_empty": r["fill_ring_empty"], "offered_from": source}
 
 
 def fmt(v):
@@ -244,18 +277,18 @@ def main():
                             continue
                         r = results[tool]
                         runs.append((mode, attach if mode != "txonly" else "-", rnd + 1, tool, r))
-                        print(f"{mode} {attach} round {rnd + 1} {tool}: offered {r['offered'] / 1e6:.3f} Mpps, "
+                        print(f"{mode} {attach} round {rnd + 1} {tool}: offered {r['offered'] / 1e6:.3f} Mpps ({r['offered_from']}), "
                               f"delivered {r['delivered']:.2f} ({r['rate'] / 1e6:.3f} Mpps), rx_ring_full {fmt(r['rx_ring_full'])}, "
                               f"fill_ring_empty {fmt(r['fill_ring_empty'])}", file=sys.stderr)
                     rows.append((mode, attach if mode != "txonly" else "-", results))
     finally:
         run([SWIFT, "lab", "down", "--name", LAB])
 
-    lines = ["Per run (offered: the DUT veth's NAPI input; delivered: received / offered):", "",
-             "| mode | attach | round | tool | offered Mpps | delivered | Mpps | rx_ring_full | fill_ring_empty |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["Per run (offered: the DUT veth's input, from its NAPI counters or else its rx_packets; delivered: received / offered):", "",
+             "| mode | attach | round | tool | offered Mpps | offered from | delivered | Mpps | rx_ring_full | fill_ring_empty |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for mode, attach, rnd, tool, r in runs:
-        lines.append(f"| {mode} | {attach} | {rnd} | {tool} | {r['offered'] / 1e6:.3f} | {r['delivered']:.2f} | {r['rate'] / 1e6:.3f} | "
+        lines.append(f"| {mode} | {attach} | {rnd} | {tool} | {r['offered'] / 1e6:.3f} | {r['offered_from']} | {r['delivered']:.2f} | {r['rate'] / 1e6:.3f} | "
                      f"{fmt(r['rx_ring_full'])} | {fmt(r['fill_ring_empty'])} |")
     lines += ["", "xdpbench against each tool, rounds where both saw offered loads within 10% "
               "(ratio of delivered fractions; txonly: of rates):", "",

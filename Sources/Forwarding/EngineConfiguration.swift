@@ -56,6 +56,13 @@ public struct EngineConfiguration: Sendable, Equatable {
     /// `/tmp/afxdp_dp/{port}/afxdp.sock`); `auto` is that path, or
     /// `/tmp/afxdp.sock` where only that exists (older plugins).
     public var xskMapSocket: String? = nil
+    /// Preferred busy polling (SO_PREFER_BUSY_POLL, SO_BUSY_POLL,
+    /// SO_BUSY_POLL_BUDGET on every socket), or `nil` (the default) for
+    /// interrupt-driven NAPI. With it the workers' own syscalls run the
+    /// queues' NAPI work and wait in poll() only when a whole round found
+    /// nothing; pair it with the ports' `napi_defer_hard_irqs` and
+    /// `gro_flush_timeout` (the daemon sets both, see docs/operations.md).
+    public var busyPoll: BusyPollConfiguration? = nil
 
     /// The device plugin's socket that serves `port`'s XSKMAP (``xskMapSocket``
     /// with `{port}` or `auto` resolved), or nil without one.

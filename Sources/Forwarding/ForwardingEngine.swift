@@ -44,7 +44,7 @@ public final class ForwardingEngine: @unchecked Sendable {
         let pairs = mode == .macswap ? [] : [(config.ports[0].interface, config.ports[1].interface)]
         dataPlane = try DataPlane(configuration: DataPlane.Configuration(
             ports: ports, cpus: config.cpus, forwarding: pairs, namespace: config.namespace, socketMap: socketMap,
-            attach: config.attach, socket: SocketConfiguration(zeroCopy: config.zeroCopy, needWakeup: config.needWakeup),
+            attach: config.attach, socket: SocketConfiguration(zeroCopy: config.zeroCopy, needWakeup: config.needWakeup, busyPoll: config.busyPoll),
             framesPerSocket: config.frameCount, frameSize: config.frameSize, txMetadataLength: TXMetadata.byteCount
         )) { (interfaces: [Interface]) throws(XDPError) in
             if mode != .macswap { try ForwardingEngine.refuseLoop(interfaces[0], interfaces[1], mode: mode) }
@@ -62,7 +62,7 @@ public final class ForwardingEngine: @unchecked Sendable {
 
     /// Starts the workers.
     public func start() throws(XDPError) {
-        let mode = configuration.mode, batch = configuration.batch
+        let mode = configuration.mode, batch = configuration.batch, busyPoll = configuration.busyPoll != nil
         let interfaces = interfaces
         let interfaceIndexes = plan.workers.map { worker in
             worker.assignments.map { a in interfaces.first { $0.name == a.port }!.index }
@@ -70,7 +70,7 @@ public final class ForwardingEngine: @unchecked Sendable {
         let counters = dataPlane.workerCounters
         try dataPlane.start(name: "xdpfwd") { index, queues, stop in
             var state = WorkerState(queues: queues, counters: counters[index], interfaceIndexes: interfaceIndexes[index])
-            ForwardingLoops.run(mode: mode, batch: batch, state: &state, stop: stop)
+            ForwardingLoops.run(mode: mode, batch: batch, busyPoll: busyPoll, state: &state, stop: stop)
             queues = state.queues
         }
     }

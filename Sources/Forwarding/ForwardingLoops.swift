@@ -29,24 +29,36 @@ extension PassHandler: CountingHandler {
 /// The worker loops of the daemon. Generic over the handler, so each mode's
 /// loop is specialised and the per-packet decision is inlined.
 enum ForwardingLoops {
-    static func run(mode: ForwardingMode, batch: Int, state: inout WorkerState, stop: StopFlag) {
+    /// - Parameter busyPoll: The sockets busy-poll: wait in poll() only after
+    ///   a round that found nothing (see ``waitBelow(batch:busyPoll:)``).
+    static func run(mode: ForwardingMode, batch: Int, busyPoll: Bool = false, state: inout WorkerState, stop: StopFlag) {
+        let waitBelow = waitBelow(batch: batch, busyPoll: busyPoll)
         // Every mode sends packets on: partial checksums (hosts with
         // checksum offload) are carried on as offload requests or finished.
         let offload = state.queues.checksumOffloadMetadataLength
         switch mode {
         case .xconnect:
             var handlers = (0..<state.queues.sockets.count).map { _ in TransportChecksumHandler(PassHandler(), offloadMetadataLength: offload) }
-            pairLoop(batch: batch, state: &state, handlers: &handlers, stop: stop)
+            pairLoop(batch: batch, waitBelow: waitBelow, state: &state, handlers: &handlers, stop: stop)
         case .l3:
             var handlers = l3Handlers(state, offloadMetadataLength: offload)
-            routeLoop(batch: batch, state: &state, handlers: &handlers, stop: stop)
+            routeLoop(batch: batch, waitBelow: waitBelow, state: &state, handlers: &handlers, stop: stop)
         case .macswap:
-            reflectLoop(batch: batch, state: &state, stop: stop)
+            reflectLoop(batch: batch, waitBelow: waitBelow, state: &state, stop: stop)
         }
     }
 
+    /// A round that handled fewer packets than this waits in poll(). Without
+    /// busy polling, any round short of a full batch: poll() returns at once
+    /// when packets are ready, else lets them gather (bigger batches) and
+    /// gives a core shared with the queue's NAPI work to NAPI. With busy
+    /// polling, only a round that found nothing: the batches' own syscalls
+    /// (need-wakeup's recvfrom/sendto) run NAPI in this thread, and sleeping
+    /// in poll() after a partial batch would hand NAPI back to interrupts.
+    static func waitBelow(batch: Int, busyPoll: Bool) -> Int { busyPoll ? 1 : batch }
+
     /// Sockets 2k and 2k+1 are queue q of port A and of port B: forward both ways.
-    static func pairLoop<Handler: CountingHandler>(batch: Int, state: inout WorkerState, handlers: inout [Handler],
+    static func pairLoop<Handler: CountingHandler>(batch: Int, waitBelow: Int, state: inout WorkerState, handlers: inout [Handler],
                                                     stop: StopFlag) {
         var local = state.counters.map { _ in LocalPortCounters() }
         var iterations = 0
@@ -60,10 +72,8 @@ enum ForwardingLoops {
             }
             iterations &+= 1
             if iterations & 63 == 0 { publishFrames(&state) }
-            // Wait in poll() unless a full batch came in: it returns at once when
-            // packets are ready, else lets them gather (bigger batches) and gives a
-            // core shared with the queue's NAPI work to NAPI.
-            if handled < batch { state.queues.sockets.pollAny(timeoutMilliseconds: 1) }
+            // Wait in poll() unless enough came in (see waitBelow(batch:busyPoll:)).
+            if handled < waitBelow { state.queues.sockets.pollAny(timeoutMilliseconds: 1) }
         }
         publishFrames(&state)
     }
@@ -87,7 +97,7 @@ enum ForwardingLoops {
     }
 
     /// macswap: every socket reflects its own traffic.
-    static func reflectLoop(batch: Int, state: inout WorkerState, stop: StopFlag) {
+    static func reflectLoop(batch: Int, waitBelow: Int, state: inout WorkerState, stop: StopFlag) {
         var local = state.counters.map { _ in LocalPortCounters() }
         var handler = TransportChecksumHandler(MACSwapHandler(), offloadMetadataLength: state.queues.checksumOffloadMetadataLength)
         var iterations = 0
@@ -109,10 +119,8 @@ enum ForwardingLoops {
             }
             iterations &+= 1
             if iterations & 63 == 0 { publishFrames(&state) }
-            // Wait in poll() unless a full batch came in: it returns at once when
-            // packets are ready, else lets them gather (bigger batches) and gives a
-            // core shared with the queue's NAPI work to NAPI.
-            if handled < batch { state.queues.sockets.pollAny(timeoutMilliseconds: 1) }
+            // Wait in poll() unless enough came in (see waitBelow(batch:busyPoll:)).
+            if handled < waitBelow { state.queues.sockets.pollAny(timeoutMilliseconds: 1) }
         }
         publishFrames(&state)
     }

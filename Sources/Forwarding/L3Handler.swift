@@ -111,7 +111,7 @@ public struct L3Handler: RoutingHandler {
 extension ForwardingLoops {
     /// l3: every socket is an input in turn; each packet goes out of the
     /// socket its FIB answer names (see ``L3Handler``).
-    static func routeLoop(batch: Int, state: inout WorkerState, handlers: inout [L3Handler], stop: StopFlag) {
+    static func routeLoop(batch: Int, waitBelow: Int, state: inout WorkerState, handlers: inout [L3Handler], stop: StopFlag) {
         let sockets = state.queues.sockets.count
         var local = state.counters.map { _ in LocalPortCounters() }
         var tally = [TransmitTally](repeating: TransmitTally(), count: sockets)
@@ -138,10 +138,8 @@ extension ForwardingLoops {
             }
             iterations &+= 1
             if iterations & 63 == 0 { publishFrames(&state) }
-            // Wait in poll() unless a full batch came in: it returns at once when
-            // packets are ready, else lets them gather (bigger batches) and gives a
-            // core shared with the queue's NAPI work to NAPI.
-            if handled < batch { state.queues.sockets.pollAny(timeoutMilliseconds: 1) }
+            // Wait in poll() unless enough came in (see waitBelow(batch:busyPoll:)).
+            if handled < waitBelow { state.queues.sockets.pollAny(timeoutMilliseconds: 1) }
         }
         publishFrames(&state)
     }

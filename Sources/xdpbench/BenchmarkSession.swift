@@ -150,10 +150,16 @@ final class BenchmarkSession {
         let dataPlane = try DataPlane(configuration: configuration, prepareWorker: { (_: Int, queues: inout WorkerQueues) throws(XDPError) in
             if plan.mode == .txonly {
                 var refused: XDPError?
+                var budgetRefusal: Int32 = 0
                 queues.sockets.withSocket(at: 0) { (socket: borrowing Socket) in
                     do throws(XDPError) { try TransmitWakeupProbe.check(socket) } catch { refused = error }
+                    budgetRefusal = socket.isZeroCopy ? 0 : socket.transmitBudgetRefusal
                 }
                 if let refused { throw refused }
+                if budgetRefusal != 0 {
+                    note("note: copy-mode TX sends the kernel's default of \(Socket.kernelDefaultTransmitBudget) frames per kick: "
+                         + "XDP_MAX_TX_SKB_BUDGET refused (\(String(cString: strerror(budgetRefusal))); Linux 6.17+ takes more)")
+                }
             }
             if let packet = plan.packet {
                 BenchmarkSession.prime(&queues.umem.pool, with: packet, sourceMAC: sourceMAC)
@@ -316,11 +322,12 @@ final class BenchmarkSession {
             if wanted == 0 { break }
             if plan.wait == .pollEveryBatch { state.socket.poll(timeoutMilliseconds: 1) }
             let result = batch(&state, wanted, &handler)
-            budget.refund(wanted - result.packets)
+            budget.refund(wanted &- result.packets)
             if result.packets > 0 {
-                packets &+= UInt64(result.packets)
-                bytes &+= UInt64(result.bytes)
-                dropped &+= UInt64(result.transmitDropped)
+                // Wrapping, unchecked: counts of one batch are small and non-negative.
+                packets &+= UInt64(truncatingIfNeeded: result.packets)
+                bytes &+= UInt64(truncatingIfNeeded: result.bytes)
+                dropped &+= UInt64(truncatingIfNeeded: result.transmitDropped)
                 counters.publish(packets: packets, bytes: bytes, transmitDropped: dropped)
             }
             // A partial batch: wait in poll() (at once when more are ready) so

@@ -74,6 +74,10 @@ struct DaemonConfiguration: Codable, Equatable {
     /// NAPI tunables set on every port while running (undone on exit).
     var napiDeferHardIRQs: Int?
     var groFlushTimeout: Int?
+    /// Preferred busy polling on every socket (SO_PREFER_BUSY_POLL, budget =
+    /// batch); napi_defer_hard_irqs and gro_flush_timeout then default to
+    /// the kernel documentation's 2 and 200000 (docs/operations.md).
+    var busyPoll: Bool?
     /// Set every port's channel (queue) count before binding (ETHTOOL_SCHANNELS; undone on exit).
     var channels: Int?
     /// l3: switch IP forwarding on where a port has it off (undone on exit),
@@ -94,6 +98,24 @@ struct DaemonConfiguration: Codable, Equatable {
     /// errors found after decoding; empty for a configuration from flags.
     var keyLines: [String: Int] = [:]
 
+    /// SO_BUSY_POLL with busy_poll: how long one busy-poll call may spin (µs).
+    static let busyPollMicroseconds = 20
+    /// napi_defer_hard_irqs and gro_flush_timeout (ns) with busy_poll unless
+    /// set: the values of the kernel's preferred busy-polling documentation
+    /// (Documentation/networking/napi.rst; xdpsock -B).
+    static let busyPollDeferHardIRQs = 2
+    static let busyPollGROFlushTimeout = 200_000
+
+    /// The NAPI tunables to set on every port: what the file says, else with
+    /// busy_poll the kernel documentation's values; `nil` to leave them.
+    var napiTunables: (deferHardIRQs: Int, groFlushTimeout: Int)? {
+        if busyPoll == true {
+            return (napiDeferHardIRQs ?? DaemonConfiguration.busyPollDeferHardIRQs, groFlushTimeout ?? DaemonConfiguration.busyPollGROFlushTimeout)
+        }
+        guard napiDeferHardIRQs != nil || groFlushTimeout != nil else { return nil }
+        return (napiDeferHardIRQs ?? 0, groFlushTimeout ?? 0)
+    }
+
     /// Keys allowed inside each list entry, by the list's key.
     static let nestedKeys: [String: Set<String>] = [
         "ports": ["interface", "queues"],
@@ -110,6 +132,7 @@ struct DaemonConfiguration: Codable, Equatable {
         "program_loss_policy": ["reattach", "exit"],
         "need_wakeup": ["true", "false"],
         "enable_forwarding": ["true", "false"],
+        "busy_poll": ["true", "false"],
     ]
 
     /// An error about `key`, at its line in the file when known.
@@ -121,7 +144,7 @@ struct DaemonConfiguration: Codable, Equatable {
         case mode, ports, cpus, attach, zeroCopy = "zero_copy", needWakeup = "need_wakeup", frameSize = "frame_size"
         case frameCount = "frame_count", batch, netns, metrics, routes, neighbors, programLossPolicy = "program_loss_policy"
         case irqAffinity = "irq_affinity", napiDeferHardIRQs = "napi_defer_hard_irqs", groFlushTimeout = "gro_flush_timeout", channels
-        case enableForwarding = "enable_forwarding", controlSocket = "control_socket"
+        case enableForwarding = "enable_forwarding", controlSocket = "control_socket", busyPoll = "busy_poll"
         case program, programMap = "program_map", xskMapSocket = "xsk_map_socket"
     }
 
@@ -160,6 +183,9 @@ struct DaemonConfiguration: Codable, Equatable {
             },
             cpus: cpuList, attach: attach ?? .auto, zeroCopy: zeroCopy ?? .preferred, needWakeup: needWakeup ?? true,
             frameSize: frameSize ?? 2048, frameCount: frameCount ?? 4096, batch: batch ?? 64, namespace: netns)
+        if busyPoll == true {
+            engine.busyPoll = BusyPollConfiguration(timeoutMicroseconds: DaemonConfiguration.busyPollMicroseconds, budget: engine.batch)
+        }
         if let program { engine.program = EngineConfiguration.Program(argument: program, socketMapName: programMap ?? "xsks") }
         if programMap != nil && program == nil { throw ConfigurationError(key: "program_map", line: nil, message: "names the XSKMAP of program: give program too") }
         if let xskMapSocket {
@@ -230,6 +256,11 @@ struct DaemonConfiguration: Codable, Equatable {
         copy.programLossPolicy = programLossPolicy ?? "reattach"
         copy.irqAffinity = irqAffinity ?? QueuePlan.IRQPlacement.none
         copy.enableForwarding = enableForwarding ?? false
+        copy.busyPoll = busyPoll ?? false
+        if busyPoll == true {
+            copy.napiDeferHardIRQs = napiDeferHardIRQs ?? DaemonConfiguration.busyPollDeferHardIRQs
+            copy.groFlushTimeout = groFlushTimeout ?? DaemonConfiguration.busyPollGROFlushTimeout
+        }
         copy.controlSocket = controlSocket ?? ports.first.map { ControlSocket.defaultPath(firstPort: $0.interface, namespace: netns) }
         return copy
     }

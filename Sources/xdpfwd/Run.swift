@@ -269,7 +269,8 @@ final class Daemon: Service, @unchecked Sendable {
     /// IRQ affinity and NAPI tunables as configured; each change is logged and undone at stop.
     private func applySystemChanges() {
         let placement = configuration.irqAffinity ?? .none
-        guard placement != .none || configuration.napiDeferHardIRQs != nil || configuration.groFlushTimeout != nil else { return }
+        let tunables = configuration.napiTunables
+        guard placement != .none || tunables != nil else { return }
         let changes = SystemChanges()
         if placement != .none {
             let ports = engine.plan.workers.flatMap(\.assignments).reduce(into: [String: [UInt32]]()) { $0[$1.port, default: []].append($1.queue) }
@@ -280,9 +281,11 @@ final class Daemon: Service, @unchecked Sendable {
             if plan.irqAffinity.isEmpty { logger.info("irq_affinity: no queue interrupts found for the ports (virtual devices have none)") }
             changes.applyIRQAffinity(plan)
         }
-        for interface in engine.interfaces where configuration.napiDeferHardIRQs != nil || configuration.groFlushTimeout != nil {
-            changes.setNAPITunables(interface: interface.name, deferHardIRQs: configuration.napiDeferHardIRQs ?? 0,
-                                    groFlushTimeoutNanoseconds: configuration.groFlushTimeout ?? 0)
+        if let tunables {
+            for interface in engine.interfaces {
+                changes.setNAPITunables(interface: interface.name, deferHardIRQs: tunables.deferHardIRQs,
+                                        groFlushTimeoutNanoseconds: tunables.groFlushTimeout)
+            }
         }
         for change in changes.log { logger.info("system change: \(change)") }
         systemChanges = changes

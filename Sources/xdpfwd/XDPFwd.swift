@@ -61,6 +61,8 @@ struct ConfigurationOptions: ParsableArguments {
     var programMap: String?
     @Option(name: .customLong("xsk-map-socket"), help: "Attach no program: take each port's XSKMAP from the Kubernetes AF_XDP device plugin's Unix socket (in a pod: /tmp/afxdp_dp/IFACE/afxdp.sock) and register the sockets in it (xconnect, macswap). Needs only CAP_NET_RAW.")
     var xskMapSocket: String?
+    @Flag(name: .customLong("busy-poll"), help: "Preferred busy polling (SO_PREFER_BUSY_POLL): the workers' syscalls run the queues' NAPI work; sets napi_defer_hard_irqs 2 and gro_flush_timeout 200000 on the ports unless configured (undone on exit).")
+    var busyPoll = false
 
     /// Usage checks, before the subcommand runs (so its own usage is shown).
     func validate() throws {
@@ -100,6 +102,7 @@ struct ConfigurationOptions: ParsableArguments {
         if let program { configuration.program = program }
         if let programMap { configuration.programMap = programMap }
         if let xskMapSocket { configuration.xskMapSocket = xskMapSocket }
+        if busyPoll { configuration.busyPoll = true }
         _ = try configuration.engineConfiguration()
         return configuration
     }

@@ -128,7 +128,11 @@ struct XSKConformanceTests {
         let link = lab.links[0]
         var receiver = try openEndpoint(namespace: lab.deviceNamespace, interface: link.deviceInterface)
         let program = try attachProgram(namespace: lab.deviceNamespace, interface: link.deviceInterface, mode: mode, registering: receiver.socket)
-        var sender = try openEndpoint(namespace: lab.peerNamespace, interface: link.peerInterface, fill: false)
+        // The selftest's case is the kernel's default budget of 32: swift-xdp
+        // raises it (SocketConfiguration.transmitBudget), so ask for none here.
+        var sender = try openEndpoint(namespace: lab.peerNamespace, interface: link.peerInterface,
+                                      socket: SocketConfiguration(transmitBudget: 0), fill: false)
+        #expect(sender.socket.transmitBudget == 32)
         let packets = sequencedPackets(33, link: link)
         for packet in packets {
             guard var frame = sender.umem.pool.allocate() else { Issue.record("the pool ran out"); return }
@@ -146,6 +150,57 @@ struct XSKConformanceTests {
         #expect(drainCompletions(&sender, expecting: 33) == 33)
         expectSame(receive(33, on: &receiver), packets)
         _ = consume program
+    }
+
+    @Test("XDP_MAX_TX_SKB_BUDGET: a default socket (budget 256) sends 128 descriptors in one copy-mode kick (the kernel's default budget sends 32)",
+          arguments: [AttachMode.native])
+    func raisedTransmitBudget(mode: AttachMode) throws {
+        let lab = try makeLab()
+        let link = lab.links[0]
+        var receiver = try openEndpoint(namespace: lab.deviceNamespace, interface: link.deviceInterface)
+        let program = try attachProgram(namespace: lab.deviceNamespace, interface: link.deviceInterface, mode: mode, registering: receiver.socket)
+        var sender = try openEndpoint(namespace: lab.peerNamespace, interface: link.peerInterface, fill: false)
+        guard sender.socket.transmitBudgetRefusal == 0 else {
+            // Before Linux 6.17 the kernel has no such option (ENOPROTOOPT): the socket keeps 32 and says why.
+            #expect(sender.socket.transmitBudget == 32)
+            #expect(sender.socket.transmitBudgetRefusal == ENOPROTOOPT, "errno \(sender.socket.transmitBudgetRefusal)")
+            _ = consume program
+            return
+        }
+        #expect(sender.socket.transmitBudget == SocketConfiguration.defaultTransmitBudget)
+        // 128: four times the kernel's default, and half veth's 256-entry
+        // ring, so the peer's ring never pushes back within the one kick.
+        let count = 128
+        let packets = sequencedPackets(count, link: link)
+        for packet in packets {
+            guard var frame = sender.umem.pool.allocate() else { Issue.record("the pool ran out"); return }
+            write(packet, into: &frame)
+            sender.socket.tx.push(frame)
+        }
+        sender.socket.tx.submit()
+        let kicked = sender.socket.kickTransmit()
+        #expect(kicked, "copy mode asks for a kick")
+        #expect(sender.socket.tx.outstanding == 0, "all \(count) consumed by one kick (the kernel's default budget leaves \(count - 32))")
+        #expect(sender.socket.syscalls.transmitKicks == 1)
+        #expect(drainCompletions(&sender, expecting: count) == count)
+        #expect(receive(count, on: &receiver).count == count)
+        _ = consume program
+    }
+
+    @Test("XDP_MAX_TX_SKB_BUDGET: the budget is capped at the TX ring's size; 0 and 32 ask for nothing; 1 to 31 are refused by validate()")
+    func transmitBudgetLimits() throws {
+        let lab = try makeLab()
+        let link = lab.links[0]
+        let small = try openEndpoint(namespace: lab.peerNamespace, interface: link.peerInterface,
+                                     socket: SocketConfiguration(txRingSize: 64, transmitBudget: 4096), fill: false)
+        #expect(small.socket.transmitBudget == (small.socket.transmitBudgetRefusal == 0 ? 64 : 32))
+        _ = consume small
+        let unasked = try openEndpoint(namespace: lab.peerNamespace, interface: link.peerInterface,
+                                       socket: SocketConfiguration(transmitBudget: 32), fill: false)
+        #expect(unasked.socket.transmitBudget == 32)
+        #expect(unasked.socket.transmitBudgetRefusal == 0)
+        _ = consume unasked
+        #expect(throws: XDPError.self) { try SocketConfiguration(transmitBudget: 16).validate() }
     }
 
     /// The adjust-tail program: `bpf_xdp_adjust_tail` by the value in

@@ -38,9 +38,9 @@ enum SystemCall {
         _ = recvfrom(fd, nil, 0, Int32(MSG_DONTWAIT), nil, nil)
     }
 
-    /// `poll` over `descriptors`: the number ready, 0 on timeout, -1 on error.
-    static func poll(_ descriptors: inout [pollfd], timeoutMilliseconds: Int32) -> Int32 {
-        Glibc.poll(&descriptors, nfds_t(descriptors.count), timeoutMilliseconds)
+    /// `poll` over `count` descriptors at `descriptors`: the number ready, 0 on timeout, -1 on error.
+    static func poll(_ descriptors: UnsafeMutablePointer<pollfd>, count: Int, timeoutMilliseconds: Int32) -> Int32 {
+        Glibc.poll(descriptors, nfds_t(count), timeoutMilliseconds)
     }
 
     /// `poll` over one descriptor.

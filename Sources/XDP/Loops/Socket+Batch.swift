@@ -101,9 +101,27 @@ extension Socket {
     ) -> (BatchResult, frames: Int) {
         // The fill ring's slots as locals, so the loop keeps its index in a register.
         var fillSlots = fill.reserve(upTo: ready.frames)
+        var result = BatchResult()
+        if !Handler.Packet._isChain, !Handler.transmits, fillSlots.room == ready.frames {
+            // The usual case of a handler that never transmits (rxdrop): every
+            // frame goes back to the fill ring and it has a slot for each, so
+            // the loop checks no room per packet (and the compiler unrolls it).
+            result.packets = ready.packets
+            for _ in 0..<ready.packets {
+                guard var packet = Handler.Packet._receive(from: &rx, pool: &pool) else { break }
+                result.bytes &+= packet.length
+                if _fastPath(handler.handle(&packet) == .drop) {
+                    packet._recycle(into: &fillSlots)
+                } else {
+                    packet._release(to: &pool)
+                    result.transmitDropped &+= 1
+                }
+            }
+            fill.commit(fillSlots)
+            return (result, ready.frames)
+        }
         // A handler that never transmits needs no TX room (and no read of the TX ring).
         var txRoom = Handler.transmits ? tx.freeCount(wanting: ready.frames) : 0
-        var result = BatchResult()
         var frames = 0
         for _ in 0..<ready.packets {
             // No more frames than reserved (for Frame, one per packet: never
@@ -205,8 +223,10 @@ extension Socket {
 
     /// Kicks the TX ring if it still holds packets the kernel has not taken
     /// (copy mode sends a bounded number per kick).
-    @inlinable
+    @inlinable @inline(__always)
     public func kickPendingTransmit() {
-        if tx.produced != completion.consumed { kickTransmit() }
+        let fd = fileDescriptor, counts = syscallCounts  // before any store: see kickTransmit()
+        guard tx.produced != completion.consumed, !usesNeedWakeup || tx.needsWakeup else { return }
+        Socket.kickTransmit(fd, counts: counts)
     }
 }

@@ -38,6 +38,15 @@ public struct Socket: ~Copyable, @unchecked Sendable {
     public let usesMultiBuffer: Bool
     /// Bind attempts that failed with EBUSY before this one succeeded.
     public let busyRetriesUsed: Int
+    /// The most frames one copy-mode TX syscall sends: the configuration's
+    /// ``SocketConfiguration/transmitBudget`` (capped at the TX ring's size)
+    /// when the kernel took it, else the kernel's default of 32.
+    public let transmitBudget: Int
+    /// Why the kernel kept its default TX budget although a larger one was
+    /// asked for: the errno of XDP_MAX_TX_SKB_BUDGET (ENOPROTOOPT before
+    /// Linux 6.17, EACCES for a value it refuses), or 0 when it was applied
+    /// or not asked for. Not an error: only copy-mode kicks are affected.
+    public let transmitBudgetRefusal: Int32
 
     /// libxdp's socket, or `nil` on a directly registered UMEM (`directRings` then).
     let handle: OpaquePointer?
@@ -156,6 +165,7 @@ public struct Socket: ~Copyable, @unchecked Sendable {
             }
         }
         let options = try? SystemCall.getOption(fd, level: SOL_XDP, name: XDP_OPTIONS, as: xdp_options.self, operation: "read XDP_OPTIONS")
+        let (budget, budgetRefusal) = Socket.raiseTransmitBudget(fd, to: min(configuration.transmitBudget, configuration.txRingSize))
         if let busyPollError {
             Socket.close(handle: created, fd: fd, directRings: directRings, storage: storage)
             rollBack(releasingInitialRings: false)  // the rings were used: the kernel sets them once
@@ -179,6 +189,8 @@ public struct Socket: ~Copyable, @unchecked Sendable {
         usesBusyPoll = configuration.busyPoll != nil
         usesMultiBuffer = configuration.multiBuffer
         busyRetriesUsed = retries
+        transmitBudget = budget
+        transmitBudgetRefusal = budgetRefusal
         handle = created
         self.directRings = directRings
         ringHeaders = headers
@@ -193,6 +205,23 @@ public struct Socket: ~Copyable, @unchecked Sendable {
         ringHeaders.deallocate()
         syscallCounts.deallocate()
         storage.boundQueues.withLock { _ = $0.remove(boundKey) }
+    }
+
+    /// XDP_MAX_TX_SKB_BUDGET from linux/if_xdp.h (Linux 6.17), absent from older headers.
+    static let maxTransmitSKBBudgetOption: Int32 = 9
+    /// The kernel's copy-mode TX budget without the option.
+    public static let kernelDefaultTransmitBudget = 32
+
+    /// Asks the kernel to send up to `budget` frames per copy-mode TX
+    /// syscall (after the TX ring exists; 0 or less than 32: not asked).
+    /// - Returns: The budget in effect and, when the kernel refused, its errno.
+    static func raiseTransmitBudget(_ fd: Int32, to budget: Int) -> (budget: Int, refusal: Int32) {
+        guard budget > kernelDefaultTransmitBudget else { return (kernelDefaultTransmitBudget, 0) }
+        var value = UInt32(budget)
+        guard setsockopt(fd, SOL_XDP, maxTransmitSKBBudgetOption, &value, socklen_t(MemoryLayout<UInt32>.size)) == 0 else {
+            return (kernelDefaultTransmitBudget, errno)
+        }
+        return (budget, 0)
     }
 
     /// Runs `attempt` (a bind; 0 or -errno) until it succeeds, fails with
@@ -243,22 +272,33 @@ public struct Socket: ~Copyable, @unchecked Sendable {
     /// (``SyscallCounts/refusedTransmitKicks``): call ``checkTransmitKicks()``
     /// off the hot path to turn it into an error that names the fix.
     /// - Returns: Whether a syscall was made.
-    @inlinable
+    // Inlined, and every field it needs read before the syscall and the
+    // counter's store: a store through a pointer while `self` is borrowed
+    // from a batch loop's `inout` made the compiler copy the whole 480-byte
+    // `Socket` to the stack (memcpy) before every kick (callgrind, Benchmarks/README).
+    @inlinable @inline(__always)
     @discardableResult
     public func kickTransmit() -> Bool {
+        let fd = fileDescriptor, counts = syscallCounts
         guard !usesNeedWakeup || tx.needsWakeup else { return false }
-        let failure = SystemCall.wakeTransmit(fileDescriptor)
-        syscallCounts.pointee.transmitKicks &+= 1
-        if _slowPath(failure != 0) { noteTransmitKickFailure(failure) }
+        Socket.kickTransmit(fd, counts: counts)
         return true
+    }
+
+    /// The syscall of ``kickTransmit()``, counted (a refusal too, unless transient).
+    @inlinable @inline(__always)
+    static func kickTransmit(_ fd: Int32, counts: UnsafeMutablePointer<SyscallCounts>) {
+        let failure = SystemCall.wakeTransmit(fd)
+        counts.pointee.transmitKicks &+= 1
+        if _slowPath(failure != 0) { noteTransmitKickFailure(failure, counts: counts) }
     }
 
     /// Counts a failed kick unless its errno is transient.
     @usableFromInline @inline(never)
-    func noteTransmitKickFailure(_ error: Int32) {
+    static func noteTransmitKickFailure(_ error: Int32, counts: UnsafeMutablePointer<SyscallCounts>) {
         guard !XDPError.isTransientTransmitKickError(error) else { return }
-        syscallCounts.pointee.refusedTransmitKicks &+= 1
-        syscallCounts.pointee.lastTransmitKickError = error
+        counts.pointee.refusedTransmitKicks &+= 1
+        counts.pointee.lastTransmitKickError = error
     }
 
     /// Throws when the kernel refused a TX kick since the socket was created
@@ -277,12 +317,13 @@ public struct Socket: ~Copyable, @unchecked Sendable {
     /// Lets the kernel notice new fill-ring frames (or runs a busy-poll round),
     /// when it asks for it.
     /// - Returns: Whether a syscall was made.
-    @inlinable
+    @inlinable @inline(__always)
     @discardableResult
     public func wakeReceive() -> Bool {
+        let fd = fileDescriptor, counts = syscallCounts  // before any store: see kickTransmit()
         guard usesBusyPoll || (usesNeedWakeup && fill.needsWakeup) else { return false }
-        SystemCall.wakeReceive(fileDescriptor)
-        syscallCounts.pointee.receiveWakeups &+= 1
+        SystemCall.wakeReceive(fd)
+        counts.pointee.receiveWakeups &+= 1
         return true
     }
 
@@ -291,11 +332,12 @@ public struct Socket: ~Copyable, @unchecked Sendable {
     ///   - forTransmit: Also wake when the socket can send (POLLOUT).
     ///   - timeoutMilliseconds: How long to wait; 0 returns at once.
     /// - Returns: Whether the socket is ready.
-    @inlinable @discardableResult
+    @inlinable @inline(__always) @discardableResult
     public func poll(forTransmit: Bool = false, timeoutMilliseconds: Int32) -> Bool {
+        let counts = syscallCounts  // before any store: see kickTransmit()
         var descriptor = pollfd(fd: fileDescriptor, events: Int16(POLLIN) | (forTransmit ? Int16(POLLOUT) : 0), revents: 0)
         let result = SystemCall.poll(&descriptor, timeoutMilliseconds: timeoutMilliseconds)
-        syscallCounts.pointee.count(poll: result)
+        counts.pointee.count(poll: result)
         return result > 0
     }
 

@@ -48,11 +48,21 @@ public struct SocketConfiguration: Sendable, Equatable {
     /// frags-aware program (`XDPProgram(..., multiBuffer: true)`) for jumbo
     /// MTUs in native mode.
     public var multiBuffer: Bool
+    /// The most frames one copy-mode TX syscall may send
+    /// (XDP_MAX_TX_SKB_BUDGET, Linux 6.17+; the kernel's default is 32, so
+    /// a batch of 64 needed two kicks). Capped at ``txRingSize``; 0 leaves
+    /// the kernel's default. Best effort: a kernel without the option keeps
+    /// 32, and the socket says why (``Socket/transmitBudgetRefusal``).
+    public var transmitBudget: Int
+
+    /// The default ``transmitBudget``: four batches of 64 per kick, while one
+    /// syscall stays short.
+    public static let defaultTransmitBudget = 256
 
     /// Creates a configuration; the defaults are right for most uses.
     public init(rxRingSize: Int = 2048, txRingSize: Int = 2048, zeroCopy: ZeroCopyMode = .preferred,
                 needWakeup: Bool = true, busyPoll: BusyPollConfiguration? = nil, busyRetries: Int = 10,
-                multiBuffer: Bool = false) {
+                multiBuffer: Bool = false, transmitBudget: Int = SocketConfiguration.defaultTransmitBudget) {
         self.rxRingSize = rxRingSize
         self.txRingSize = txRingSize
         self.zeroCopy = zeroCopy
@@ -60,6 +70,7 @@ public struct SocketConfiguration: Sendable, Equatable {
         self.busyPoll = busyPoll
         self.busyRetries = busyRetries
         self.multiBuffer = multiBuffer
+        self.transmitBudget = transmitBudget
     }
 
     /// Checks the values the kernel would reject.
@@ -72,6 +83,10 @@ public struct SocketConfiguration: Sendable, Equatable {
         }
         if let busyPoll, busyPoll.timeoutMicroseconds <= 0 || busyPoll.budget <= 0 {
             throw XDPError(.invalidConfiguration, operation: "socket configuration", hint: "busy-poll timeout and budget must be positive")
+        }
+        guard transmitBudget == 0 || transmitBudget >= 32 else {
+            throw XDPError(.invalidConfiguration, operation: "socket configuration",
+                           hint: "transmit budget \(transmitBudget): use 0 (the kernel's default) or 32 and up (XDP_MAX_TX_SKB_BUDGET takes 32 to the TX ring's size)")
         }
         guard busyRetries >= 0 else {
             throw XDPError(.invalidConfiguration, operation: "socket configuration", hint: "busy retries must not be negative")

@@ -59,10 +59,17 @@ public struct SocketSet: ~Copyable, @unchecked Sendable {
 
     /// Waits until any socket has received packets, up to `timeoutMilliseconds`.
     /// - Returns: Whether one has.
+    /// The descriptors live on the stack (no allocation per wait: the
+    /// forwarding loops call this after every partial round).
     @discardableResult
     public func pollAny(timeoutMilliseconds: Int32) -> Bool {
-        var descriptors = (0..<count).map { pollfd(fd: storage[$0].fileDescriptor, events: Int16(POLLIN), revents: 0) }
-        let result = SystemCall.poll(&descriptors, timeoutMilliseconds: timeoutMilliseconds)
+        let count = count
+        let result = withUnsafeTemporaryAllocation(of: pollfd.self, capacity: count) { descriptors in
+            for index in 0..<count {
+                descriptors.initializeElement(at: index, to: pollfd(fd: storage[index].fileDescriptor, events: Int16(POLLIN), revents: 0))
+            }
+            return SystemCall.poll(descriptors.baseAddress!, count: count, timeoutMilliseconds: timeoutMilliseconds)
+        }
         if count > 0 { storage[0].syscallCounts.pointee.count(poll: result) }  // one poll of the set, on its first socket
         return result > 0
     }
