@@ -300,6 +300,7 @@ final class BenchmarkSession {
     /// The receive loop around one batch function (single-frame or
     /// multi-buffer), specialised per handler: the library's `WorkerLoop`
     /// around a ``ReceiveStep``.
+    @inline(__always)
     static func receiveLoop<Handler>(plan: SessionPlan, state: inout QueueState, handler: inout Handler,
                                      counters: QueueCounters, stop: StopFlag, budget: PacketBudget,
                                      batch: @escaping (inout QueueState, Int, inout Handler) -> BatchResult) {
@@ -313,6 +314,7 @@ final class BenchmarkSession {
     /// The two-port loop around one forwarding batch function (single-frame
     /// or multi-buffer), both directions through the one UMEM: the
     /// library's `WorkerLoop` around a ``ForwardStep``.
+    @inline(__always)
     static func forwardLoop<Handler>(plan: SessionPlan, state: inout QueueState, handler: inout Handler,
                                      counters: QueueCounters, stop: StopFlag, budget: PacketBudget,
                                      batch: @escaping (inout Socket, inout Socket, Int, inout FramePool, inout Handler) -> BatchResult) {

@@ -110,6 +110,9 @@ public final class PacketBudget: Sendable {
 
     /// Whether a limited budget is spent.
     public var isSpent: Bool { isLimited && remaining.load(ordering: .relaxed) <= 0 }
+
+    /// No limit: every claim gets what it asks for (the loop's default).
+    public static let unlimited = PacketBudget(limit: nil)
 }
 
 /// The one worker loop skeleton every tool's worker runs: rounds of a
@@ -122,29 +125,28 @@ public final class PacketBudget: Sendable {
 /// refund of what it did not take, the wait. The stop flag is one relaxed
 /// load per round, so a stop is seen within a round (plus one wait).
 public enum WorkerLoop {
-    /// Runs `step` until `stop` is raised or `budget` is spent.
+    /// Runs `step` until `stop` is raised or `budget` is spent (inlined into
+    /// the caller, so a step's round and handler become one function with it).
     /// - Parameters:
     ///   - step: The worker's round, its wait and its publishing.
     ///   - batch: The most packets a round may take.
     ///   - wait: When the worker waits in `poll()`.
     ///   - stop: Checked before every round.
-    ///   - budget: Packets the run may still handle, shared by its workers; nil for no limit.
-    @inlinable
+    ///   - budget: Packets the run may still handle, shared by its workers
+    ///     (``PacketBudget/unlimited``, the default: no limit).
+    @inlinable @inline(__always)
     public static func run<Step: WorkerStep & ~Copyable>(_ step: inout Step, batch: Int, wait: WorkerWaitPolicy,
-                                                         stop: StopFlag, budget: PacketBudget? = nil) {
+                                                         stop: StopFlag, budget: PacketBudget = .unlimited) {
         var rounds = 0
         step.publish()
         while !stop.isRaised {
             let admitted = step.admit(batch)
             if admitted <= 0 { continue }
-            var limit = admitted
-            if let budget {
-                limit = budget.claim(admitted)
-                if limit == 0 { break }
-            }
+            let limit = budget.claim(admitted)
+            if limit == 0 { break }
             if wait == .beforeEveryRound { step.wait() }
             let handled = step.round(limit: limit)
-            if let budget { budget.refund(limit - handled) }
+            budget.refund(limit - handled)
             rounds &+= 1
             if rounds & 63 == 0 { step.publish() }
             switch wait {
