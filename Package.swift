@@ -212,7 +212,7 @@ let package = Package(
         ),
         .testTarget(
             name: "XDPControlTests",
-            dependencies: ["XDPControl"],
+            dependencies: ["XDPControl", "XDP"],
             swiftSettings: swiftSettings
         ),
         // Shared by the tests that run the package's tools: processes, lab waits.

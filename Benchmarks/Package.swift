@@ -30,6 +30,7 @@ let package = Package(
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "XDP", package: rootIdentity),
                 .product(name: "Packet", package: rootIdentity),
+                .product(name: "XDPControl", package: rootIdentity),
             ],
             path: "Benchmarks/XDPBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]

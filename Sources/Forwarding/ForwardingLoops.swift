@@ -26,63 +26,92 @@ extension PassHandler: CountingHandler {
     public var drops: DropCounts { DropCounts() }
 }
 
-/// The worker loops of the daemon. Generic over the handler, so each mode's
-/// loop is specialised and the per-packet decision is inlined.
+/// The worker loops of the daemon: one ``WorkerStep`` per mode on the
+/// library's `WorkerLoop`. Generic over the handler, so each mode's loop is
+/// specialised and the per-packet decision is inlined.
 enum ForwardingLoops {
     /// - Parameter busyPoll: The sockets busy-poll: wait in poll() only after
-    ///   a round that found nothing (see ``waitBelow(batch:busyPoll:)``).
+    ///   a round that found nothing (see ``waitPolicy(busyPoll:)``).
     static func run(mode: ForwardingMode, batch: Int, busyPoll: Bool = false, state: inout WorkerState, stop: StopFlag) {
-        let waitBelow = waitBelow(batch: batch, busyPoll: busyPoll)
+        let wait = waitPolicy(busyPoll: busyPoll)
         // Every mode sends packets on: partial checksums (hosts with
         // checksum offload) are carried on as offload requests or finished.
         let offload = state.queues.checksumOffloadMetadataLength
         switch mode {
         case .xconnect:
-            var handlers = (0..<state.queues.sockets.count).map { _ in TransportChecksumHandler(PassHandler(), offloadMetadataLength: offload) }
-            pairLoop(batch: batch, waitBelow: waitBelow, state: &state, handlers: &handlers, stop: stop)
+            let handlers = (0..<state.queues.sockets.count).map { _ in TransportChecksumHandler(PassHandler(), offloadMetadataLength: offload) }
+            var step = PairStep(state: state, handlers: handlers)
+            WorkerLoop.run(&step, batch: batch, wait: wait, stop: stop)
+            state = step.state
         case .l3:
-            var handlers = l3Handlers(state, offloadMetadataLength: offload)
-            routeLoop(batch: batch, waitBelow: waitBelow, state: &state, handlers: &handlers, stop: stop)
+            let handlers = l3Handlers(state, offloadMetadataLength: offload)
+            var step = RouteStep(state: state, handlers: handlers)
+            WorkerLoop.run(&step, batch: batch, wait: wait, stop: stop)
+            state = step.state
         case .macswap:
-            reflectLoop(batch: batch, waitBelow: waitBelow, state: &state, stop: stop)
+            var step = ReflectStep(state: state, handler: TransportChecksumHandler(MACSwapHandler(), offloadMetadataLength: offload))
+            WorkerLoop.run(&step, batch: batch, wait: wait, stop: stop)
+            state = step.state
         }
     }
 
-    /// A round that handled fewer packets than this waits in poll(). Without
-    /// busy polling, any round short of a full batch: poll() returns at once
-    /// when packets are ready, else lets them gather (bigger batches) and
-    /// gives a core shared with the queue's NAPI work to NAPI. With busy
-    /// polling, only a round that found nothing: the batches' own syscalls
-    /// (need-wakeup's recvfrom/sendto) run NAPI in this thread, and sleeping
-    /// in poll() after a partial batch would hand NAPI back to interrupts.
-    static func waitBelow(batch: Int, busyPoll: Bool) -> Int { busyPoll ? 1 : batch }
+    /// When a worker waits in poll(). Without busy polling, after any round
+    /// short of a full batch: poll() returns at once when packets are ready,
+    /// else lets them gather (bigger batches) and gives a core shared with the
+    /// queue's NAPI work to NAPI. With busy polling, only after a round that
+    /// found nothing: the batches' own syscalls (need-wakeup's recvfrom and
+    /// sendto) run NAPI in this thread, and sleeping in poll() after a partial
+    /// batch would hand NAPI back to interrupts.
+    static func waitPolicy(busyPoll: Bool) -> WorkerWaitPolicy { busyPoll ? .afterEmptyRound : .afterShortRound }
+}
 
-    /// Sockets 2k and 2k+1 are queue q of port A and of port B: forward both ways.
-    static func pairLoop<Handler: CountingHandler>(batch: Int, waitBelow: Int, state: inout WorkerState, handlers: inout [Handler],
-                                                    stop: StopFlag) {
-        var local = state.counters.map { _ in LocalPortCounters() }
-        var iterations = 0
-        while !stop.isRaised {
-            var handled = 0
-            var pair = 0
-            while pair + 1 < state.queues.sockets.count {
-                handled += step(from: pair, to: pair + 1, batch: batch, state: &state, handlers: &handlers, local: &local)
-                handled += step(from: pair + 1, to: pair, batch: batch, state: &state, handlers: &handlers, local: &local)
-                pair += 2
-            }
-            iterations &+= 1
-            if iterations & 63 == 0 { publishFrames(&state) }
-            // Wait in poll() unless enough came in (see waitBelow(batch:busyPoll:)).
-            if handled < waitBelow { state.queues.sockets.pollAny(timeoutMilliseconds: 1) }
+/// What every forwarding step shares: the worker's state and its local
+/// counters; it waits on all the worker's sockets and publishes where its
+/// frames are on its first queue's counters.
+protocol ForwardingStep: WorkerStep, ~Copyable {
+    var state: WorkerState { get set }
+}
+
+extension ForwardingStep where Self: ~Copyable {
+    /// poll() on every socket of the worker (1 ms): it returns at once when
+    /// packets are ready, else lets them gather (bigger batches) and gives a
+    /// core shared with the queue's NAPI work to NAPI.
+    @inline(__always)
+    mutating func wait() { state.queues.sockets.pollAny(timeoutMilliseconds: 1) }
+
+    /// Stores where the worker's frames are, on its first queue's counters.
+    @inline(__always)
+    mutating func publish() { state.counters[0].publish(state.queues.accounting) }
+}
+
+/// xconnect: sockets 2k and 2k+1 are queue q of port A and of port B:
+/// forward both ways, `limit` packets per direction.
+struct PairStep<Handler: CountingHandler>: ForwardingStep, ~Copyable {
+    var state: WorkerState
+    var handlers: [Handler]
+    var local: [LocalPortCounters]
+
+    init(state: consuming WorkerState, handlers: [Handler]) {
+        local = state.counters.map { _ in LocalPortCounters() }
+        self.handlers = handlers
+        self.state = state
+    }
+
+    mutating func round(limit: Int) -> Int {
+        var handled = 0
+        var pair = 0
+        while pair + 1 < state.queues.sockets.count {
+            handled += forward(from: pair, to: pair + 1, limit: limit)
+            handled += forward(from: pair + 1, to: pair, limit: limit)
+            pair += 2
         }
-        publishFrames(&state)
+        return handled
     }
 
     /// One direction of one pair: forward a batch and count it.
     @inline(__always)
-    static func step<Handler: CountingHandler>(from input: Int, to output: Int, batch: Int, state: inout WorkerState,
-                                                handlers: inout [Handler], local: inout [LocalPortCounters]) -> Int {
-        let result = state.queues.sockets.forwardBatch(from: input, to: output, limit: batch, pool: &state.queues.umem.pool, handler: &handlers[input])
+    mutating func forward(from input: Int, to output: Int, limit: Int) -> Int {
+        let result = state.queues.sockets.forwardBatch(from: input, to: output, limit: limit, pool: &state.queues.umem.pool, handler: &handlers[input])
         guard result.packets > 0 else { return 0 }
         local[input].rxPackets &+= UInt64(result.packets)
         local[input].rxBytes &+= UInt64(result.bytes)
@@ -95,38 +124,36 @@ enum ForwardingLoops {
         local[output].publish(to: state.counters[output])
         return result.packets
     }
+}
 
-    /// macswap: every socket reflects its own traffic.
-    static func reflectLoop(batch: Int, waitBelow: Int, state: inout WorkerState, stop: StopFlag) {
-        var local = state.counters.map { _ in LocalPortCounters() }
-        var handler = TransportChecksumHandler(MACSwapHandler(), offloadMetadataLength: state.queues.checksumOffloadMetadataLength)
-        var iterations = 0
-        while !stop.isRaised {
-            var handled = 0
-            for index in 0..<state.queues.sockets.count {
-                let result = state.queues.sockets.withSocket(at: index) { socket in
-                    socket.receiveBatch(limit: batch, pool: &state.queues.umem.pool, handler: &handler)
-                }
-                guard result.packets > 0 else { continue }
-                handled += result.packets
-                local[index].rxPackets &+= UInt64(result.packets)
-                local[index].rxBytes &+= UInt64(result.bytes)
-                local[index].txPackets &+= UInt64(result.transmitted)
-                local[index].txBytes &+= UInt64(result.transmittedBytes)
-                local[index].drops.txRingFull &+= UInt64(result.transmitDropped)
-                (local[index].partialChecksumsOffloaded, local[index].partialChecksumsFinished) = (handler.offloaded, handler.finishedInSoftware)
-                local[index].publish(to: state.counters[index])
-            }
-            iterations &+= 1
-            if iterations & 63 == 0 { publishFrames(&state) }
-            // Wait in poll() unless enough came in (see waitBelow(batch:busyPoll:)).
-            if handled < waitBelow { state.queues.sockets.pollAny(timeoutMilliseconds: 1) }
-        }
-        publishFrames(&state)
+/// macswap: every socket reflects its own traffic.
+struct ReflectStep: ForwardingStep, ~Copyable {
+    var state: WorkerState
+    var handler: TransportChecksumHandler<MACSwapHandler>
+    var local: [LocalPortCounters]
+
+    init(state: consuming WorkerState, handler: TransportChecksumHandler<MACSwapHandler>) {
+        local = state.counters.map { _ in LocalPortCounters() }
+        self.handler = handler
+        self.state = state
     }
 
-    /// Stores where the worker's frames are, on its first queue's counters.
-    static func publishFrames(_ state: inout WorkerState) {
-        state.counters[0].publish(state.queues.accounting)
+    mutating func round(limit: Int) -> Int {
+        var handled = 0
+        for index in 0..<state.queues.sockets.count {
+            let result = state.queues.sockets.withSocket(at: index) { socket in
+                socket.receiveBatch(limit: limit, pool: &state.queues.umem.pool, handler: &handler)
+            }
+            guard result.packets > 0 else { continue }
+            handled += result.packets
+            local[index].rxPackets &+= UInt64(result.packets)
+            local[index].rxBytes &+= UInt64(result.bytes)
+            local[index].txPackets &+= UInt64(result.transmitted)
+            local[index].txBytes &+= UInt64(result.transmittedBytes)
+            local[index].drops.txRingFull &+= UInt64(result.transmitDropped)
+            (local[index].partialChecksumsOffloaded, local[index].partialChecksumsFinished) = (handler.offloaded, handler.finishedInSoftware)
+            local[index].publish(to: state.counters[index])
+        }
+        return handled
     }
 }

@@ -108,42 +108,48 @@ public struct L3Handler: RoutingHandler {
     }
 }
 
-extension ForwardingLoops {
-    /// l3: every socket is an input in turn; each packet goes out of the
-    /// socket its FIB answer names (see ``L3Handler``).
-    static func routeLoop(batch: Int, waitBelow: Int, state: inout WorkerState, handlers: inout [L3Handler], stop: StopFlag) {
-        let sockets = state.queues.sockets.count
-        var local = state.counters.map { _ in LocalPortCounters() }
-        var tally = [TransmitTally](repeating: TransmitTally(), count: sockets)
-        var iterations = 0
-        while !stop.isRaised {
-            var handled = 0
-            for input in 0..<sockets {
-                let result = state.queues.sockets.routeBatch(from: input, limit: batch, pool: &state.queues.umem.pool,
-                                                             handler: &handlers[input], tally: &tally)
-                guard result.packets > 0 else { continue }
-                handled += result.packets
-                local[input].rxPackets &+= UInt64(result.packets)
-                local[input].rxBytes &+= UInt64(result.bytes)
-                local[input].drops.txRingFull &+= UInt64(result.transmitDropped)
-                handlers[input].drops.store(into: &local[input])
-                (local[input].partialChecksumsOffloaded, local[input].partialChecksumsFinished) = handlers[input].partialChecksums
-                for output in 0..<sockets where tally[output] != TransmitTally() {
-                    local[output].txPackets &+= tally[output].packets
-                    local[output].txBytes &+= tally[output].bytes
-                    tally[output] = TransmitTally()
-                    local[output].publish(to: state.counters[output])
-                }
-                local[input].publish(to: state.counters[input])
-            }
-            iterations &+= 1
-            if iterations & 63 == 0 { publishFrames(&state) }
-            // Wait in poll() unless enough came in (see waitBelow(batch:busyPoll:)).
-            if handled < waitBelow { state.queues.sockets.pollAny(timeoutMilliseconds: 1) }
-        }
-        publishFrames(&state)
+/// l3: every socket is an input in turn; each packet goes out of the
+/// socket its FIB answer names (see ``L3Handler``).
+struct RouteStep: ForwardingStep, ~Copyable {
+    var state: WorkerState
+    var handlers: [L3Handler]
+    var local: [LocalPortCounters]
+    /// What each batch sent per output socket, counted onto it and zeroed.
+    var tally: [TransmitTally]
+
+    init(state: consuming WorkerState, handlers: [L3Handler]) {
+        local = state.counters.map { _ in LocalPortCounters() }
+        tally = [TransmitTally](repeating: TransmitTally(), count: state.queues.sockets.count)
+        self.handlers = handlers
+        self.state = state
     }
 
+    mutating func round(limit: Int) -> Int {
+        let sockets = state.queues.sockets.count
+        var handled = 0
+        for input in 0..<sockets {
+            let result = state.queues.sockets.routeBatch(from: input, limit: limit, pool: &state.queues.umem.pool,
+                                                         handler: &handlers[input], tally: &tally)
+            guard result.packets > 0 else { continue }
+            handled += result.packets
+            local[input].rxPackets &+= UInt64(result.packets)
+            local[input].rxBytes &+= UInt64(result.bytes)
+            local[input].drops.txRingFull &+= UInt64(result.transmitDropped)
+            handlers[input].drops.store(into: &local[input])
+            (local[input].partialChecksumsOffloaded, local[input].partialChecksumsFinished) = handlers[input].partialChecksums
+            for output in 0..<sockets where tally[output] != TransmitTally() {
+                local[output].txPackets &+= tally[output].packets
+                local[output].txBytes &+= tally[output].bytes
+                tally[output] = TransmitTally()
+                local[output].publish(to: state.counters[output])
+            }
+            local[input].publish(to: state.counters[input])
+        }
+        return handled
+    }
+}
+
+extension ForwardingLoops {
     /// The outputs of each socket's handler: for every port the worker
     /// serves, the socket of that port on the same queue (else any of its
     /// sockets on this worker).

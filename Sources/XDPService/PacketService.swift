@@ -115,8 +115,8 @@ public final class PacketService<Handler: PacketHandler & SendableMetatype>: Ser
 }
 
 /// The pinned-worker loop of a ``PacketService``: a receive batch per socket,
-/// the handler inlined, counters published per busy batch, `poll()` only when
-/// every RX ring was empty.
+/// the handler inlined, counters published per busy batch, `poll()` after a
+/// round that took less than a full batch (the library's `WorkerLoop`).
 @usableFromInline
 enum PacketServiceLoop {
     /// Runs one worker until `stop` is raised.
@@ -130,27 +130,51 @@ enum PacketServiceLoop {
     @inlinable
     static func run<Handler: PacketHandler>(queues: inout WorkerQueues, handler: inout Handler, batch: Int,
                                             stop: StopFlag, counters: [QueueCounters]) {
-        var local = [LocalQueueCounters](repeating: LocalQueueCounters(), count: queues.sockets.count)
-        var rounds = 0
-        counters[0].publish(queues.accounting)
-        while !stop.isRaised {
-            var handled = 0
-            for index in 0..<queues.sockets.count {
-                let result = queues.sockets.withSocket(at: index) { (socket: inout Socket) in
-                    socket.receiveBatch(limit: batch, pool: &queues.umem.pool, handler: &handler)
-                }
-                guard result.packets > 0 else { continue }
-                handled &+= result.packets
-                local[index].add(result)
-                local[index].publish(to: counters[index])
-            }
-            rounds &+= 1
-            if rounds & 63 == 0 { counters[0].publish(queues.accounting) }
-            // Wait in poll() unless a full batch came in: it returns at once when
-            // packets are ready, else lets them gather (bigger batches) and gives a
-            // core shared with the queue's NAPI work to NAPI.
-            if handled < batch { queues.sockets.pollAny(timeoutMilliseconds: 1) }
-        }
-        counters[0].publish(queues.accounting)
+        var step = PacketServiceStep(queues: queues, handler: handler, counters: counters)
+        WorkerLoop.run(&step, batch: batch, wait: .afterShortRound, stop: stop)
+        queues = step.queues
+        handler = step.handler
     }
+}
+
+/// One round of a ``PacketService`` worker: a receive batch on each socket.
+@usableFromInline
+struct PacketServiceStep<Handler: PacketHandler>: WorkerStep, ~Copyable {
+    @usableFromInline var queues: WorkerQueues
+    @usableFromInline var handler: Handler
+    @usableFromInline let counters: [QueueCounters]
+    @usableFromInline var local: [LocalQueueCounters]
+
+    @inlinable
+    init(queues: consuming WorkerQueues, handler: Handler, counters: [QueueCounters]) {
+        local = [LocalQueueCounters](repeating: LocalQueueCounters(), count: queues.sockets.count)
+        self.queues = queues
+        self.handler = handler
+        self.counters = counters
+    }
+
+    @inlinable
+    mutating func round(limit: Int) -> Int {
+        var handled = 0
+        for index in 0..<queues.sockets.count {
+            let result = queues.sockets.withSocket(at: index) { (socket: inout Socket) in
+                socket.receiveBatch(limit: limit, pool: &queues.umem.pool, handler: &handler)
+            }
+            guard result.packets > 0 else { continue }
+            handled &+= result.packets
+            local[index].add(result)
+            local[index].publish(to: counters[index])
+        }
+        return handled
+    }
+
+    /// poll() on every socket (1 ms): at once when packets are ready, else
+    /// they gather (bigger batches) and a core shared with the queue's NAPI
+    /// work goes to NAPI.
+    @inlinable
+    mutating func wait() { queues.sockets.pollAny(timeoutMilliseconds: 1) }
+
+    /// Where the worker's frames are, on its first queue's counters.
+    @inlinable
+    mutating func publish() { counters[0].publish(queues.accounting) }
 }

@@ -35,58 +35,14 @@ struct CopyOutHandler: PacketHandler {
 /// The worker loop of a ``PacketStream``: received batches copied out to the
 /// consumer's buffer, packets from ``PacketStream/send(_:queue:)`` copied into
 /// frames and transmitted, `poll()` on the sockets and the send queue's
-/// wake pipe when idle (so a send wakes the worker at once).
+/// wake pipe after a round that did nothing (so a send wakes the worker at
+/// once); the library's `WorkerLoop` around a ``StreamStep``.
 enum StreamLoop {
     static func run(queues: inout WorkerQueues, queueIDs: [UInt32], buffer: BatchBuffer, outbox: Outbox,
                     batch: Int, stop: StopFlag, counters: [QueueCounters]) {
-        var local = [LocalQueueCounters](repeating: LocalQueueCounters(), count: queues.sockets.count)
-        var handler = CopyOutHandler()
-        var pending: [Outbox.Item] = []
-        var descriptors = (0..<queues.sockets.count).map { index in
-            queues.sockets.withSocket(at: index) { (socket: borrowing Socket) in pollfd(fd: socket.fileDescriptor, events: Int16(POLLIN), revents: 0) }
-        }
-        descriptors.append(pollfd(fd: outbox.wakeFD, events: Int16(POLLIN), revents: 0))
-        var rounds = 0
-        counters[0].publish(queues.accounting)
-        while !stop.isRaised {
-            var busy = false
-            if !pending.isEmpty || outbox.hasItems {
-                if outbox.hasItems { pending += outbox.takeAll() }
-                let sent = transmit(&pending, queues: &queues, local: &local)
-                if sent > 0 {
-                    busy = true
-                    for index in 0..<local.count { local[index].publish(to: counters[index]) }
-                }
-            }
-            for index in 0..<queues.sockets.count {
-                let result = queues.sockets.withSocket(at: index) { (socket: inout Socket) -> BatchResult in
-                    // Exactly `ready` packets are taken (limit 0 when none: the
-                    // batch then only recycles, refills and kicks), so the
-                    // reservation and the copies are for this batch alone.
-                    let ready = socket.rx.peek(upTo: batch)
-                    let reserved = ready > 0 ? buffer.reserve(ready) : 0
-                    if ready > 0 { handler.begin(room: reserved) }
-                    let result = socket.receiveBatch(limit: ready, pool: &queues.umem.pool, handler: &handler)
-                    if ready > 0 {
-                        buffer.deliver(ReceivedBatch(queue: queueIDs[index], storage: handler.storage, ends: handler.ends), reserved: reserved)
-                    }
-                    return result
-                }
-                guard result.packets > 0 else { continue }
-                busy = true
-                local[index].add(result)
-                local[index].delivered &+= UInt64(handler.ends.count)
-                local[index].droppedSlowConsumer &+= UInt64(handler.overflow)
-                local[index].publish(to: counters[index])
-            }
-            rounds &+= 1
-            if rounds & 63 == 0 { counters[0].publish(queues.accounting) }
-            if !busy {
-                // Sockets and the send queue's wake pipe: a send wakes the worker at once.
-                _ = poll(&descriptors, nfds_t(descriptors.count), pending.isEmpty ? 10 : 1)
-            }
-        }
-        counters[0].publish(queues.accounting)
+        var step = StreamStep(queues: queues, queueIDs: queueIDs, buffer: buffer, outbox: outbox, counters: counters)
+        WorkerLoop.run(&step, batch: batch, wait: .afterEmptyRound, stop: stop)
+        queues = step.queues
     }
 
     /// Copies pending packets into frames and queues them on their sockets'
@@ -123,4 +79,76 @@ enum StreamLoop {
         }
         return queued
     }
+}
+
+/// One round of a ``PacketStream`` worker: what the consumer asked to send,
+/// then a receive batch per socket copied out to the consumer's buffer.
+struct StreamStep: WorkerStep, ~Copyable {
+    var queues: WorkerQueues
+    let queueIDs: [UInt32]
+    let buffer: BatchBuffer
+    let outbox: Outbox
+    let counters: [QueueCounters]
+    var local: [LocalQueueCounters]
+    var handler = CopyOutHandler()
+    /// Packets taken from the outbox and not yet on a TX ring, in order.
+    var pending: [Outbox.Item] = []
+    /// The sockets, then the outbox's wake pipe.
+    var descriptors: [pollfd]
+
+    init(queues: consuming WorkerQueues, queueIDs: [UInt32], buffer: BatchBuffer, outbox: Outbox, counters: [QueueCounters]) {
+        local = [LocalQueueCounters](repeating: LocalQueueCounters(), count: queues.sockets.count)
+        descriptors = (0..<queues.sockets.count).map { index in
+            queues.sockets.withSocket(at: index) { (socket: borrowing Socket) in pollfd(fd: socket.fileDescriptor, events: Int16(POLLIN), revents: 0) }
+        }
+        descriptors.append(pollfd(fd: outbox.wakeFD, events: Int16(POLLIN), revents: 0))
+        self.queues = queues
+        self.queueIDs = queueIDs
+        self.buffer = buffer
+        self.outbox = outbox
+        self.counters = counters
+    }
+
+    /// - Returns: Packets sent and received (0: the round did nothing).
+    mutating func round(limit: Int) -> Int {
+        var handled = 0
+        if !pending.isEmpty || outbox.hasItems {
+            if outbox.hasItems { pending += outbox.takeAll() }
+            let sent = StreamLoop.transmit(&pending, queues: &queues, local: &local)
+            if sent > 0 {
+                handled += sent
+                for index in 0..<local.count { local[index].publish(to: counters[index]) }
+            }
+        }
+        for index in 0..<queues.sockets.count {
+            let result = queues.sockets.withSocket(at: index) { (socket: inout Socket) -> BatchResult in
+                // Exactly `ready` packets are taken (limit 0 when none: the
+                // batch then only recycles, refills and kicks), so the
+                // reservation and the copies are for this batch alone.
+                let ready = socket.rx.peek(upTo: limit)
+                let reserved = ready > 0 ? buffer.reserve(ready) : 0
+                if ready > 0 { handler.begin(room: reserved) }
+                let result = socket.receiveBatch(limit: ready, pool: &queues.umem.pool, handler: &handler)
+                if ready > 0 {
+                    buffer.deliver(ReceivedBatch(queue: queueIDs[index], storage: handler.storage, ends: handler.ends), reserved: reserved)
+                }
+                return result
+            }
+            guard result.packets > 0 else { continue }
+            handled += result.packets
+            local[index].add(result)
+            local[index].delivered &+= UInt64(handler.ends.count)
+            local[index].droppedSlowConsumer &+= UInt64(handler.overflow)
+            local[index].publish(to: counters[index])
+        }
+        return handled
+    }
+
+    /// Sockets and the send queue's wake pipe: a send wakes the worker at once.
+    mutating func wait() {
+        _ = poll(&descriptors, nfds_t(descriptors.count), pending.isEmpty ? 10 : 1)
+    }
+
+    /// Where the worker's frames are, on its first queue's counters.
+    mutating func publish() { counters[0].publish(queues.accounting) }
 }

@@ -312,94 +312,43 @@ final class BenchmarkSession {
     }
 
     /// The receive loop around one batch function (single-frame or
-    /// multi-buffer), specialised per handler.
+    /// multi-buffer), specialised per handler: the library's `WorkerLoop`
+    /// around a ``ReceiveStep``.
+    @inline(__always)
     static func receiveLoop<Handler>(plan: SessionPlan, state: inout QueueState, handler: inout Handler,
                                      counters: QueueCounters, stop: StopFlag, budget: PacketBudget,
-                                     batch: (inout QueueState, Int, inout Handler) -> BatchResult) {
-        var packets: UInt64 = 0, bytes: UInt64 = 0, dropped: UInt64 = 0
-        while !stop.isRaised {
-            let wanted = budget.claim(plan.batch)
-            if wanted == 0 { break }
-            if plan.wait == .pollEveryBatch { state.socket.poll(timeoutMilliseconds: 1) }
-            let result = batch(&state, wanted, &handler)
-            budget.refund(wanted &- result.packets)
-            if result.packets > 0 {
-                // Wrapping, unchecked: counts of one batch are small and non-negative.
-                packets &+= UInt64(truncatingIfNeeded: result.packets)
-                bytes &+= UInt64(truncatingIfNeeded: result.bytes)
-                dropped &+= UInt64(truncatingIfNeeded: result.transmitDropped)
-                counters.publish(packets: packets, bytes: bytes, transmitDropped: dropped)
-            }
-            // A partial batch: wait in poll() (at once when more are ready) so
-            // packets gather and a core shared with NAPI gives it the CPU.
-            if result.packets < wanted, plan.wait == .pollWhenIdle { state.socket.poll(timeoutMilliseconds: 1) }
-        }
+                                     batch: @escaping (inout QueueState, Int, inout Handler) -> BatchResult) {
+        var step = ReceiveStep(state: state, handler: handler, counters: counters, batch: batch)
+        WorkerLoop.run(&step, batch: plan.batch, wait: plan.wait.receiving, stop: stop, budget: budget)
+        state = step.state
+        handler = step.handler
         settleTransmit(&state.socket, pool: &state.umem.pool)
     }
 
     /// The two-port loop around one forwarding batch function (single-frame
-    /// or multi-buffer), both directions through the one UMEM.
+    /// or multi-buffer), both directions through the one UMEM: the
+    /// library's `WorkerLoop` around a ``ForwardStep``.
+    @inline(__always)
     static func forwardLoop<Handler>(plan: SessionPlan, state: inout QueueState, handler: inout Handler,
                                      counters: QueueCounters, stop: StopFlag, budget: PacketBudget,
-                                     batch: (inout Socket, inout Socket, Int, inout FramePool, inout Handler) -> BatchResult) {
-        guard var output = state.output.take() else { return }
-        var packets: UInt64 = 0, bytes: UInt64 = 0, dropped: UInt64 = 0
-        while !stop.isRaised {
-            let wanted = budget.claim(plan.batch)
-            if wanted == 0 { break }
-            // Both directions through the one UMEM: in → out, and out → in.
-            let forward = batch(&state.socket, &output, wanted, &state.umem.pool, &handler)
-            let backWanted = max(0, wanted - forward.packets)
-            let back = backWanted > 0
-                ? batch(&output, &state.socket, backWanted, &state.umem.pool, &handler)
-                : BatchResult()
-            let handled = forward.packets + back.packets
-            budget.refund(wanted - handled)
-            if handled < wanted, plan.wait == .pollWhenIdle {
-                // poll() drives TX only on the socket it waits on (copy mode).
-                output.kickPendingTransmit()
-                state.socket.poll(timeoutMilliseconds: 1)
-            }
-            if handled == 0 { continue }
-            packets &+= UInt64(handled)
-            bytes &+= UInt64(forward.bytes + back.bytes)
-            dropped &+= UInt64(forward.transmitDropped + back.transmitDropped)
-            counters.publish(packets: packets, bytes: bytes, transmitDropped: dropped)
-        }
+                                     batch: @escaping (inout Socket, inout Socket, Int, inout FramePool, inout Handler) -> BatchResult) {
+        guard let second = state.output.take() else { return }
+        var step = ForwardStep(state: state, output: second, handler: handler, counters: counters, batch: batch)
+        WorkerLoop.run(&step, batch: plan.batch, wait: plan.wait.forwarding, stop: stop, budget: budget)
+        state = step.state
+        var output = step.output
+        handler = step.handler
         settleTransmit(&output, pool: &state.umem.pool)
         settleTransmit(&state.socket, pool: &state.umem.pool)
         state.output = consume output
     }
 
+    /// txonly: the library's `WorkerLoop` around a ``TransmitStep``.
     static func transmitLoop(plan: SessionPlan, state: inout QueueState, counters: QueueCounters, stop: StopFlag, budget: PacketBudget) {
-        let length = plan.packet?.length ?? 64
-        var packets: UInt64 = 0
-        let perQueueRate = plan.rate.map { $0 / Double(plan.queues.count) }
-        let started = ContinuousClock.now
-        while !stop.isRaised {
-            if let perQueueRate {
-                // Pace: never ahead of rate x elapsed time.
-                let elapsed = ContinuousClock.now - started
-                let allowed = (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18) * perQueueRate
-                if Double(packets) + Double(min(plan.batch, 16)) > allowed {
-                    state.socket.completion.drain(into: &state.umem.pool)
-                    usleep(50)
-                    continue
-                }
-            }
-            let wanted = budget.claim(perQueueRate == nil ? plan.batch : min(plan.batch, 16))
-            if wanted == 0 { break }
-            let result = plan.socket.multiBuffer
-                ? state.socket.transmitBatch(limit: wanted, pool: &state.umem.pool, length: length, as: FramePacket.self)
-                : state.socket.transmitBatch(limit: wanted, pool: &state.umem.pool, length: length)
-            budget.refund(wanted - result.packets)
-            if result.packets == 0 {
-                if plan.wait != .spin { state.socket.poll(forTransmit: true, timeoutMilliseconds: 1) }
-                continue
-            }
-            packets &+= UInt64(result.packets)
-            counters.publish(packets: packets, bytes: packets &* UInt64(length), transmitDropped: 0)
-        }
+        var step = TransmitStep(state: state, counters: counters, length: plan.packet?.length ?? 64, multiBuffer: plan.socket.multiBuffer,
+                                perQueueRate: plan.rate.map { $0 / Double(plan.queues.count) })
+        WorkerLoop.run(&step, batch: plan.batch, wait: plan.wait.transmitting, stop: stop, budget: budget)
+        state = step.state
         settleTransmit(&state.socket, pool: &state.umem.pool)
     }
 

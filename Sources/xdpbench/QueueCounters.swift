@@ -38,37 +38,3 @@ struct QueueCounters: Sendable {
     /// Stores the packets whose metadata carried a hash (when the worker ends).
     func storeMetadataPackets(_ count: UInt64) { shared.metadataPackets.store(count, ordering: .relaxed) }
 }
-
-/// The packets a run may still handle, shared by its workers when --count
-/// is given: each batch claims what it may take and refunds what it did not.
-final class PacketBudget: Sendable {
-    private let remaining: Atomic<Int>
-    let isLimited: Bool
-
-    init(limit: Int?) {
-        remaining = Atomic(limit ?? Int.max)
-        isLimited = limit != nil
-    }
-
-    /// Claims up to `wanted` packets; 0 when the budget is spent.
-    @inline(__always)
-    func claim(_ wanted: Int) -> Int {
-        guard isLimited else { return wanted }
-        var current = remaining.load(ordering: .relaxed)
-        while current > 0 {
-            let take = min(current, wanted)
-            let (exchanged, original) = remaining.compareExchange(expected: current, desired: current - take, ordering: .relaxed)
-            if exchanged { return take }
-            current = original
-        }
-        return 0
-    }
-
-    /// Gives back packets claimed and not handled.
-    @inline(__always)
-    func refund(_ count: Int) {
-        if isLimited && count > 0 { remaining.add(count, ordering: .relaxed) }
-    }
-
-    var isSpent: Bool { isLimited && remaining.load(ordering: .relaxed) <= 0 }
-}

@@ -44,8 +44,8 @@ struct BusyPollTests {
 
     @Test("the loops wait after any partial round without busy polling, only after an empty one with it")
     func waitThreshold() {
-        #expect(ForwardingLoops.waitBelow(batch: 64, busyPoll: false) == 64)
-        #expect(ForwardingLoops.waitBelow(batch: 64, busyPoll: true) == 1)
+        #expect(ForwardingLoops.waitPolicy(busyPoll: false) == .afterShortRound)
+        #expect(ForwardingLoops.waitPolicy(busyPoll: true) == .afterEmptyRound)
     }
 
     // asm-generic/socket.h (SO_PREFER_BUSY_POLL and SO_BUSY_POLL_BUDGET: Linux 5.11).

@@ -7,6 +7,7 @@
 import Benchmark
 import Packet
 @_spi(Benchmarks) import XDP
+import XDPControl
 
 let batch = 64
 
@@ -92,6 +93,21 @@ let benchmarks: @Sendable () -> Void = {
         precondition(packets > 0 && queue.pointee.accounting.isConserved)
     }
 
+    // The one worker loop skeleton around the same receive batch: a round
+    // per iteration (the stand-in kernel delivers a batch first), the
+    // budget's claim and refund (a limited budget, so the atomic path runs),
+    // the stop flag, the wait policy, publishing every 64 rounds.
+    let loopQueue = makeQueue(fillFrames: 4096)
+    Benchmark("WorkerLoop.receive.DropHandler.x64") { benchmark in
+        var step = InMemoryStep(queue: loopQueue, stop: StopFlag(), rounds: benchmark.scaledIterations.count)
+        let budget = PacketBudget(limit: Int.max / 2)
+        benchmark.startMeasurement()
+        WorkerLoop.run(&step, batch: batch, wait: .afterShortRound, stop: step.stop, budget: budget)
+        benchmark.stopMeasurement()
+        precondition(step.packets == batch * benchmark.scaledIterations.count && step.waits == 0)
+        precondition(loopQueue.pointee.accounting.isConserved)
+    }
+
     let swapQueue = makeQueue(fillFrames: 2048)
     Benchmark("receiveBatch.MACSwapHandler.x64") { benchmark in
         let queue = swapQueue
@@ -127,7 +143,7 @@ let benchmarks: @Sendable () -> Void = {
         benchmark.startMeasurement()
         for _ in benchmark.scaledIterations {
             for _ in 0..<batch {
-                let parsed = try? ParsedPacket.parse(UnsafeRawBufferPointer(frame))
+                let parsed = try? ParsedPacket.parse(UnsafeRawBufferPointer(frame).bytes)
                 ports &+= Int(parsed?.destinationPort ?? 0)
             }
         }
@@ -147,7 +163,7 @@ let benchmarks: @Sendable () -> Void = {
         benchmark.startMeasurement()
         for _ in benchmark.scaledIterations {
             for _ in 0..<batch {
-                if case .forward = forwarder.decide(frame: UnsafeRawBufferPointer(frame)) { forwarded &+= 1 }
+                if case .forward = forwarder.decide(frame: UnsafeRawBufferPointer(frame).bytes) { forwarded &+= 1 }
             }
         }
         benchmark.stopMeasurement()
@@ -166,10 +182,45 @@ let benchmarks: @Sendable () -> Void = {
                 frame[14 + 8] = ttl
                 frame[14 + 10] = checksumHigh
                 frame[14 + 11] = checksumLow
-                if IPv4TTL.decrement(frame, l3Offset: 14) { decremented &+= 1 }
+                var bytes = frame.mutableBytes
+                if IPv4TTL.decrement(&bytes, l3Offset: 14) { decremented &+= 1 }
             }
         }
         benchmark.stopMeasurement()
         precondition(decremented > 0)
     }
+}
+
+/// A worker step over an in-memory queue: the stand-in kernel delivers a
+/// batch, the receive batch takes it; raises `stop` after `rounds` rounds.
+struct InMemoryStep: WorkerStep {
+    let queue: UnsafeMutablePointer<InMemoryQueue>
+    let stop: StopFlag
+    let rounds: Int
+    var handler = DropHandler()
+    var done = 0
+    var packets = 0
+    var waits = 0
+
+    init(queue: UnsafeMutablePointer<InMemoryQueue>, stop: StopFlag, rounds: Int) {
+        self.queue = queue
+        self.stop = stop
+        self.rounds = rounds
+    }
+
+    @inline(__always)
+    mutating func round(limit: Int) -> Int {
+        queue.pointee.kernelStep(packets: limit, length: 64)
+        let taken = queue.pointee.receiveBatch(limit: limit, handler: &handler).packets
+        packets &+= taken
+        done &+= 1
+        if done == rounds { stop.raise() }
+        return taken
+    }
+
+    @inline(__always)
+    mutating func wait() { waits &+= 1 }
+
+    @inline(__always)
+    mutating func publish() { blackHole(queue.pointee.accounting.free) }
 }

@@ -17,29 +17,8 @@ extension WorkerQueues {
     ///   made so far is closed again.
     public init(serving assignments: [QueuePlan.Assignment], umem umemConfiguration: UMEMConfiguration, fillFrames: [Int],
                 socketConfiguration: SocketConfiguration, register: (borrowing Socket) throws(XDPError) -> Void) throws(XDPError) {
-        guard !assignments.isEmpty, fillFrames.count == assignments.count else {
-            throw XDPError(.invalidConfiguration, operation: "set up worker queues",
-                           hint: "a worker serves at least one queue, with one fill priming per queue")
-        }
-        var umem = try UMEM(configuration: umemConfiguration)
-        var sockets = SocketSet(capacity: assignments.count)
-        for (assignment, frames) in zip(assignments, fillFrames) {
-            var socket = try Socket(umem: umem, interface: assignment.port, queue: assignment.queue, configuration: socketConfiguration)
-            if frames > 0 { socket.fill.refill(from: &umem.pool, upTo: frames) }
-            try register(socket)
-            sockets.append(socket)
-        }
-        var offload = umemConfiguration.txMetadataLength
-        for index in 0..<sockets.count where offload > 0 {
-            sockets.withSocket(at: index) { (socket: borrowing Socket) in
-                do throws(XDPError) {
-                    try socket.checkTXMetadata(TXMetadata(checksum: .udpOverIPv4))
-                } catch {
-                    offload = 0
-                }
-            }
-        }
-        self.init(umem: umem, sockets: sockets, assignments: assignments, checksumOffloadMetadataLength: offload)
+        try self.init(serving: assignments, umem: umemConfiguration, fillFrames: fillFrames,
+                      socketConfiguration: socketConfiguration, withoutTXMetadataIfRefused: false, register: register)
     }
 
     /// Puts a worker's queues together again from their parts, for a loop

@@ -54,24 +54,44 @@ public struct WorkerQueues: ~Copyable, Sendable {
         let fillRingSize = transmitReserve > 0
             ? WorkerQueues.ringSize(atMost: framesPerSocket - transmitReserve)
             : WorkerQueues.ringSize(holding: framesPerSocket)
-        var umemConfig = UMEMConfiguration(frameCount: framesPerSocket * assignments.count, frameSize: frameSize,
-                                           fillRingSize: fillRingSize, completionRingSize: 2048)
-        umemConfig.txMetadataLength = txMetadataLength
+        var umemConfiguration = UMEMConfiguration(frameCount: framesPerSocket * assignments.count, frameSize: frameSize,
+                                                  fillRingSize: fillRingSize, completionRingSize: 2048)
+        umemConfiguration.txMetadataLength = txMetadataLength
+        try self.init(serving: assignments, umem: umemConfiguration,
+                      fillFrames: [Int](repeating: max(0, framesPerSocket - transmitReserve), count: assignments.count),
+                      socketConfiguration: socketConfiguration, withoutTXMetadataIfRefused: true, register: register)
+    }
+
+    /// The one setup path: maps the UMEM (without TX metadata when the
+    /// kernel refuses it and `withoutTXMetadataIfRefused`), binds one socket
+    /// per assignment, primes socket `i`'s fill ring with `fillFrames[i]`
+    /// frames, registers it, and finds whether every socket honours a
+    /// checksum request in TX metadata.
+    init(serving assignments: [QueuePlan.Assignment], umem umemConfiguration: UMEMConfiguration, fillFrames: [Int],
+         socketConfiguration: SocketConfiguration, withoutTXMetadataIfRefused: Bool,
+         register: (borrowing Socket) throws(XDPError) -> Void) throws(XDPError) {
+        guard !assignments.isEmpty, fillFrames.count == assignments.count else {
+            throw XDPError(.invalidConfiguration, operation: "set up worker queues",
+                           hint: "a worker serves at least one queue, with one fill priming per queue")
+        }
+        var umemConfiguration = umemConfiguration
         var umem: UMEM
         do throws(XDPError) {
-            umem = try UMEM(configuration: umemConfig)
-        } catch where txMetadataLength > 0 && error.errno == EINVAL {
-            umemConfig.txMetadataLength = 0
-            umem = try UMEM(configuration: umemConfig)
+            umem = try UMEM(configuration: umemConfiguration)
+        } catch {
+            // A kernel before 6.8 refuses TX metadata (EINVAL): a UMEM without.
+            guard withoutTXMetadataIfRefused, umemConfiguration.txMetadataLength > 0, error.errno == EINVAL else { throw error }
+            umemConfiguration.txMetadataLength = 0
+            umem = try UMEM(configuration: umemConfiguration)
         }
         var sockets = SocketSet(capacity: assignments.count)
-        for assignment in assignments {
+        for (assignment, frames) in zip(assignments, fillFrames) {
             var socket = try Socket(umem: umem, interface: assignment.port, queue: assignment.queue, configuration: socketConfiguration)
-            socket.fill.refill(from: &umem.pool, upTo: max(0, framesPerSocket - transmitReserve))
+            if frames > 0 { socket.fill.refill(from: &umem.pool, upTo: frames) }
             try register(socket)
             sockets.append(socket)
         }
-        var offload = umemConfig.txMetadataLength
+        var offload = umemConfiguration.txMetadataLength
         for index in 0..<sockets.count where offload > 0 {
             sockets.withSocket(at: index) { (socket: borrowing Socket) in
                 do throws(XDPError) {
@@ -81,10 +101,7 @@ public struct WorkerQueues: ~Copyable, Sendable {
                 }
             }
         }
-        checksumOffloadMetadataLength = offload
-        self.umem = umem
-        self.sockets = sockets
-        self.assignments = assignments
+        self.init(umem: umem, sockets: sockets, assignments: assignments, checksumOffloadMetadataLength: offload)
     }
 
     /// The smallest power of two at least `frames` (a fill ring that holds them all).
