@@ -67,6 +67,13 @@ final class NotifyListener {
         return false
     }
 
+    /// Receives what is already queued (the datagrams sent while the test
+    /// did something else), so a count over a window that follows starts
+    /// clean.
+    func flush() {
+        while receive(timeout: 0.001) != nil {}
+    }
+
     /// Keeps receiving for `seconds`.
     func drain(for seconds: Double) {
         let deadline = Date().addingTimeInterval(seconds)
@@ -121,7 +128,9 @@ struct ServiceUnitTests {
         let beforeReady = listener.lines.prefix { $0 != "READY=1" }
         #expect(beforeReady.contains { $0.hasPrefix("STATUS=setting up") }, "\(listener.lines)")
         #expect(listener.lines.contains { $0.hasPrefix("STATUS=forwarding (xconnect): \(lab.portA)") }, "\(listener.lines)")
-        // Watchdog every 100 ms (half of 200 ms), from the control loop.
+        // Watchdog every 100 ms (half of 200 ms), from the control loop; the
+        // keep-alives queued while the test pinged are taken first.
+        listener.flush()
         let watchdogsBefore = listener.lines.filter { $0 == "WATCHDOG=1" }.count
         listener.drain(for: 1.0)
         let watchdogs = listener.lines.filter { $0 == "WATCHDOG=1" }.count - watchdogsBefore
