@@ -22,11 +22,17 @@ loads within 10% of each other.
 Usage: Benchmarks/compare.py [--rounds N] [--seconds S] [--modes rxdrop,l2fwd,txonly]
                              [--attach native,generic] [--tools xdpbench,xdpref,xdpsock,testpmd]
                              [--markdown FILE]
+Tools beside those: xdpbench-poll (xdpbench --poll, poll() before every
+batch as xdpsock -p does) and xdpbench-before (XDPBENCH_BEFORE=another
+xdpbench build: a before/after at the same offered loads).
 """
 import argparse, json, os, re, shutil, signal, statistics, subprocess, sys, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SWIFT = os.environ.get("XDPBENCH", os.path.join(ROOT, ".build", "release", "xdpbench"))
+# Another xdpbench build in the same rounds (tool xdpbench-before): a
+# before/after of a change at the same offered loads.
+SWIFT_BEFORE = os.environ.get("XDPBENCH_BEFORE")
 C = os.path.join(ROOT, "Benchmarks", "reference", "build", "xdpref")
 XDPSOCK = os.environ.get("XDPSOCK", "")
 TESTPMD = os.environ.get("TESTPMD", shutil.which("dpdk-testpmd") or "")
@@ -120,10 +126,19 @@ def pin_napi_threads():
     return pinned
 
 
+def xdpbench_variant(tool):
+    """(binary, extra flags) of an xdpbench tool name, or None: xdpbench (this
+    build, its default wait), xdpbench-poll (--poll: poll() before every
+    batch, as xdpsock -p), xdpbench-before (the build at XDPBENCH_BEFORE)."""
+    return {"xdpbench": (SWIFT, []), "xdpbench-poll": (SWIFT, ["--poll"]),
+            "xdpbench-before": (SWIFT_BEFORE, [])}.get(tool)
+
+
 def dut_command(tool, mode, attach, seconds):
     flag = {"native": "-N", "generic": "-S"}[attach]
-    if tool == "xdpbench":
-        return [SWIFT, mode, "--netns", DUT_NS, "-i", DUT_IF, "--cpus", str(APP_CPU), "-d", str(seconds), "--json", "--attach", attach]
+    if xdpbench_variant(tool):
+        binary, extra = xdpbench_variant(tool)
+        return [binary, mode, *extra, "--netns", DUT_NS, "-i", DUT_IF, "--cpus", str(APP_CPU), "-d", str(seconds), "--json", "--attach", attach]
     if tool == "xdpref":
         return [C, mode, "--netns", DUT_NS, "-i", DUT_IF, "--cpu", str(APP_CPU), "-d", str(seconds), "-p", "--json", "--attach", attach]
     if tool == "xdpsock":
@@ -187,8 +202,9 @@ def one_run(tool, mode, attach, seconds):
     """Returns a dict: offered (pps), delivered (fraction), rate (pps), drops."""
     time.sleep(1.2)  # the kernel frees the previous run's queue asynchronously (EBUSY for about a second)
     if mode == "txonly":
-        if tool == "xdpbench":
-            cmd = [SWIFT, "txonly", "--netns", PEER_NS, "-i", PEER_IF, "--cpus", str(APP_CPU), "-d", str(seconds), "--json"]
+        if xdpbench_variant(tool):
+            binary, extra = xdpbench_variant(tool)
+            cmd = [binary, "txonly", *extra, "--netns", PEER_NS, "-i", PEER_IF, "--cpus", str(APP_CPU), "-d", str(seconds), "--json"]
         elif tool == "xdpref":
             cmd = [C, "txonly", "--netns", PEER_NS, "-i", PEER_IF, "--cpu", str(APP_CPU), "-d", str(seconds), "--json"]
         else:
@@ -252,6 +268,8 @@ def main():
     for tool in args.tools.split(","):
         if tool == "xdpsock" and not (XDPSOCK and os.access(XDPSOCK, os.X_OK)):
             print("xdpsock: skipped (set XDPSOCK to an xdpsock you built from bpf-examples' AF_XDP-example)", file=sys.stderr)
+        elif tool == "xdpbench-before" and not (SWIFT_BEFORE and os.access(SWIFT_BEFORE, os.X_OK)):
+            print("xdpbench-before: skipped (set XDPBENCH_BEFORE to another xdpbench build)", file=sys.stderr)
         elif tool == "testpmd" and not (TESTPMD and os.access(TESTPMD, os.X_OK)):
             print("testpmd: skipped (dpdk-testpmd not found: scripts/bench-deps.sh installs it)", file=sys.stderr)
         else:
