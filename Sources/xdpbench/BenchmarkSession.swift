@@ -360,24 +360,34 @@ final class BenchmarkSession {
         let length = plan.packet?.length ?? 64
         var packets: UInt64 = 0
         let perQueueRate = plan.rate.map { $0 / Double(plan.queues.count) }
-        let started = ContinuousClock.now
+        // Pace with a token bucket: credit grows at the rate and is capped at
+        // `burst` (a millisecond's worth, at least 64), so a sender that was
+        // descheduled (a loaded machine) resumes at the rate instead of
+        // catching up in one burst of rate x stall that overruns the
+        // receiver's rings. Never ahead of rate x elapsed time.
+        let step = min(plan.batch, 16)
+        let burst = max(Double(4 * step), (perQueueRate ?? 0) / 1000)
+        var credit = 0.0
+        var last = ContinuousClock.now
         while !stop.isRaised {
             if let perQueueRate {
-                // Pace: never ahead of rate x elapsed time.
-                let elapsed = ContinuousClock.now - started
-                let allowed = (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18) * perQueueRate
-                if Double(packets) + Double(min(plan.batch, 16)) > allowed {
+                let now = ContinuousClock.now
+                let elapsed = now - last
+                last = now
+                credit = min(burst, credit + (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18) * perQueueRate)
+                if credit < Double(step) {
                     state.socket.completion.drain(into: &state.umem.pool)
                     usleep(50)
                     continue
                 }
             }
-            let wanted = budget.claim(perQueueRate == nil ? plan.batch : min(plan.batch, 16))
+            let wanted = budget.claim(perQueueRate == nil ? plan.batch : step)
             if wanted == 0 { break }
             let result = plan.socket.multiBuffer
                 ? state.socket.transmitPacketBatch(limit: wanted, pool: &state.umem.pool, length: length)
                 : state.socket.transmitBatch(limit: wanted, pool: &state.umem.pool, length: length)
             budget.refund(wanted - result.packets)
+            credit -= Double(result.packets)
             if result.packets == 0 {
                 if plan.wait != .spin { state.socket.poll(forTransmit: true, timeoutMilliseconds: 1) }
                 continue

@@ -77,7 +77,7 @@ struct TxOnly: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "txonly", abstract: "Send UDP packets as fast as the queue takes them.")
     @OptionGroup var options: CommonOptions
     @OptionGroup var packet: PacketOptions
-    @Option(help: "Packets per second over all queues (default: as fast as the queue takes them).")
+    @Option(help: "Packets per second over all queues, paced: a sender held up catches up by at most a millisecond's worth (64 packets or more) at once (default: as fast as the queue takes them).")
     var rate: Double?
     func validate() throws {
         if let rate, !(rate > 0) { throw ValidationError("--rate \(rate) must be positive") }
