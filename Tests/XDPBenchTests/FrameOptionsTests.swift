@@ -23,7 +23,7 @@ struct FrameOptionsTests {
             let link = lab.links[0]
             let receiver = try BenchProcess.start(["rxdrop", "--netns", lab.deviceNamespace, "-i", link.deviceInterface, "--attach", attach,
                                                    "--count", "\(count)", "-d", "30", "--json"] + receiverOptions + BenchExchange.promptReceiver)
-            let ready = try waitForProgram(lab, interface: link.deviceInterface)
+            let ready = try waitForProgram(lab, interface: link.deviceInterface) && receiver.waitForStandardError(containing: ": ready")
             let sender = try BenchProcess.run(["txonly", "--netns", lab.peerNamespace, "-i", link.peerInterface, "--count", "\(count)",
                                                "--rate", "50000", "--json", "--dst-mac", mac(link.deviceMAC)] + senderOptions)
             return BenchExchange(lab: lab, ready: ready, sender: sender, receivers: [receiver])
@@ -66,10 +66,12 @@ struct FrameOptionsTests {
             let sink = try BenchProcess.start(["rxdrop", "--netns", lab.peerNamespace, "-i", outbound.peerInterface, "--multi-buffer",
                                                "--count", "\(count)", "-d", "30", "--json"] + BenchExchange.promptReceiver)
             let sinkReady = try waitForProgram(lab, interface: outbound.peerInterface, namespace: lab.peerNamespace)
+                && sink.waitForStandardError(containing: ": ready")
             let forwarder = try BenchProcess.start(["l2fwd", "--netns", lab.deviceNamespace, "-i", inbound.deviceInterface,
                                                     "--to", outbound.deviceInterface, "--multi-buffer", "--count", "\(count)", "-d", "30", "--json"]
                                                    + BenchExchange.promptReceiver)
             let forwarderReady = try waitForProgram(lab, interface: inbound.deviceInterface)
+                && forwarder.waitForStandardError(containing: ": ready")
             let sender = try BenchProcess.run(["txonly", "--netns", lab.peerNamespace, "-i", inbound.peerInterface, "--multi-buffer",
                                                "-s", "9014", "--count", "\(count)", "--rate", "20000", "--json",
                                                "--dst-mac", FrameOptionsTests.mac(inbound.deviceMAC)])

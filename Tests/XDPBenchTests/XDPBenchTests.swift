@@ -18,7 +18,7 @@ struct XDPBenchTests {
             let link = lab.links[0]
             let receiver = try BenchProcess.start(["rxdrop", "--netns", lab.deviceNamespace, "-i", link.deviceInterface,
                                                    "--attach", attach, "--count", "\(count)", "-d", "30", "--json"] + BenchExchange.promptReceiver)
-            let ready = try waitForProgram(lab, interface: link.deviceInterface)
+            let ready = try waitForProgram(lab, interface: link.deviceInterface) && receiver.waitForStandardError(containing: ": ready")
             // Paced, so a receiver sharing the CPUs with the test runner keeps up and the count is exact.
             let sender = try BenchProcess.run(["txonly", "--netns", lab.peerNamespace, "-i", link.peerInterface,
                                                "--count", "\(count)", "--rate", "100000", "--json", "--dst-mac", link.deviceMAC.map { String(format: "%02x", $0) }.joined(separator: ":")])
@@ -156,7 +156,7 @@ struct XDPBenchControlTests {
             let link = lab.links[0]
             let receiver = try BenchProcess.start(["rxdrop", "--netns", lab.deviceNamespace, "-i", link.deviceInterface, "-q", "0,1",
                                                    "--cpus", "\(cpus[0]),\(cpus[1])", "--count", "4000", "-d", "30", "--json"] + BenchExchange.promptReceiver)
-            let ready = try waitForProgram(lab, interface: link.deviceInterface)
+            let ready = try waitForProgram(lab, interface: link.deviceInterface) && receiver.waitForStandardError(containing: ": ready")
             var senders: [ToolProcess] = []
             for queue in ["0", "1"] {
                 senders.append(try BenchProcess.run(["txonly", "--netns", lab.peerNamespace, "-i", link.peerInterface, "-q", queue,
