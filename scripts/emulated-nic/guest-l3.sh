@@ -80,11 +80,11 @@ ip netns exec "$a" ping -c 1 -W 10 -q "$target" > /dev/null 2>&1
 replies=$(ip netns exec "$a" ping -c "$pings" -i 0.05 -W 10 -q "$target" | sed -n 's/.* \([0-9]*\) received.*/\1/p')
 # Both ends bounded in time: a client that cannot connect fails the case
 # instead of leaving the one-shot server waiting until the guest's timeout.
-ip netns exec "$b" timeout 90 iperf3 -s -1 -p 5201 > /dev/null 2>&1 &
+ip netns exec "$b" timeout -k 5 90 iperf3 -s -1 -p 5201 > /dev/null 2>&1 &
 server=$!
 # The client starts once the server listens (at most 30 s), not after a guess.
 for _ in $(seq 1 300); do ip netns exec "$b" ss -ltnH 'sport = :5201' | grep -q . && break; sleep 0.1; done
-ip netns exec "$a" timeout 60 iperf3 -c "$target" -p 5201 -t 2 -J > iperf.json 2> iperf.err
+ip netns exec "$a" timeout -k 5 60 iperf3 -c "$target" -p 5201 -t 2 -J > iperf.json 2> iperf.err
 iperf_rc=$?
 wait "$server"; server=
 forwarded=$(scrape 'xdpfwd_tx_packets_total{port="eth2"')
