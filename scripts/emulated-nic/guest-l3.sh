@@ -60,8 +60,7 @@ metrics: 127.0.0.1:9184
 YAML
 "$xdpfwd" run --config fwd.yaml > fwd.out 2>&1 &
 fwd=$!
-# At most 60 s: TCG on a loaded host starts a Swift binary slowly.
-for _ in $(seq 1 600); do grep -q "xdpfwd $mode:" fwd.out && break; kill -0 $fwd 2>/dev/null || break; sleep 0.1; done
+for _ in $(seq 1 200); do grep -q "xdpfwd $mode:" fwd.out && break; kill -0 $fwd 2>/dev/null || break; sleep 0.1; done
 grep -q "xdpfwd $mode:" fwd.out || { cat fwd.out; fail "xdpfwd did not start"; }
 grep "xdpfwd $mode:" fwd.out | sed 's/^.*info xdpfwd: /  /'
 
@@ -74,17 +73,12 @@ print(sum(float(l.split()[-1]) for l in text.splitlines() if l.startswith(want))
 PY
 }
 # Resolve the neighbours first (not counted), then the counted pings.
-# -W 10: a reply late under TCG on a loaded host still counts (ping ends as
-# soon as every reply is in).
-ip netns exec "$a" ping -c 1 -W 10 -q "$target" > /dev/null 2>&1
-replies=$(ip netns exec "$a" ping -c "$pings" -i 0.05 -W 10 -q "$target" | sed -n 's/.* \([0-9]*\) received.*/\1/p')
-# Both ends bounded in time: a client that cannot connect fails the case
-# instead of leaving the one-shot server waiting until the guest's timeout.
-ip netns exec "$b" timeout -k 5 90 iperf3 -s -1 -p 5201 > /dev/null 2>&1 &
+ip netns exec "$a" ping -c 1 -W 3 -q "$target" > /dev/null 2>&1
+replies=$(ip netns exec "$a" ping -c "$pings" -i 0.05 -W 3 -q "$target" | sed -n 's/.* \([0-9]*\) received.*/\1/p')
+ip netns exec "$b" iperf3 -s -1 -p 5201 > /dev/null 2>&1 &
 server=$!
-# The client starts once the server listens (at most 30 s), not after a guess.
-for _ in $(seq 1 300); do ip netns exec "$b" ss -ltnH 'sport = :5201' | grep -q . && break; sleep 0.1; done
-ip netns exec "$a" timeout -k 5 60 iperf3 -c "$target" -p 5201 -t 2 -J > iperf.json 2> iperf.err
+sleep 0.5
+ip netns exec "$a" iperf3 -c "$target" -p 5201 -t 2 -J > iperf.json 2> iperf.err
 iperf_rc=$?
 wait "$server"; server=
 forwarded=$(scrape 'xdpfwd_tx_packets_total{port="eth2"')
