@@ -76,10 +76,13 @@ for tool in xdpfwd xdpbench xdpctl; do
     "$prefix/bin/\$tool" --help >/dev/null || { echo "\$tool --help failed without the toolchain" >&2; exit 1; }
 done
 "$prefix/bin/xdpfwd" check --config "$prefix/etc/xdpfwd/xdpfwd.yaml" | tail -1
-"$prefix/bin/xdpbench" rxdrop --netns ${lab}d -i ${lab}d0 --count 10000 -d 30 --json >"$tmp/rx.json" 2>"$tmp/rx.err" &
+# The receiver's worker under SCHED_FIFO, so a loaded machine cannot keep it
+# off the CPU long enough to overrun its RX ring; the sender starts once it
+# says "ready" (every socket registered), at most 60 s.
+"$prefix/bin/xdpbench" rxdrop --netns ${lab}d -i ${lab}d0 --count 10000 -d 30 --policy fifo --schpri 10 --json >"$tmp/rx.json" 2>"$tmp/rx.err" &
 receiver=\$!
 trap 'kill \$receiver 2>/dev/null || true' EXIT
-for _ in \$(seq 100); do ip -n ${lab}d link show ${lab}d0 | grep -q 'prog/xdp' && break; sleep 0.1; done
+for _ in \$(seq 600); do grep -q ': ready\$' "$tmp/rx.err" && break; sleep 0.1; done
 "$prefix/bin/xdpbench" txonly --netns ${lab}p -i ${lab}p0 --dst-mac $dmac --count 10000 --rate 100000 --json >"$tmp/tx.json"
 wait \$receiver
 EOF

@@ -119,7 +119,13 @@ struct TransmitStep: WorkerStep, ~Copyable {
     let multiBuffer: Bool
     /// Packets per second on this queue, or nil for as fast as it goes.
     let perQueueRate: Double?
-    let started = ContinuousClock.now
+    /// Token bucket: credit grows at the rate and is capped at a
+    /// millisecond's worth (at least 64), so a sender that was descheduled (a
+    /// loaded machine) resumes at the rate instead of catching up in one
+    /// burst of rate × stall that overruns the receiver's rings.
+    let burst: Double
+    var credit = 0.0
+    var last = ContinuousClock.now
     var packets: UInt64 = 0
 
     init(state: consuming QueueState, counters: QueueCounters, length: Int, multiBuffer: Bool, perQueueRate: Double?) {
@@ -128,21 +134,25 @@ struct TransmitStep: WorkerStep, ~Copyable {
         self.length = length
         self.multiBuffer = multiBuffer
         self.perQueueRate = perQueueRate
+        burst = max(64, (perQueueRate ?? 0) / 1000)
     }
 
     /// Paced: at most 16 a round, and none (recycling completions, 50 µs
-    /// asleep) while ahead of rate × elapsed time.
+    /// asleep) while the bucket holds less credit than that.
     @inline(__always)
     mutating func admit(_ batch: Int) -> Int {
         guard let perQueueRate else { return batch }
-        let elapsed = ContinuousClock.now - started
-        let allowed = (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18) * perQueueRate
-        if Double(packets) + Double(min(batch, 16)) > allowed {
+        let step = min(batch, 16)
+        let now = ContinuousClock.now
+        let elapsed = now - last
+        last = now
+        credit = min(burst, credit + (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18) * perQueueRate)
+        if credit < Double(step) {
             state.socket.completion.drain(into: &state.umem.pool)
             usleep(50)
             return 0
         }
-        return min(batch, 16)
+        return step
     }
 
     @inline(__always)
@@ -150,6 +160,7 @@ struct TransmitStep: WorkerStep, ~Copyable {
         let result = multiBuffer
             ? state.socket.transmitBatch(limit: limit, pool: &state.umem.pool, length: length, as: FramePacket.self)
             : state.socket.transmitBatch(limit: limit, pool: &state.umem.pool, length: length)
+        credit -= Double(result.packets)
         if result.packets > 0 {
             packets &+= UInt64(truncatingIfNeeded: result.packets)
             counters.publish(packets: packets, bytes: packets &* UInt64(length), transmitDropped: 0)

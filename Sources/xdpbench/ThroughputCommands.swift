@@ -58,6 +58,10 @@ func runThroughput(mode: BenchmarkMode, options: CommonOptions, packet: PacketOp
         program: options.program.map(CustomProgramArgument.init), programMap: options.programMap)
     let session = try BenchmarkSession(plan: plan)
     if !options.json { describeSetup(session) } else if let reason = session.fallbackReason { note("warning: \(reason)") }
+    // Every socket is bound, its fill ring stocked and registered in the
+    // XSKMAP: a sender started after this line loses nothing to setup (the
+    // lab scripts and tests wait for it rather than sleep).
+    note("\(plan.mode.rawValue) \(plan.interface): ready")
     var result = try runSessions([session], timeLimit: plan.timeLimit, live: !options.json && !options.quiet, every: options.interval)[0]
     result.showApplicationStatistics = options.appStats
     if options.json { printJSON(result) } else { print(result.table) }
@@ -77,7 +81,7 @@ struct TxOnly: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "txonly", abstract: "Send UDP packets as fast as the queue takes them.")
     @OptionGroup var options: CommonOptions
     @OptionGroup var packet: PacketOptions
-    @Option(help: "Packets per second over all queues (default: as fast as the queue takes them).")
+    @Option(help: "Packets per second over all queues, paced: a sender held up catches up by at most a millisecond's worth (64 packets or more) at once (default: as fast as the queue takes them).")
     var rate: Double?
     func validate() throws {
         if let rate, !(rate > 0) { throw ValidationError("--rate \(rate) must be positive") }

@@ -19,6 +19,21 @@ public enum TestBPFObject {
         return object.path
     }
 
+    /// Compiles the C file at `path` (a test program kept in the tree, e.g.
+    /// nic-conformance's xsk_test_progs.bpf.c) into `NAME.bpf.o` in the
+    /// per-process directory, with the flags EmbedBPF uses.
+    /// - Returns: The object's path.
+    public static func compile(file path: String) throws -> String {
+        let directory = Self.directory
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        _ = removeAtExit
+        let name = URL(fileURLWithPath: path).lastPathComponent.replacingOccurrences(of: ".bpf.c", with: "")
+        let object = directory.appendingPathComponent("\(name).bpf.o")
+        try Command.run(["clang", "-O2", "-g", "-Wall", "-Werror", "-target", "bpf", "-I/usr/include/x86_64-linux-gnu",
+                         "-c", path, "-o", object.path])
+        return object.path
+    }
+
     /// This process's directory of sources and objects.
     static var directory: URL { FileManager.default.temporaryDirectory.appendingPathComponent("swift-xdp-bpf-\(getpid())") }
 

@@ -22,6 +22,7 @@ public final class ToolProcess: @unchecked Sendable {
     private var stdoutData = Data()
     private var stderrData = Data()
     private let group = DispatchGroup()
+    private let lock = NSLock()
 
     /// Starts `tool arguments...` (optionally through another program, e.g.
     /// setpriv); `tool` is a name next to the tests, or a path.
@@ -37,14 +38,35 @@ public final class ToolProcess: @unchecked Sendable {
         process.standardOutput = output
         process.standardError = errors
         try process.run()
-        for (pipe, isOutput) in [(output, true), (errors, false)] {
-            group.enter()
-            DispatchQueue.global().async {
-                let data = pipe.fileHandleForReading.readDataToEndOfFile()
-                if isOutput { self.stdoutData = data } else { self.stderrData = data }
-                self.group.leave()
-            }
+        group.enter()
+        DispatchQueue.global().async {
+            let data = self.output.fileHandleForReading.readDataToEndOfFile()
+            self.lock.withLock { self.stdoutData = data }
+            self.group.leave()
         }
+        // Standard error as it comes, so a test can wait for a line (xdpbench's "ready").
+        group.enter()
+        DispatchQueue.global().async {
+            while true {
+                let chunk = self.errors.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                self.lock.withLock { self.stderrData.append(chunk) }
+            }
+            self.group.leave()
+        }
+    }
+
+    /// Waits (at most `timeout` seconds) until the standard error so far
+    /// contains `text`, or the process has exited.
+    /// - Returns: Whether it does.
+    public func waitForStandardError(containing text: String, timeout: Double = 30) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if standardError.contains(text) { return true }
+            if !process.isRunning { break }
+            usleep(10_000)
+        }
+        return standardError.contains(text)
     }
 
     /// Waits (bounded) for the process to exit; kills it by PID if it overstays.
@@ -61,8 +83,8 @@ public final class ToolProcess: @unchecked Sendable {
         return process.terminationStatus
     }
 
-    public var standardOutput: String { String(decoding: stdoutData, as: UTF8.self) }
-    public var standardError: String { String(decoding: stderrData, as: UTF8.self) }
+    public var standardOutput: String { lock.withLock { String(decoding: stdoutData, as: UTF8.self) } }
+    public var standardError: String { lock.withLock { String(decoding: stderrData, as: UTF8.self) } }
 
     /// The JSON object the tool printed last.
     public var json: [String: Any] {

@@ -11,28 +11,38 @@ import XDPLab
 struct FrameOptionsTests {
     static func mac(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined(separator: ":") }
 
-    /// One rxdrop and one txonly run with the given extra options; returns the receiver's JSON.
-    static func exchange(count: Int, lab: VethLab, receiver receiverOptions: [String], sender senderOptions: [String],
-                         attach: String = "native") throws -> [String: Any] {
-        let link = lab.links[0]
-        let receiver = try BenchProcess.start(["rxdrop", "--netns", lab.deviceNamespace, "-i", link.deviceInterface, "--attach", attach,
-                                               "--count", "\(count)", "-d", "30", "--json"] + receiverOptions)
-        #expect(try waitForProgram(lab, interface: link.deviceInterface))
-        let sender = try BenchProcess.run(["txonly", "--netns", lab.peerNamespace, "-i", link.peerInterface, "--count", "\(count)",
-                                           "--rate", "50000", "--json", "--dst-mac", mac(link.deviceMAC)] + senderOptions)
-        #expect(sender.process.terminationStatus == 0, "\(sender.standardError)")
-        #expect(sender.json.integer("packets") == count, "\(sender.standardOutput)")
-        #expect(receiver.wait() == 0, "\(receiver.standardError)")
-        return receiver.json
+    /// One rxdrop and one txonly run with the given extra options on a lab
+    /// of its own (`makeLab`), retried once, whole, if it fell short with
+    /// drops the kernel counted; the exchange's own checks made here.
+    /// - Returns: The exchange (the receiver's JSON in `received`).
+    static func exchange(count: Int, makeLab: () throws -> VethLab = { try VethLab() }, receiver receiverOptions: [String],
+                         sender senderOptions: [String], attach: String = "native",
+                         sourceLocation: SourceLocation = #_sourceLocation) throws -> BenchExchange {
+        let (exchange, note) = try retryingOnceOnCountedDrops("rxdrop \(receiverOptions.joined(separator: " ")) --attach \(attach)", attempt: {
+            let lab = try makeLab()
+            let link = lab.links[0]
+            let receiver = try BenchProcess.start(["rxdrop", "--netns", lab.deviceNamespace, "-i", link.deviceInterface, "--attach", attach,
+                                                   "--count", "\(count)", "-d", "30", "--json"] + receiverOptions + BenchExchange.promptReceiver)
+            let ready = try waitForProgram(lab, interface: link.deviceInterface) && receiver.waitForStandardError(containing: ": ready")
+            let sender = try BenchProcess.run(["txonly", "--netns", lab.peerNamespace, "-i", link.peerInterface, "--count", "\(count)",
+                                               "--rate", "50000", "--json", "--dst-mac", mac(link.deviceMAC)] + senderOptions)
+            return BenchExchange(lab: lab, ready: ready, sender: sender, receivers: [receiver])
+        }, complete: { $0.isComplete(count: count) }, drops: \.drops)
+        #expect(exchange.ready, sourceLocation: sourceLocation)
+        #expect(exchange.sender.process.terminationStatus == 0, "\(exchange.sender.standardError)", sourceLocation: sourceLocation)
+        #expect(exchange.sender.json.integer("packets") == count, "\(exchange.sender.standardOutput)", sourceLocation: sourceLocation)
+        #expect(exchange.statuses == [0], "\(exchange.receivers[0].standardError) \(note)", sourceLocation: sourceLocation)
+        #expect(exchange.received.integer("packets") == count, "\(note)", sourceLocation: sourceLocation)
+        return exchange
     }
 
     @Test("--mtu 9000 --multi-buffer: 9014-byte packets over three 4 KiB frames, exactly N, MTUs restored after", arguments: ["native", "generic"])
     func jumbo(attach: String) throws {
         try requireRoot()
-        let lab = try VethLab()
         let count = 5000
-        let received = try FrameOptionsTests.exchange(count: count, lab: lab, receiver: ["--mtu", "9000", "--multi-buffer"],
+        let exchange = try FrameOptionsTests.exchange(count: count, receiver: ["--mtu", "9000", "--multi-buffer"],
                                                       sender: ["--mtu", "9000", "--multi-buffer", "-s", "9014"], attach: attach)
+        let (lab, received) = (exchange.lab, exchange.received)
         #expect(received.integer("packets") == count)
         #expect(received.integer("bytes") == count * 9014)
         #expect(received["frames_conserved"] as? Bool == true)
@@ -49,23 +59,31 @@ struct FrameOptionsTests {
     @Test("l2fwd --to --multi-buffer forwards N jumbo chains to the second port over one UMEM")
     func forwardJumbo() throws {
         try requireRoot()
-        let lab = try VethLab(linkCount: 2, mtu: 9000)
-        let (inbound, outbound) = (lab.links[0], lab.links[1])
         let count = 2000
-        let sink = try BenchProcess.start(["rxdrop", "--netns", lab.peerNamespace, "-i", outbound.peerInterface, "--multi-buffer",
-                                           "--count", "\(count)", "-d", "30", "--json"])
-        #expect(try waitForProgram(lab, interface: outbound.peerInterface, namespace: lab.peerNamespace))
-        let forwarder = try BenchProcess.start(["l2fwd", "--netns", lab.deviceNamespace, "-i", inbound.deviceInterface,
-                                                "--to", outbound.deviceInterface, "--multi-buffer", "--count", "\(count)", "-d", "30", "--json"])
-        #expect(try waitForProgram(lab, interface: inbound.deviceInterface))
-        let sender = try BenchProcess.run(["txonly", "--netns", lab.peerNamespace, "-i", inbound.peerInterface, "--multi-buffer",
-                                           "-s", "9014", "--count", "\(count)", "--rate", "20000", "--json",
-                                           "--dst-mac", FrameOptionsTests.mac(inbound.deviceMAC)])
-        #expect(sender.json.integer("packets") == count, "\(sender.standardError)")
-        #expect(forwarder.wait() == 0, "\(forwarder.standardError)")
-        #expect(sink.wait() == 0, "\(sink.standardError)")
-        #expect(forwarder.json.integer("packets") == count)
-        #expect(sink.json.integer("packets") == count)
+        let (exchange, note) = try retryingOnceOnCountedDrops("l2fwd --to --multi-buffer", attempt: {
+            let lab = try VethLab(linkCount: 2, mtu: 9000)
+            let (inbound, outbound) = (lab.links[0], lab.links[1])
+            let sink = try BenchProcess.start(["rxdrop", "--netns", lab.peerNamespace, "-i", outbound.peerInterface, "--multi-buffer",
+                                               "--count", "\(count)", "-d", "30", "--json"] + BenchExchange.promptReceiver)
+            let sinkReady = try waitForProgram(lab, interface: outbound.peerInterface, namespace: lab.peerNamespace)
+                && sink.waitForStandardError(containing: ": ready")
+            let forwarder = try BenchProcess.start(["l2fwd", "--netns", lab.deviceNamespace, "-i", inbound.deviceInterface,
+                                                    "--to", outbound.deviceInterface, "--multi-buffer", "--count", "\(count)", "-d", "30", "--json"]
+                                                   + BenchExchange.promptReceiver)
+            let forwarderReady = try waitForProgram(lab, interface: inbound.deviceInterface)
+                && forwarder.waitForStandardError(containing: ": ready")
+            let sender = try BenchProcess.run(["txonly", "--netns", lab.peerNamespace, "-i", inbound.peerInterface, "--multi-buffer",
+                                               "-s", "9014", "--count", "\(count)", "--rate", "20000", "--json",
+                                               "--dst-mac", FrameOptionsTests.mac(inbound.deviceMAC)])
+            return BenchExchange(lab: lab, ready: sinkReady && forwarderReady, sender: sender, receivers: [sink, forwarder])
+        }, complete: { $0.isComplete(count: count) }, drops: \.drops)
+        let (sink, forwarder) = (exchange.receivers[0], exchange.receivers[1])
+        #expect(exchange.ready)
+        #expect(exchange.sender.json.integer("packets") == count, "\(exchange.sender.standardError)")
+        #expect(exchange.statuses[1] == 0, "\(forwarder.standardError) \(note)")
+        #expect(exchange.statuses[0] == 0, "\(sink.standardError) \(note)")
+        #expect(forwarder.json.integer("packets") == count, "\(note)")
+        #expect(sink.json.integer("packets") == count, "\(note)")
         #expect(sink.json.integer("bytes") == count * 9014)
         #expect(forwarder.json["frames_conserved"] as? Bool == true)
     }
@@ -73,10 +91,9 @@ struct FrameOptionsTests {
     @Test("--unaligned --frame-size 4001 on both ends: exactly N", arguments: ["native", "generic"])
     func unaligned(attach: String) throws {
         try requireRoot()
-        let lab = try VethLab()
         let count = 20_000
         let options = ["--unaligned", "--frame-size", "4001"]
-        let received = try FrameOptionsTests.exchange(count: count, lab: lab, receiver: options, sender: options + ["-s", "1500"], attach: attach)
+        let received = try FrameOptionsTests.exchange(count: count, receiver: options, sender: options + ["-s", "1500"], attach: attach).received
         #expect(received.integer("packets") == count)
         #expect(received.integer("bytes") == count * 1500)
         let frames = received["frames"] as? [String: Any]
@@ -87,9 +104,8 @@ struct FrameOptionsTests {
     @Test("--rx-metadata: every packet read with its RX hash, exactly N")
     func rxMetadata() throws {
         try requireRoot()
-        let lab = try VethLab()
         let count = 20_000
-        let received = try FrameOptionsTests.exchange(count: count, lab: lab, receiver: ["--rx-metadata"], sender: [])
+        let received = try FrameOptionsTests.exchange(count: count, receiver: ["--rx-metadata"], sender: []).received
         #expect(received.integer("packets") == count)
         #expect((received["frames"] as? [String: Any])?.integer("rx_metadata_packets") == count)
         #expect(received["attach"] as? String == "native")

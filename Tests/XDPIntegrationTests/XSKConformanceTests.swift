@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import Packet
 import Testing
@@ -12,17 +13,20 @@ import XDPLab
 /// bring-your-own-program path.
 @Suite("xskxceiver cases", .serialized)
 struct XSKConformanceTests {
-    /// Compiles `body` (after the prelude and an XSKMAP named xsks), attaches
-    /// it to the lab's device interface in `mode` and registers `socket`.
-    static func attachTestProgram(_ lab: VethLab, name: String, body: String, mode: AttachMode,
+    /// The test programs, shared with nic-conformance (which embeds the
+    /// same file at build time): one source for each program.
+    static let testProgramsSource = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../EmulatedNIC/nic-conformance/xsk_test_progs.bpf.c").standardized.path
+
+    /// Attaches the test programs' entry point `entry` (xsk_test_progs.bpf.c,
+    /// compiled with clang) to the lab's device interface in `mode` and
+    /// registers `socket`.
+    static func attachTestProgram(_ lab: VethLab, entry: String, mode: AttachMode,
                                   registering socket: borrowing Socket) throws -> XDPProgram {
-        let source = TestBPFObject.prelude
-            + "struct { __uint(type, BPF_MAP_TYPE_XSKMAP); __uint(max_entries, 4); __type(key, __u32); __type(value, __u32); } xsks SEC(\".maps\");\n"
-            + body
-        let path = try TestBPFObject.compile(name, source: source)
+        let path = try TestBPFObject.compile(file: testProgramsSource)
         let interface = lab.links[0].deviceInterface
         return try lab.inDevice { () throws(XDPError) -> XDPProgram in
-            let program = try XDPProgram(interface: interface, object: .file(path), mode: mode)
+            let program = try XDPProgram(interface: interface, object: .file(path), programName: entry, mode: mode)
             try program.register(socket)
             return program
         }
@@ -33,16 +37,7 @@ struct XSKConformanceTests {
         let lab = try makeLab()
         let link = lab.links[0]
         var receiver = try openEndpoint(namespace: lab.deviceNamespace, interface: link.deviceInterface)
-        let program = try Self.attachTestProgram(lab, name: "xsk_drop_half", body: """
-            struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, __u32); __type(value, __u32); } seen SEC(".maps");
-            SEC("xdp") int xsk_xdp_drop(struct xdp_md *ctx) {
-                __u32 zero = 0;
-                __u32 *n = bpf_map_lookup_elem(&seen, &zero);
-                if (!n) return XDP_DROP;
-                if (__sync_fetch_and_add(n, 1) & 1) return XDP_DROP;
-                return bpf_redirect_map(&xsks, ctx->rx_queue_index, XDP_DROP);
-            }
-            """, mode: mode, registering: receiver.socket)
+        let program = try Self.attachTestProgram(lab, entry: "xsk_xdp_drop", mode: mode, registering: receiver.socket)
         var sender = try openEndpoint(namespace: lab.peerNamespace, interface: link.peerInterface, fill: false)
         let packets = sequencedPackets(200, link: link)
         #expect(transmit(packets, from: &sender) == 200)
@@ -203,31 +198,13 @@ struct XSKConformanceTests {
         #expect(throws: XDPError.self) { try SocketConfiguration(transmitBudget: 16).validate() }
     }
 
-    /// The adjust-tail program: `bpf_xdp_adjust_tail` by the value in
-    /// `adjust`, failures counted in `failed` (and dropped), the rest redirected.
-    static let adjustTail = """
-        struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, __u32); __type(value, __s32); } adjust SEC(".maps");
-        struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, __u32); __type(value, __u64); } failed SEC(".maps");
-        SEC("xdp") int xsk_xdp_adjust_tail(struct xdp_md *ctx) {
-            __u32 zero = 0;
-            __s32 *value = bpf_map_lookup_elem(&adjust, &zero);
-            if (!value) return XDP_DROP;
-            if (bpf_xdp_adjust_tail(ctx, *value)) {
-                __u64 *n = bpf_map_lookup_elem(&failed, &zero);
-                if (n) __sync_fetch_and_add(n, 1);
-                return XDP_DROP;
-            }
-            return bpf_redirect_map(&xsks, ctx->rx_queue_index, XDP_DROP);
-        }
-        """
-
     @Test("XDP_ADJUST_TAIL_SHRINK / XDP_ADJUST_TAIL_GROW: 128-byte packets arrive 4 bytes shorter, or 4 longer with the new bytes zeroed",
           arguments: [AttachMode.generic, .native], [Int32(-4), 4])
     func xdpAdjustTail(mode: AttachMode, value: Int32) throws {
         let lab = try makeLab()
         let link = lab.links[0]
         var receiver = try openEndpoint(namespace: lab.deviceNamespace, interface: link.deviceInterface)
-        let program = try Self.attachTestProgram(lab, name: "xsk_adjust_tail", body: Self.adjustTail, mode: mode, registering: receiver.socket)
+        let program = try Self.attachTestProgram(lab, entry: "xsk_xdp_adjust_tail", mode: mode, registering: receiver.socket)
         try program.writeMap("adjust", key: UInt32(0), value: value)
         var sender = try openEndpoint(namespace: lab.peerNamespace, interface: link.peerInterface, fill: false)
         let packets = sequencedPackets(64, link: link, frameLength: 128)
@@ -257,8 +234,7 @@ struct XSKConformanceTests {
         let umem = UMEMConfiguration(frameCount: 1024, frameSize: 4096, fillRingSize: 512, completionRingSize: 512)
         var receiver = try openEndpoint(namespace: lab.deviceNamespace, interface: link.deviceInterface, umem: umem,
                                         socket: SocketConfiguration(multiBuffer: true))
-        let body = Self.adjustTail.replacingOccurrences(of: "SEC(\"xdp\")", with: "SEC(\"xdp.frags\")")
-        let program = try Self.attachTestProgram(lab, name: "xsk_adjust_tail_mb", body: body, mode: mode, registering: receiver.socket)
+        let program = try Self.attachTestProgram(lab, entry: "xsk_xdp_adjust_tail_mb", mode: mode, registering: receiver.socket)
         let isMultiBuffer = program.isMultiBuffer
         #expect(isMultiBuffer, "xdp.frags makes a multi-buffer program")
         try program.writeMap("adjust", key: UInt32(0), value: value)
@@ -321,20 +297,7 @@ struct XSKConformanceTests {
         let lab = try makeLab()
         let link = lab.links[0]
         var receiver = try openEndpoint(namespace: lab.deviceNamespace, interface: link.deviceInterface)
-        let program = try Self.attachTestProgram(lab, name: "xsk_metadata_copy", body: """
-            struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, __u32); __type(value, __u64); } count SEC(".maps");
-            SEC("xdp") int xsk_xdp_populate_metadata(struct xdp_md *ctx) {
-                if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(__u64))) return XDP_DROP;
-                void *data = (void *)(long)ctx->data;
-                __u64 *meta = (void *)(long)ctx->data_meta;
-                if ((void *)(meta + 1) > data) return XDP_DROP;
-                __u32 zero = 0;
-                __u64 *n = bpf_map_lookup_elem(&count, &zero);
-                if (!n) return XDP_DROP;
-                *meta = __sync_fetch_and_add(n, 1);
-                return bpf_redirect_map(&xsks, ctx->rx_queue_index, XDP_DROP);
-            }
-            """, mode: mode, registering: receiver.socket)
+        let program = try Self.attachTestProgram(lab, entry: "xsk_xdp_populate_metadata", mode: mode, registering: receiver.socket)
         var sender = try openEndpoint(namespace: lab.peerNamespace, interface: link.peerInterface, fill: false)
         let packets = sequencedPackets(100, link: link)
         #expect(transmit(packets, from: &sender) == 100)
@@ -414,20 +377,7 @@ struct XSKConformanceTests {
         let umem = UMEMConfiguration(frameCount: 1024, frameSize: 4096, fillRingSize: 512, completionRingSize: 512)
         var receiver = try openEndpoint(namespace: lab.deviceNamespace, interface: link.deviceInterface, umem: umem,
                                         socket: SocketConfiguration(multiBuffer: true))
-        let program = try Self.attachTestProgram(lab, name: "xsk_metadata_copy_mb", body: """
-            struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, __u32); __type(value, __u64); } count SEC(".maps");
-            SEC("xdp.frags") int xsk_xdp_populate_metadata(struct xdp_md *ctx) {
-                if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(__u64))) return XDP_DROP;
-                void *data = (void *)(long)ctx->data;
-                __u64 *meta = (void *)(long)ctx->data_meta;
-                if ((void *)(meta + 1) > data) return XDP_DROP;
-                __u32 zero = 0;
-                __u64 *n = bpf_map_lookup_elem(&count, &zero);
-                if (!n) return XDP_DROP;
-                *meta = __sync_fetch_and_add(n, 1);
-                return bpf_redirect_map(&xsks, ctx->rx_queue_index, XDP_DROP);
-            }
-            """, mode: mode, registering: receiver.socket)
+        let program = try Self.attachTestProgram(lab, entry: "xsk_xdp_populate_metadata_mb", mode: mode, registering: receiver.socket)
         var sender = try openEndpoint(namespace: lab.peerNamespace, interface: link.peerInterface, umem: umem,
                                       socket: SocketConfiguration(multiBuffer: true), fill: false)
         let packets = sequencedPackets(20, link: link, frameLength: 9000)

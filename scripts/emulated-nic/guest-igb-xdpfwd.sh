@@ -35,7 +35,7 @@ channels: 1
 YAML
 "$bin/xdpfwd" run --config xdpfwd.yaml > fwd.out 2>&1 &
 fwd=$!
-for _ in $(seq 1 200); do grep -q 'xdpfwd xconnect:' fwd.out && break; kill -0 $fwd 2>/dev/null || break; sleep 0.1; done
+for _ in $(seq 1 600); do grep -q 'xdpfwd xconnect:' fwd.out && break; kill -0 $fwd 2>/dev/null || break; sleep 0.1; done
 grep -q 'xdpfwd xconnect:' fwd.out || { cat fwd.out; fail "xdpfwd did not start"; }
 grep -E 'system change|xdpfwd xconnect|plan:' fwd.out | sed 's/^.*info xdpfwd: \(\[[a-z_]*\] \)\{0,1\}/  /'
 during_channels="$(combined eth1) $(combined eth2)"
@@ -49,7 +49,7 @@ steered_count=$(grep -cE 'proc/irq/[0-9]+/smp_affinity_list' fwd.out)
 
 "$bin/xdpbench" rxdrop -i eth3 -q 0-1 --count "$count" --duration "${FWD_DURATION:-30}" --zero-copy off --json > sink.json 2> sink.err &
 sink=$!
-wait_sockets eth3 2 || exit 1
+wait_sockets eth3 2 sink.err || exit 1
 "$bin/xdpbench" txonly -i eth0 --count "$count" --duration "${FWD_DURATION:-30}" --rate 1000 --zero-copy off --dst-mac "$(cat /sys/class/net/eth1/address)" --json > tx.json 2> tx.err
 wait $sink; sink_rc=$?
 for p in eth0 eth1 eth2 eth3; do echo "  $p: $(ip -s link show $p | awk '/RX:/ {getline; r=$2} /TX:/ {getline; t=$2} END {print "rx " r " tx " t}')"; done

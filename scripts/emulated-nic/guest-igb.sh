@@ -43,7 +43,7 @@ PY
 
 "$bin/xdpbench" rxdrop -i eth1 -q 0-1 --cpus 0,1 --count "$count" --duration 20 --zero-copy required --json > rx.json 2> rx.err &
 rx=$!
-wait_sockets eth1 2 || exit 1
+wait_sockets eth1 2 rx.err || exit 1
 "$bin/xdpbench" txonly -i eth0 --count "$count" --duration 60 --rate 1000 --zero-copy off --dst-mac "$dst" --json > tx-copy.json 2> tx-copy.err
 wait $rx; rx_rc=$?
 cat rx.err tx-copy.err

@@ -19,7 +19,7 @@ ip link set eth3 promisc on
 sink=$!
 "$bench" l2fwd -i eth1 --to eth2 --count "$count" --duration 30 --zero-copy required --json > fwd.json 2> fwd.err &
 fwd=$!
-wait_sockets eth3 1 && wait_sockets eth1 1 && wait_sockets eth2 1 || exit 1
+wait_sockets eth3 1 sink.err && wait_sockets eth1 1 fwd.err && wait_sockets eth2 1 || exit 1
 pace="--rate $rate"; [ "$rate" = 0 ] && pace=
 "$bench" txonly -i eth0 --count "$count" --duration 30 $pace --zero-copy required \
     --dst-mac "$(cat /sys/class/net/eth1/address)" --json > tx.json 2> tx.err

@@ -19,7 +19,7 @@ variant() {
     name=$1 both=$2 duration=$3 txonly_only=${4:-}
     "$bench" rxdrop -i eth1 --count "$count" --duration "$duration" --zero-copy required --json $both > rx.json 2> rx.err &
     rx=$!
-    wait_sockets eth1 1 || { failed=$((failed + 1)); wait $rx; return; }
+    wait_sockets eth1 1 rx.err || { failed=$((failed + 1)); wait $rx; return; }
     "$bench" txonly -i eth0 --count "$count" --duration "$duration" --zero-copy required --dst-mac "$dst" --json $both $txonly_only > tx.json 2> tx.err
     tx_rc=$?
     wait $rx
@@ -56,7 +56,7 @@ variant "unaligned 3000-byte chunks" "--unaligned --frame-size 3000" 30
 # on the fill ring), and every frame still arrives (the hub holds them back).
 "$bench" rxdrop -i eth1 --count "$count" --duration 30 --zero-copy required --frames 64 --json > rx.json 2> rx.err &
 rx=$!
-if wait_sockets eth1 1; then
+if wait_sockets eth1 1 rx.err; then
     "$bench" txonly -i eth0 --count "$count" --duration 30 --zero-copy required --dst-mac "$dst" --json > tx.json 2> tx.err
     tx_rc=$?
     wait $rx

@@ -19,7 +19,7 @@ echo "guest kernel $(uname -r), driver $(basename "$(readlink /sys/class/net/eth
 
 "$bench" rxdrop -i eth1 --count "$count" --duration 120 --zero-copy required --json > rx.json 2> rx.err &
 rx=$!
-wait_sockets eth1 1 || exit 1
+wait_sockets eth1 1 rx.err || exit 1
 "$bench" txonly -i eth0 --count "$count" --duration 120 --zero-copy required --dst-mac "$dst" --json > tx.json 2> tx.err
 tx_rc=$?
 wait $rx

@@ -482,7 +482,7 @@ extension Cases {
                 let received = try lockstep(packets, batch: step.batch, sender: &sender, receiver: &receiver)
                 // Batches larger than the NIC's RX queue can drain it: QEMU 7.2 then
                 // holds a frame and delivers the next one first (order-at-queue-
-                // exhaustion). Such neighbours swapped are counted; anything else
+                // exhaustion). Such late deliveries are counted; anything else
                 // out of place, lost, repeated or changed fails.
                 swapped += try checkInOrderButForQueueExhaustion(received, packets, "batches of \(step.batch): ")
             }
@@ -490,45 +490,53 @@ extension Cases {
             try check(stats.rxRingFull == 0 && stats.rxDropped == 0, "rx_ring_full \(stats.rxRingFull), rx_dropped \(stats.rxDropped)")
             try check(receiver.accounting.isConserved && sender.accounting.isConserved, "frames not conserved: \(receiver.accounting), \(sender.accounting)")
             return "HW_SW_MAX_RING_SIZE: hardware rings at the driver's maximum \(rings) on \(tx) and \(rx), 8192-entry socket rings: "
-                + "4096 in batches of 2048 and \(second * 2) in batches of \(second) received intact, in order but for \(swapped) pair(s) of neighbours swapped "
-                + "where the RX queue ran dry (QEMU), rx_ring_full 0"
+                + "4096 in batches of 2048 and \(second * 2) in batches of \(second) received intact, \(swapsNote(swapped)), rx_ring_full 0"
         }
     }
 }
 
-/// Checks that `received` is `expected` but for neighbours swapped where
-/// virtio-net's RX queue ran dry, and returns how many pairs were swapped.
-/// More packets than the NIC's 256 RX buffers can drain its queue when the
-/// guest's NAPI refill falls behind (TCG on a loaded host): QEMU 7.2 then
-/// holds a frame and delivers the next one first (order-at-queue-
-/// exhaustion). Anything else out of place, lost, repeated or changed fails.
+/// Checks that `received` is `expected` but for packets QEMU delivered a
+/// few places late where virtio-net's RX queue ran dry, and returns how many
+/// were. More packets than the NIC's 256 RX buffers can drain its queue when
+/// the guest's NAPI refill falls behind (TCG on a loaded host): QEMU 7.2 then
+/// holds a frame and delivers the next one(s) first (order-at-queue-
+/// exhaustion; usually one neighbour swapped). Anything else out of place
+/// (further than ``lateDeliveryWindow``), lost, repeated or changed fails.
 func checkInOrderButForQueueExhaustion(_ received: [[UInt8]], _ expected: [[UInt8]], _ context: String = "") throws -> Int {
-    let (restored, swaps) = undoNeighbourSwaps(received, expected)
-    try check(difference(restored, expected) == nil, context + (difference(received, expected) ?? ""))
-    return swaps
+    let (restored, late) = undoLateDeliveries(received, expected)
+    // Report what is wrong once the tolerated late deliveries are undone (the
+    // first difference of `received` itself may be one of them and hide it).
+    try check(difference(restored, expected) == nil,
+              context + "with \(late) late delivery(ies) undone: " + (difference(restored, expected) ?? ""))
+    return late
 }
 
-/// A note for a case's PASS line: how many neighbours QEMU swapped.
-func swapsNote(_ swaps: Int) -> String {
-    swaps == 0 ? "in order" : "in order but for \(swaps) pair(s) of neighbours swapped where the RX queue ran dry (QEMU)"
+/// How many places late a held frame may arrive and still count as QEMU's
+/// reordering at RX queue exhaustion.
+let lateDeliveryWindow = 8
+
+/// A note for a case's PASS line: how many packets QEMU delivered late.
+func swapsNote(_ late: Int) -> String {
+    late == 0 ? "in order" : "in order but for \(late) packet(s) delivered at most \(lateDeliveryWindow) places late where the RX queue ran dry (QEMU)"
 }
 
-/// `received` with each pair of neighbours that `expected` has the other
-/// way round put back, and how many pairs there were.
-func undoNeighbourSwaps(_ received: [[UInt8]], _ expected: [[UInt8]]) -> ([[UInt8]], Int) {
+/// `received` with each packet that arrived at most ``lateDeliveryWindow``
+/// places after where `expected` has it moved back there, and how many
+/// there were (a swapped pair of neighbours is one).
+func undoLateDeliveries(_ received: [[UInt8]], _ expected: [[UInt8]]) -> ([[UInt8]], Int) {
     var restored = received
-    var swaps = 0
+    var late = 0
     var index = 0
-    while index + 1 < min(restored.count, expected.count) {
-        if restored[index] != expected[index], restored[index] == expected[index + 1], restored[index + 1] == expected[index] {
-            restored.swapAt(index, index + 1)
-            swaps += 1
-            index += 2
-        } else {
-            index += 1
+    while index < min(restored.count, expected.count) {
+        if restored[index] != expected[index],
+           let found = restored[(index + 1)..<min(restored.count, index + 1 + lateDeliveryWindow)].firstIndex(of: expected[index]) {
+            let packet = restored.remove(at: found)
+            restored.insert(packet, at: index)
+            late += 1
         }
+        index += 1
     }
-    return (restored, swaps)
+    return (restored, late)
 }
 
 extension Duration {

@@ -461,7 +461,7 @@ struct Cases {
         // 680 chunks of 3000 bytes fit one 2 MiB page; the fill ring keeps more
         // than virtio_net's 256 RX buffers, which makes QEMU's reordering at
         // RX queue exhaustion rare but, under TCG on a loaded host, not
-        // impossible: swapped neighbours are tolerated and reported.
+        // impossible: packets a few places late are tolerated and reported.
         let config = UMEMConfiguration(frameCount: 680, frameSize: 3000, fillRingSize: 512, completionRingSize: 512,
                                        hugePages: true, unalignedChunks: true)
         var receiver = try receiver(program, umem: config)

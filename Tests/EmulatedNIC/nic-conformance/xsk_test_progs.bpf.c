@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
-// nic-conformance's own XDP programs for the xskxceiver cases that need one
-// (XDP_DROP_HALF, XDP_METADATA_COPY, XDP_ADJUST_TAIL_SHRINK / GROW), loaded
-// through the bring-your-own-program path (XDPProgram(interface:object:
-// programName:)), one entry point per case; the same programs the veth
-// suite (XSKConformanceTests) compiles at run time. Compiled and embedded
-// at build time by EmbedBPF (EmbeddedBPF.xskTestProgs).
+// The test programs of the xskxceiver cases that need one (XDP_DROP_HALF,
+// XDP_METADATA_COPY[_MULTI_BUFF], XDP_ADJUST_TAIL_SHRINK / GROW[_MULTI_BUFF]),
+// loaded through the bring-your-own-program path (XDPProgram(interface:
+// object:programName:)), one entry point per case. The one source of them:
+// nic-conformance embeds it at build time (EmbedBPF: EmbeddedBPF.xskTestProgs),
+// the veth suite (Tests/XDPIntegrationTests/XSKConformanceTests.swift)
+// compiles this file with clang at run time (TestBPFObject.compile(file:)).
+// The _mb entry points are the same programs in SEC("xdp.frags"), for
+// multi-buffer packets.
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
@@ -42,7 +45,7 @@ struct {
     __type(value, __u64);
 } count SEC(".maps");
 
-SEC("xdp") int xsk_xdp_populate_metadata(struct xdp_md *ctx) {
+static __always_inline int populate_metadata(struct xdp_md *ctx) {
     if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(__u64))) return XDP_DROP;
     void *data = (void *)(long)ctx->data;
     __u64 *meta = (void *)(long)ctx->data_meta;
@@ -53,6 +56,9 @@ SEC("xdp") int xsk_xdp_populate_metadata(struct xdp_md *ctx) {
     *meta = __sync_fetch_and_add(n, 1);
     return bpf_redirect_map(&xsks, ctx->rx_queue_index, XDP_DROP);
 }
+
+SEC("xdp") int xsk_xdp_populate_metadata(struct xdp_md *ctx) { return populate_metadata(ctx); }
+SEC("xdp.frags") int xsk_xdp_populate_metadata_mb(struct xdp_md *ctx) { return populate_metadata(ctx); }
 
 // XDP_ADJUST_TAIL_SHRINK / GROW: bpf_xdp_adjust_tail by the value in
 // `adjust`; a failure is counted in `failed` (and the packet dropped).
@@ -70,7 +76,7 @@ struct {
     __type(value, __u64);
 } failed SEC(".maps");
 
-SEC("xdp") int xsk_xdp_adjust_tail(struct xdp_md *ctx) {
+static __always_inline int adjust_tail(struct xdp_md *ctx) {
     __u32 zero = 0;
     __s32 *value = bpf_map_lookup_elem(&adjust, &zero);
     if (!value) return XDP_DROP;
@@ -81,3 +87,6 @@ SEC("xdp") int xsk_xdp_adjust_tail(struct xdp_md *ctx) {
     }
     return bpf_redirect_map(&xsks, ctx->rx_queue_index, XDP_DROP);
 }
+
+SEC("xdp") int xsk_xdp_adjust_tail(struct xdp_md *ctx) { return adjust_tail(ctx); }
+SEC("xdp.frags") int xsk_xdp_adjust_tail_mb(struct xdp_md *ctx) { return adjust_tail(ctx); }
