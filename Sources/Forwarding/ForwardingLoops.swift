@@ -73,11 +73,11 @@ protocol ForwardingStep: WorkerStep, ~Copyable {
 }
 
 extension ForwardingStep where Self: ~Copyable {
-    /// poll() on every socket of the worker (1 ms): it returns at once when
+    /// poll() on every socket of the worker (`WorkerLoop.pollTimeoutMilliseconds`): it returns at once when
     /// packets are ready, else lets them gather (bigger batches) and gives a
     /// core shared with the queue's NAPI work to NAPI.
     @inline(__always)
-    mutating func wait() { state.queues.sockets.pollAny(timeoutMilliseconds: 1) }
+    mutating func wait() { state.queues.sockets.pollAny(timeoutMilliseconds: WorkerLoop.pollTimeoutMilliseconds) }
 
     /// Stores where the worker's frames are, on its first queue's counters.
     @inline(__always)

@@ -168,11 +168,11 @@ struct PacketServiceStep<Handler: PacketHandler>: WorkerStep, ~Copyable {
         return handled
     }
 
-    /// poll() on every socket (1 ms): at once when packets are ready, else
-    /// they gather (bigger batches) and a core shared with the queue's NAPI
-    /// work goes to NAPI.
+    /// poll() on every socket (`WorkerLoop.pollTimeoutMilliseconds`): at
+    /// once when packets are ready, else they gather (bigger batches) and a
+    /// core shared with the queue's NAPI work goes to NAPI.
     @inlinable
-    mutating func wait() { queues.sockets.pollAny(timeoutMilliseconds: 1) }
+    mutating func wait() { queues.sockets.pollAny(timeoutMilliseconds: WorkerLoop.pollTimeoutMilliseconds) }
 
     /// Where the worker's frames are, on its first queue's counters.
     @inlinable

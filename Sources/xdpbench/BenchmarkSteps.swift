@@ -60,10 +60,10 @@ struct ReceiveStep<Handler>: WorkerStep, ~Copyable {
         return result.packets
     }
 
-    /// poll() on the socket (1 ms): at once when more are ready, else packets
+    /// poll() on the socket (`WorkerLoop.pollTimeoutMilliseconds`): at once when more are ready, else packets
     /// gather and a core shared with NAPI gives it the CPU.
     @inline(__always)
-    mutating func wait() { state.socket.poll(timeoutMilliseconds: 1) }
+    mutating func wait() { state.socket.poll(timeoutMilliseconds: WorkerLoop.pollTimeoutMilliseconds) }
 }
 
 /// l2fwd `--to`: both directions between the queue's two sockets through the one UMEM.
@@ -107,7 +107,7 @@ struct ForwardStep<Handler>: WorkerStep, ~Copyable {
     @inline(__always)
     mutating func wait() {
         output.kickPendingTransmit()
-        state.socket.poll(timeoutMilliseconds: 1)
+        state.socket.poll(timeoutMilliseconds: WorkerLoop.pollTimeoutMilliseconds)
     }
 }
 

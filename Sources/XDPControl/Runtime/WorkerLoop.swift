@@ -125,6 +125,17 @@ public final class PacketBudget: Sendable {
 /// refund of what it did not take, the wait. The stop flag is one relaxed
 /// load per round, so a stop is seen within a round (plus one wait).
 public enum WorkerLoop {
+    /// How long a step's ``WorkerStep/wait()`` sleeps in `poll()` at most:
+    /// 10 ms. Not shorter: on a core shared with the queue's NAPI work, a
+    /// 1 ms timeout lets the timer wake the worker in the middle of NAPI's
+    /// run instead of after it (the socket's own wakeups are sync wakeups,
+    /// which wait for NAPI to yield), and the worker then drains a few
+    /// packets at a time while NAPI loses its CPU: the C yardstick in the
+    /// same layout delivered 0.75 of its NAPI input with 1 ms against 0.97
+    /// with 10, 100 or xdpsock's 1000 ms (Benchmarks/README). Not longer:
+    /// it bounds how late a worker sees the stop flag when no packet comes.
+    public static let pollTimeoutMilliseconds: Int32 = 10
+
     /// Runs `step` until `stop` is raised or `budget` is spent (inlined into
     /// the caller, so a step's round and handler become one function with it).
     /// - Parameters:
