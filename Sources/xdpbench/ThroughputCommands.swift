@@ -51,7 +51,7 @@ func runThroughput(mode: BenchmarkMode, options: CommonOptions, packet: PacketOp
     let plan = SessionPlan(
         mode: mode, interface: options.interface, secondInterface: secondInterface, namespace: options.netns,
         queues: try options.queueList(), cpus: try options.cpuList(), batch: options.batch,
-        umem: options.umemConfiguration, socket: options.socketConfiguration, attach: options.attach,
+        umem: options.umemConfiguration, socket: socketConfiguration(options, mode: mode), attach: options.attach,
         wait: options.waitPolicy, count: options.count, timeLimit: options.timeLimit, packet: template, rate: rate,
         pinnedMap: options.pinnedMap, xskMapSocket: options.xskMapSocket, rxMetadata: options.rxMetadata, mtu: options.mtu,
         realtimePriority: options.policy == .fifo ? options.schpri : nil,
@@ -102,4 +102,12 @@ struct L2Fwd: ParsableCommand {
         }
     }
     func run() throws { try runThroughput(mode: .l2fwd, options: options, packet: nil, secondInterface: to) }
+}
+
+/// The sockets' configuration: txonly's only send, so they take
+/// ``SocketConfiguration/senderTransmitBudget`` frames per copy-mode sendto.
+func socketConfiguration(_ options: CommonOptions, mode: BenchmarkMode) -> SocketConfiguration {
+    var socket = options.socketConfiguration
+    if mode == .txonly { socket.transmitBudget = SocketConfiguration.senderTransmitBudget }
+    return socket
 }

@@ -147,14 +147,15 @@ struct XSKConformanceTests {
         _ = consume program
     }
 
-    @Test("XDP_MAX_TX_SKB_BUDGET: a default socket (budget 256) sends 128 descriptors in one copy-mode kick (the kernel's default budget sends 32)",
+    @Test("XDP_MAX_TX_SKB_BUDGET: a sender asking for 256 (SocketConfiguration.senderTransmitBudget) sends 128 descriptors in one copy-mode kick (the kernel's default budget sends 32)",
           arguments: [AttachMode.native])
     func raisedTransmitBudget(mode: AttachMode) throws {
         let lab = try makeLab()
         let link = lab.links[0]
         var receiver = try openEndpoint(namespace: lab.deviceNamespace, interface: link.deviceInterface)
         let program = try attachProgram(namespace: lab.deviceNamespace, interface: link.deviceInterface, mode: mode, registering: receiver.socket)
-        var sender = try openEndpoint(namespace: lab.peerNamespace, interface: link.peerInterface, fill: false)
+        var sender = try openEndpoint(namespace: lab.peerNamespace, interface: link.peerInterface,
+                                      socket: SocketConfiguration(transmitBudget: SocketConfiguration.senderTransmitBudget), fill: false)
         guard sender.socket.transmitBudgetRefusal == 0 else {
             // Before Linux 6.17 the kernel has no such option (ENOPROTOOPT): the socket keeps 32 and says why.
             #expect(sender.socket.transmitBudget == 32)
@@ -162,7 +163,7 @@ struct XSKConformanceTests {
             _ = consume program
             return
         }
-        #expect(sender.socket.transmitBudget == SocketConfiguration.defaultTransmitBudget)
+        #expect(sender.socket.transmitBudget == SocketConfiguration.senderTransmitBudget)
         // 128: four times the kernel's default, and half veth's 256-entry
         // ring, so the peer's ring never pushes back within the one kick.
         let count = 128

@@ -55,9 +55,17 @@ public struct SocketConfiguration: Sendable, Equatable {
     /// 32, and the socket says why (``Socket/transmitBudgetRefusal``).
     public var transmitBudget: Int
 
-    /// The default ``transmitBudget``: four batches of 64 per kick, while one
-    /// syscall stays short.
-    public static let defaultTransmitBudget = 256
+    /// The default ``transmitBudget``: 0, the kernel's 32. A socket that
+    /// receives too should keep it: on a core shared with the queue's NAPI
+    /// work, a 256-frame sendto holds the core while the RX ring overflows
+    /// (l2fwd on veth delivered 0.50-0.60 of its NAPI input with 32, 0.37-0.43
+    /// with 256; Benchmarks/README).
+    public static let defaultTransmitBudget = 0
+
+    /// A ``transmitBudget`` for a socket that only sends (a generator): four
+    /// batches of 64 per kick, half the sendto calls (xdpbench txonly: 1.13x
+    /// the packet rate of the kernel's 32).
+    public static let senderTransmitBudget = 256
 
     /// Creates a configuration; the defaults are right for most uses.
     public init(rxRingSize: Int = 2048, txRingSize: Int = 2048, zeroCopy: ZeroCopyMode = .preferred,
