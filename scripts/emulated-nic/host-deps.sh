@@ -21,5 +21,10 @@ fi
 
 kernel_dir=$("$here/fetch-guest-kernel.sh")
 "$here/initramfs.sh" "$kernel_dir" >/dev/null
-qemu=$("$here/fetch-qemu.sh" | head -1)
-echo "deps: emulated-NIC lab ready (guest kernel $(basename "$kernel_dir"); igb with $("$qemu" --version | head -1))"
+# fetch-qemu.sh prints two lines: the binary, then its firmware path. Read
+# both (`| head -1` closed the pipe early, and under pipefail the SIGPIPE
+# that fetch-qemu.sh then died of failed deps with 141 now and then).
+qemu_paths=$("$here/fetch-qemu.sh")
+qemu=${qemu_paths%%$'\n'*}
+qemu_version=$("$qemu" --version)
+echo "deps: emulated-NIC lab ready (guest kernel $(basename "$kernel_dir"); igb with ${qemu_version%%$'\n'*})"

@@ -40,7 +40,7 @@ command -v "$qemu" >/dev/null || { echo "emulated-nic: $qemu not found: apt-get 
 kernel_dir=$("$here/fetch-guest-kernel.sh" --cached)
 abi=$(basename "$kernel_dir")
 vmlinuz=$kernel_dir/usr/lib/modules/$abi/vmlinuz
-[ -f "$vmlinuz" ] || vmlinuz=$(ls "$kernel_dir"/boot/vmlinuz-* | head -1)
+[ -f "$vmlinuz" ] || vmlinuz=$(ls "$kernel_dir"/boot/vmlinuz-* | sed -n 1p)
 initrd=$("$here/initramfs.sh" "$kernel_dir")
 accel=${LAB_ACCEL:-$("$here/accel.sh")}
 case $accel in
