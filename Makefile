@@ -2,7 +2,7 @@
 SWIFT ?= swift
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: man deps bench-deps build build-static install uninstall install-check test emulated-nic sanitize sanitize-address sanitize-thread fuzz soak demo bench-compare lab-clean clean docs api-check api-update
+.PHONY: man deps bench-deps bench-check build build-static install uninstall install-check test emulated-nic sanitize sanitize-address sanitize-thread fuzz soak demo bench-compare lab-clean clean docs api-check api-update
 
 deps:
 	@scripts/deps.sh
@@ -25,6 +25,7 @@ test: deps
 	$(MAKE) docs
 	$(SWIFT) build -c release --build-tests -Xswiftc -enable-testing $(SWIFT_BUILD_FLAGS)
 	$(SWIFT) test -c release -Xswiftc -enable-testing --skip-build --filter AllocationTests
+	$(MAKE) bench-check
 	# Zero-copy on emulated NICs: QEMU guests with four virtio-net, then four igb
 	# NICs back to back on two hubs, the release xdpbench, udp-echo, xdpctl,
 	# xdpfwd and the test-only nic-conformance there (scripts/emulated-nic/README.md;
@@ -121,6 +122,13 @@ demo: build
 bench-compare: build bench-deps
 	$(MAKE) -C Benchmarks/reference
 	python3 Benchmarks/compare.py $(COMPARE_FLAGS)
+
+# package-benchmark's micro-benchmarks of the hot paths (Benchmarks/, in-memory
+# rings, one batch of 64 per iteration): 0 mallocs, 0 retains and 0 releases
+# per batch, held by Benchmarks/Thresholds; a canary batch must count exactly
+# 64/64/128, so counters that stopped counting fail too. No time is asserted.
+bench-check: deps
+	cd Benchmarks && $(SWIFT) package --disable-sandbox benchmark thresholds check
 
 # What the benchmarks use beyond the build: valgrind (Benchmarks/callgrind.sh),
 # DPDK's testpmd with the AF_XDP PMD (compare.py's outside peer).

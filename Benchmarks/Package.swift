@@ -4,7 +4,7 @@
 // stay out of users' graphs (as swift-nio does). Run from this directory:
 //
 //     swift package benchmark                      # p50/p99 per operation
-//     swift package benchmark thresholds check     # zero allocations per batch
+//     swift package benchmark thresholds check     # zero allocations, retains, releases per batch
 //
 // Needs root for nothing: the rings are in-memory (no kernel socket).
 
@@ -24,6 +24,9 @@ let package = Package(
         .package(url: "https://github.com/ordo-one/benchmark", exact: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
+        // Counts retains and releases per thread (package-benchmark's own
+        // ARC metrics crash on Swift 6.3 on Linux): see ARCCounter.c.
+        .target(name: "ARCCounter", path: "Benchmarks/ARCCounter"),
         .executableTarget(
             name: "XDPBenchmarks",
             dependencies: [
@@ -31,6 +34,7 @@ let package = Package(
                 .product(name: "XDP", package: rootIdentity),
                 .product(name: "Packet", package: rootIdentity),
                 .product(name: "XDPControl", package: rootIdentity),
+                "ARCCounter",
             ],
             path: "Benchmarks/XDPBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]

@@ -38,44 +38,55 @@ func makeQueue(fillFrames: Int?) -> UnsafeMutablePointer<InMemoryQueue> {
 
 let benchmarks: @Sendable () -> Void = {
     // Zero allocations and zero retains/releases per batch: the thresholds files
-    // hold 0, and no deviation is tolerated.
+    // hold 0, and no deviation is tolerated. Retains and releases are counted
+    // by ARCCounter (ARCTraffic.swift), not package-benchmark's runtime hook.
+    ARCTraffic.verifyCounting()
     let none: BenchmarkThresholds = .init(absolute: [.p50: 0, .p90: 0, .p99: 0, .p100: 0])
     Benchmark.defaultConfiguration = .init(
-        metrics: [.wallClock, .mallocCountTotal, .retainCount, .releaseCount],
+        metrics: [.wallClock, .mallocCountTotal, ARCTraffic.retainsMetric, ARCTraffic.releasesMetric],
         timeUnits: .nanoseconds,
         warmupIterations: 1_000,
         maxDuration: .seconds(2),
         maxIterations: 1_000_000,
-        thresholds: [.mallocCountTotal: none, .retainCount: none, .releaseCount: none]
+        thresholds: [.mallocCountTotal: none, ARCTraffic.retainsMetric: none, ARCTraffic.releasesMetric: none]
     )
+
+    // The counters' own check: a batch that allocates 64 objects and retains
+    // and releases each (thresholds: 64 mallocs, 64 retains, 128 releases).
+    // If counting broke, this fails with the zeros everywhere else.
+    Benchmark("Canary.allocate-retain-release.x64") { benchmark in
+        benchmark.measuringARC {
+            for _ in benchmark.scaledIterations { ARCTraffic.canaryBatch(batch) }
+        }
+    }
 
     let poolQueue = makeQueue(fillFrames: nil)
     Benchmark("FramePool.allocate-release.x64") { benchmark in
         let queue = poolQueue
-        benchmark.startMeasurement()
-        for _ in benchmark.scaledIterations {
-            for _ in 0..<batch {
-                guard let frame = queue.pointee.pool.allocate() else { fatalError("pool empty") }
-                queue.pointee.pool.release(frame)
+        benchmark.measuringARC {
+            for _ in benchmark.scaledIterations {
+                for _ in 0..<batch {
+                    guard let frame = queue.pointee.pool.allocate() else { fatalError("pool empty") }
+                    queue.pointee.pool.release(frame)
+                }
             }
         }
-        benchmark.stopMeasurement()
         blackHole(queue.pointee.pool.count)
     }
 
     let ringQueue = makeQueue(fillFrames: 4096)
     Benchmark("Rings.RX-to-fill.x64") { benchmark in
         let queue = ringQueue
-        benchmark.startMeasurement()
-        for _ in benchmark.scaledIterations {
-            queue.pointee.kernelStep(packets: batch, length: 64)
-            let ready = queue.pointee.rx.peek(upTo: batch)
-            precondition(queue.pointee.fill.freeCount(wanting: ready) >= ready)
-            for _ in 0..<ready { queue.pointee.fill.push(queue.pointee.rx.receive()) }
-            queue.pointee.fill.submit()
-            queue.pointee.rx.release()
+        benchmark.measuringARC {
+            for _ in benchmark.scaledIterations {
+                queue.pointee.kernelStep(packets: batch, length: 64)
+                let ready = queue.pointee.rx.peek(upTo: batch)
+                precondition(queue.pointee.fill.freeCount(wanting: ready) >= ready)
+                for _ in 0..<ready { queue.pointee.fill.push(queue.pointee.rx.receive()) }
+                queue.pointee.fill.submit()
+                queue.pointee.rx.release()
+            }
         }
-        benchmark.stopMeasurement()
         precondition(queue.pointee.accounting.isConserved)
     }
 
@@ -84,12 +95,12 @@ let benchmarks: @Sendable () -> Void = {
         let queue = dropQueue
         var handler = DropHandler()
         var packets = 0
-        benchmark.startMeasurement()
-        for _ in benchmark.scaledIterations {
-            queue.pointee.kernelStep(packets: batch, length: 64)
-            packets &+= queue.pointee.receiveBatch(limit: batch, handler: &handler).packets
+        benchmark.measuringARC {
+            for _ in benchmark.scaledIterations {
+                queue.pointee.kernelStep(packets: batch, length: 64)
+                packets &+= queue.pointee.receiveBatch(limit: batch, handler: &handler).packets
+            }
         }
-        benchmark.stopMeasurement()
         precondition(packets > 0 && queue.pointee.accounting.isConserved)
     }
 
@@ -101,9 +112,9 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark("WorkerLoop.receive.DropHandler.x64") { benchmark in
         var step = InMemoryStep(queue: loopQueue, stop: StopFlag(), rounds: benchmark.scaledIterations.count)
         let budget = PacketBudget(limit: Int.max / 2)
-        benchmark.startMeasurement()
-        WorkerLoop.run(&step, batch: batch, wait: .afterShortRound, stop: step.stop, budget: budget)
-        benchmark.stopMeasurement()
+        benchmark.measuringARC {
+            WorkerLoop.run(&step, batch: batch, wait: .afterShortRound, stop: step.stop, budget: budget)
+        }
         precondition(step.packets == batch * benchmark.scaledIterations.count && step.waits == 0)
         precondition(loopQueue.pointee.accounting.isConserved)
     }
@@ -113,12 +124,12 @@ let benchmarks: @Sendable () -> Void = {
         let queue = swapQueue
         var handler = MACSwapHandler()
         var sent = 0
-        benchmark.startMeasurement()
-        for _ in benchmark.scaledIterations {
-            queue.pointee.kernelStep(packets: batch, length: 64)
-            sent &+= queue.pointee.receiveBatch(limit: batch, handler: &handler).transmitted
+        benchmark.measuringARC {
+            for _ in benchmark.scaledIterations {
+                queue.pointee.kernelStep(packets: batch, length: 64)
+                sent &+= queue.pointee.receiveBatch(limit: batch, handler: &handler).transmitted
+            }
         }
-        benchmark.stopMeasurement()
         precondition(sent > 0 && queue.pointee.accounting.isConserved)
     }
 
@@ -126,12 +137,12 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark("transmitBatch.x64") { benchmark in
         let queue = sendQueue
         var sent = 0
-        benchmark.startMeasurement()
-        for _ in benchmark.scaledIterations {
-            queue.pointee.kernelStep(packets: 0, length: 64)
-            sent &+= queue.pointee.transmitBatch(limit: batch, length: 64).packets
+        benchmark.measuringARC {
+            for _ in benchmark.scaledIterations {
+                queue.pointee.kernelStep(packets: 0, length: 64)
+                sent &+= queue.pointee.transmitBatch(limit: batch, length: 64).packets
+            }
         }
-        benchmark.stopMeasurement()
         precondition(sent > 0 && queue.pointee.accounting.isConserved)
     }
 
@@ -140,14 +151,14 @@ let benchmarks: @Sendable () -> Void = {
         defer { frame.deallocate() }
         frame.copyBytes(from: sample)
         var ports = 0
-        benchmark.startMeasurement()
-        for _ in benchmark.scaledIterations {
-            for _ in 0..<batch {
-                let parsed = try? ParsedPacket.parse(UnsafeRawBufferPointer(frame).bytes)
-                ports &+= Int(parsed?.destinationPort ?? 0)
+        benchmark.measuringARC {
+            for _ in benchmark.scaledIterations {
+                for _ in 0..<batch {
+                    let parsed = try? ParsedPacket.parse(UnsafeRawBufferPointer(frame).bytes)
+                    ports &+= Int(parsed?.destinationPort ?? 0)
+                }
             }
         }
-        benchmark.stopMeasurement()
         blackHole(ports)
     }
 
@@ -160,13 +171,13 @@ let benchmarks: @Sendable () -> Void = {
         defer { frame.deallocate() }
         frame.copyBytes(from: sample)
         var forwarded = 0
-        benchmark.startMeasurement()
-        for _ in benchmark.scaledIterations {
-            for _ in 0..<batch {
-                if case .forward = forwarder.decide(frame: UnsafeRawBufferPointer(frame).bytes) { forwarded &+= 1 }
+        benchmark.measuringARC {
+            for _ in benchmark.scaledIterations {
+                for _ in 0..<batch {
+                    if case .forward = forwarder.decide(frame: UnsafeRawBufferPointer(frame).bytes) { forwarded &+= 1 }
+                }
             }
         }
-        benchmark.stopMeasurement()
         precondition(forwarded > 0)
     }
 
@@ -176,17 +187,17 @@ let benchmarks: @Sendable () -> Void = {
         frame.copyBytes(from: sample)
         let ttl = frame[14 + 8], checksumHigh = frame[14 + 10], checksumLow = frame[14 + 11]
         var decremented = 0
-        benchmark.startMeasurement()
-        for _ in benchmark.scaledIterations {
-            for _ in 0..<batch {
-                frame[14 + 8] = ttl
-                frame[14 + 10] = checksumHigh
-                frame[14 + 11] = checksumLow
-                var bytes = frame.mutableBytes
-                if IPv4TTL.decrement(&bytes, l3Offset: 14) { decremented &+= 1 }
+        benchmark.measuringARC {
+            for _ in benchmark.scaledIterations {
+                for _ in 0..<batch {
+                    frame[14 + 8] = ttl
+                    frame[14 + 10] = checksumHigh
+                    frame[14 + 11] = checksumLow
+                    var bytes = frame.mutableBytes
+                    if IPv4TTL.decrement(&bytes, l3Offset: 14) { decremented &+= 1 }
+                }
             }
         }
-        benchmark.stopMeasurement()
         precondition(decremented > 0)
     }
 }
