@@ -22,10 +22,25 @@ bin=$(cd "$bin" && pwd)
 
 failed=0
 start=$SECONDS
-if "$here/run-guest.sh" --nics 4 --hubs 2 --timeout 420 -- sh "$here/guest-suite.sh" virtio "$bin"; then
+log=$(mktemp /tmp/emulated-nic-suite.XXXXXX)
+trap 'rm -f "$log"' EXIT
+rc=0
+"$here/run-guest.sh" --nics 4 --hubs 2 --timeout 420 -- sh "$here/guest-suite.sh" virtio "$bin" | tee "$log" || rc=$?
+if [ $rc -eq 75 ]; then
+    # Only the lab's known virtio-net zero-copy TX stall failed (a port's TX
+    # queue stopped for good, the guest's NETDEV WATCHDOG said so; see
+    # Benchmarks/README.md): each such case runs once more, alone, in a
+    # fresh guest, and must pass there. Said, never silent.
+    rc=0
+    while read -r name; do
+        echo "emulated-nic: '$name' stalled on virtio-net's TX queue; running it once more in a fresh guest"
+        "$here/run-guest.sh" --nics 4 --hubs 2 --timeout 180 -- sh "$here/guest-suite.sh" virtio "$bin" "$name" || rc=$?
+    done < <(sed -n 's/^--- case STALLED: \(.*\) ([0-9]* s)$/\1/p' "$log")
+fi
+if [ $rc -eq 0 ]; then
     echo "emulated-nic: virtio-net zero-copy cases passed ($((SECONDS - start)) s)"
 else
-    echo "emulated-nic: virtio-net zero-copy cases FAILED (exit $?, $((SECONDS - start)) s)" >&2
+    echo "emulated-nic: virtio-net zero-copy cases FAILED (exit $rc, $((SECONDS - start)) s)" >&2
     failed=1
 fi
 start=$SECONDS
