@@ -8,7 +8,10 @@
 # (default 1), in order: with 4 NICs on 2 hubs, eth0-eth1 on one, eth2-eth3 on
 # the other. Back to back only: no user, tap or bridge network, so the guest
 # reaches nothing.
-# igb needs QEMU >= 8: unless QEMU is set, fetch-qemu.sh's (bookworm-backports) is used.
+# Unless QEMU is set, fetch-qemu.sh's QEMU 10 (bookworm-backports) runs every
+# model: igb needs QEMU >= 8, and under Debian 12's QEMU 7.2 virtio-net in
+# zero-copy broke now and then under TCP load ("virtio: bogus descriptor or
+# out of resources", then a TX queue stopped for good: Benchmarks/README.md).
 # The command runs in a fresh work folder (its current directory, also $LAB_WORK),
 # shared read-write with the host; everything else of the host is read-only.
 # A guest still running after the timeout is killed by PID (exit 124).
@@ -31,7 +34,7 @@ while [ $# -gt 0 ]; do
 done
 [ $# -gt 0 ] || { echo "run-guest.sh: no command" >&2; exit 2; }
 
-if [ "$model" = igb ] && [ -z "${QEMU:-}" ]; then
+if [ -z "${QEMU:-}" ]; then
     { read -r QEMU; read -r QEMU_FIRMWARE; } < <("$here/fetch-qemu.sh" --cached)
     [ -n "$QEMU" ] || exit 1
 fi
