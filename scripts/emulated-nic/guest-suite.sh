@@ -11,10 +11,11 @@ here=$(dirname "$0")
 model=$1
 bin=$2
 only=${3:-}
-failed=0 stalled=0
+failed=0 stalled=0 ran=0
 run_case() {
     name=$1; shift
     [ -n "$only" ] && [ "$name" != "$only" ] && return 0
+    ran=$((ran + 1))
     echo "--- case: $name"
     started=$(date +%s)
     sh "$@"
@@ -46,5 +47,7 @@ case $model in
         ;;
     *) echo "guest-suite.sh: unknown model $model"; exit 1 ;;
 esac
+# A retry that names no case must not pass by running nothing.
+[ $ran -eq 0 ] && { echo "guest-suite.sh: no $model case named '$only'"; exit 1; }
 [ $failed -eq 0 ] && [ $stalled -gt 0 ] && exit 75
 exit $failed
